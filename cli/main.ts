@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
+ * printed as one line and exit non-zero; a stack trace means a bug.
+ */
+import { serveCommand } from './serve.js';
+
+interface Command {
+  readonly summary: string;
+  run(args: readonly string[]): Promise<number>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
+};
+
+function usage(): string {
+  const names = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return ['Usage: pi-origin <command> [options]', '', 'Commands:', ...names, '', "Run 'pi-origin <command> --help' for a command's options."].join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    const { packageVersion } = await import('../server/origin.js');
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`pi-origin: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`pi-origin: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,47 @@
+/** `pi-origin serve [ROOT]`: start an origin node and keep it running until SIGTERM/SIGINT. */
+import { fileURLToPath } from 'node:url';
+import { ConfigError, parseEnv, parseFlags, resolveOptions, serveHelp } from '../server/config.js';
+import { StartError, startOrigin } from '../server/origin.js';
+import { NativeUwsError } from '../server/uws.js';
+
+/** The bundled demo site, built by `npm run build` into dist/demo-site. */
+export const DEMO_ROOT = fileURLToPath(new URL('../demo-site', import.meta.url));
+
+export async function serveCommand(args: readonly string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(serveHelp(DEMO_ROOT) + '\n');
+    return 0;
+  }
+  const say = (line: string): void => void process.stderr.write(`pi-origin: ${line}\n`);
+  let node;
+  try {
+    const { raw, positional } = parseFlags(args);
+    if (positional.length > 1) throw new ConfigError(`serve takes one ROOT (got ${positional.length}: ${positional.join(' ')})`);
+    const env = parseEnv(process.env);
+    const options = resolveOptions({ flags: raw, positionalRoot: positional[0] ?? (env['root'] === undefined ? DEMO_ROOT : undefined), env, defaultRoot: DEMO_ROOT });
+    node = await startOrigin(options, { info: say, warn: (m) => say(`warning: ${m}`) });
+    process.stdout.write(`pi-origin: serving ${options.root} (release ${node.releaseId()}) with ${options.workers} worker${options.workers === 1 ? '' : 's'}\n`);
+    for (const url of node.urls) process.stdout.write(`pi-origin: listening on ${url}\n`);
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof StartError || e instanceof NativeUwsError) {
+      say(`error: ${e.message}`);
+      return e instanceof ConfigError ? 2 : 1;
+    }
+    throw e;
+  }
+  const running = node;
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      say(`${signal}: draining`);
+      void running.close().then(() => {
+        say('stopped');
+        resolve(0);
+      });
+    };
+    const reopen = (): void => running.reopenLog();
+    process.on('SIGHUP', reopen);
+    process.on('SIGUSR1', reopen);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The release model's in-memory form: what a node knows about every servable file.
+ * A plain directory is scanned into it (scan.ts); a release manifest (content issue) maps onto it.
+ * It is plain data, so it can be posted to worker threads.
+ */
+
+export const ENCODINGS = ['br', 'gzip'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
+/** Sibling suffix of each precompressed encoding, in server preference order. */
+export const VARIANT_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
+
+export interface IndexedVariant {
+  readonly encoding: Encoding;
+  /** Path of the variant file relative to the root, with '/' separators. */
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface IndexedFile {
+  /** Decoded URL path, always starting with '/': `/docs/index.html`. */
+  readonly path: string;
+  /** Path relative to the root, with '/' separators. */
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly mtimeMs: number;
+  readonly type: string;
+  readonly variants: readonly IndexedVariant[];
+  /** Headers a release's rules give this file (Cache-Control, Surrogate-Key...), if any. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface SiteIndex {
+  /** Real path of the content root at scan time (symlinks resolved). */
+  readonly root: string;
+  /** Derived from the content: the same tree gives the same id on any machine. */
+  readonly releaseId: string;
+  readonly files: readonly IndexedFile[];
+  /** Entries skipped because they were symlinks leaving the root, or unreadable. */
+  readonly skipped: readonly string[];
+}

@@ -1,0 +1,141 @@
+/**
+ * /_origin/health, /_origin/status and /_origin/metrics. Answered only to --admin-allow clients
+ * (the handler checks); otherwise these paths fall through to content, never shadowing it.
+ */
+import { readFileSync } from 'node:fs';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { ContentIndex } from './content-index.js';
+import type { AdminEndpoints } from './handler.js';
+import { totals, type Field } from './metrics.js';
+
+export interface NodeState {
+  readonly nodeName: string;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly workers: number;
+  readonly ports: readonly number[];
+  readonly metrics: SharedArrayBuffer;
+  index(): ContentIndex | undefined;
+  draining(): boolean;
+}
+
+export function adminEndpoints(state: NodeState): AdminEndpoints {
+  return {
+    answer(res, path, isHead) {
+      if (path === '/_origin/health') return reply(res, isHead, ...health(state));
+      if (path === '/_origin/status') return reply(res, isHead, '200 OK', 'application/json', JSON.stringify(status(state), null, 2) + '\n');
+      if (path === '/_origin/metrics') return reply(res, isHead, '200 OK', 'text/plain; version=0.0.4; charset=utf-8', metrics(state));
+      return false;
+    },
+  };
+}
+
+function reply(res: HttpResponse, isHead: boolean, statusLine: string, type: string, body: string): true {
+  res.writeStatus(statusLine).writeHeader('Content-Type', type).writeHeader('Cache-Control', 'no-store');
+  if (isHead) res.writeHeader('Content-Length', String(Buffer.byteLength(body))).endWithoutBody();
+  else res.end(body);
+  return true;
+}
+
+function health(state: NodeState): [string, string, string] {
+  const index = state.index();
+  if (state.draining()) return ['503 Service Unavailable', 'text/plain; charset=utf-8', 'draining\n'];
+  if (index === undefined) return ['503 Service Unavailable', 'text/plain; charset=utf-8', 'no valid content root\n'];
+  return ['200 OK', 'text/plain; charset=utf-8', `ok ${index.releaseId}\n`];
+}
+
+export interface Status {
+  node: string;
+  version: string;
+  release: string | null;
+  health: 'ok' | 'draining' | 'invalid-root';
+  files: number;
+  contentBytes: number;
+  cacheBytes: number;
+  uptimeSeconds: number;
+  workers: number;
+  requests: number;
+  bytesOut: number;
+  connections: number;
+  counters: Record<Field, number>;
+}
+
+export function status(state: NodeState): Status {
+  const t = totals(state.metrics);
+  const index = state.index();
+  return {
+    node: state.nodeName,
+    version: state.version,
+    release: index?.releaseId ?? null,
+    health: state.draining() ? 'draining' : index === undefined ? 'invalid-root' : 'ok',
+    files: index?.fileCount ?? 0,
+    contentBytes: index?.totalBytes ?? 0,
+    cacheBytes: t.cacheBytes,
+    uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
+    workers: state.workers,
+    requests: t.status1xx + t.status2xx + t.status3xx + t.status4xx + t.status5xx,
+    bytesOut: t.bytesOut,
+    connections: establishedConnections(state.ports),
+    counters: t,
+  };
+}
+
+function metrics(state: NodeState): string {
+  const t = totals(state.metrics);
+  const release = JSON.stringify(state.index()?.releaseId ?? '');
+  const node = JSON.stringify(state.nodeName);
+  const lines = [
+    '# HELP pi_origin_requests_total Responses sent, by status class.',
+    '# TYPE pi_origin_requests_total counter',
+    ...(['1xx', '2xx', '3xx', '4xx', '5xx'] as const).map((c) => `pi_origin_requests_total{class="${c}"} ${t[`status${c}`]}`),
+    '# HELP pi_origin_bytes_out_total Body bytes sent.',
+    '# TYPE pi_origin_bytes_out_total counter',
+    `pi_origin_bytes_out_total ${t.bytesOut}`,
+    '# HELP pi_origin_cache_hits_total Body cache hits.',
+    '# TYPE pi_origin_cache_hits_total counter',
+    `pi_origin_cache_hits_total ${t.cacheHits}`,
+    '# HELP pi_origin_cache_misses_total Body cache misses.',
+    '# TYPE pi_origin_cache_misses_total counter',
+    `pi_origin_cache_misses_total ${t.cacheMisses}`,
+    '# HELP pi_origin_cache_bytes Bytes of bodies held in the cache.',
+    '# TYPE pi_origin_cache_bytes gauge',
+    `pi_origin_cache_bytes ${t.cacheBytes}`,
+    '# HELP pi_origin_read_errors_total Files that could not be read (answered 500).',
+    '# TYPE pi_origin_read_errors_total counter',
+    `pi_origin_read_errors_total ${t.readErrors}`,
+    '# HELP pi_origin_inflight_responses Responses waiting on disk or on a slow client.',
+    '# TYPE pi_origin_inflight_responses gauge',
+    `pi_origin_inflight_responses ${t.inflight}`,
+    '# HELP pi_origin_active_connections Established TCP connections to the listening ports.',
+    '# TYPE pi_origin_active_connections gauge',
+    `pi_origin_active_connections ${establishedConnections(state.ports)}`,
+    '# HELP pi_origin_release_info The release this node serves.',
+    '# TYPE pi_origin_release_info gauge',
+    `pi_origin_release_info{release=${release},node=${node}} 1`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Counts ESTABLISHED sockets on our listening ports from /proc/net/tcp{,6}: uWS exposes no
+ * connection events for HTTP, and the kernel's view includes idle keep-alive connections.
+ */
+export function establishedConnections(ports: readonly number[]): number {
+  const wanted = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      if (cols[3] === '01' && local !== undefined && wanted.has(local.slice(local.lastIndexOf(':') + 1))) n++;
+    }
+  }
+  return n;
+}
+

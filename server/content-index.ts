@@ -1,0 +1,146 @@
+/**
+ * Turns a SiteIndex (plain data) into the lookup the hot path uses: one Map from request key to
+ * a frozen entry holding, per encoding, the validators and pre-joined header values.
+ * All string building happens here, once per index, never per request.
+ *
+ * Memory: header blocks are interned (a few distinct per site), so a file costs its key, its
+ * ETag and one small object; Last-Modified strings are interned too.
+ */
+import { isCompressible } from '../content/compressible.js';
+import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
+import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from './header-rules.js';
+
+/**
+ * Shared headers of a representation. uWS writes `key: value\r\n` verbatim, so a value holding
+ * `\r\n`-joined lines writes a whole block in one native call. Values are validated (no CR/LF
+ * from config) before they are joined.
+ */
+export interface HeadBlock {
+  /** Value for key `Content-Type` on 200/206/HEAD: type plus every other shared header. */
+  readonly full: string;
+  /** Value for key `Cache-Control` on 304: the headers a 304 must repeat, no representation metadata. */
+  readonly notModified: string;
+}
+
+export class Representation {
+  constructor(
+    /** Index key of the resource, also the path relative to the root. */
+    readonly file: string,
+    readonly size: number,
+    /** Quoted strong ETag: 32 hex digits of the representation's sha256. Also its cache key. */
+    readonly etag: string,
+    readonly mtimeSec: number,
+    readonly lastModified: string,
+    readonly head: HeadBlock,
+  ) {}
+}
+
+export class FileEntry {
+  constructor(
+    readonly identity: Representation,
+    readonly br: Representation | undefined,
+    readonly gzip: Representation | undefined,
+    /** True for compressible types: Accept-Encoding is read and Vary is sent. */
+    readonly negotiate: boolean,
+  ) {}
+}
+
+/** `/dir` answered with a redirect to `/dir/`. */
+export class Redirect {
+  constructor(readonly location: string) {}
+}
+
+export type Entry = FileEntry | Redirect;
+
+export interface ContentIndex {
+  readonly root: string;
+  readonly releaseId: string;
+  readonly entries: ReadonlyMap<string, Entry>;
+  readonly fileCount: number;
+  readonly totalBytes: number;
+  /** The root's `404.html`, served with status 404 when present. */
+  readonly notFound: FileEntry | undefined;
+}
+
+export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[]): ContentIndex {
+  const compiled = compileRules(rules);
+  const heads = new Map<string, HeadBlock>();
+  const dates = new Map<number, string>();
+  const entries = new Map<string, Entry>();
+  let totalBytes = 0;
+  const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
+    const extra = lines.map(([n, v]) => `\r\n${n}: ${v}`).join('');
+    const common = `${vary ? '\r\nVary: Accept-Encoding' : ''}\r\nX-Content-Type-Options: nosniff`;
+    const key = `${type}|${encoding ?? ''}|${common}${extra}`;
+    let head = heads.get(key);
+    if (head === undefined) {
+      const cacheControl = lines.find(([n]) => n.toLowerCase() === 'cache-control')?.[1] ?? 'no-cache';
+      const others = extra.replace(/\r\nCache-Control: [^\r]*/i, '');
+      head = Object.freeze({
+        full: `${type}${encoding === undefined ? '' : `\r\nContent-Encoding: ${encoding}`}\r\nAccept-Ranges: bytes${common}${extra}`,
+        notModified: `${cacheControl}${common}${others}`,
+      });
+      heads.set(key, head);
+    }
+    return head;
+  };
+  const dateOf = (ms: number): [number, string] => {
+    const sec = Math.floor(ms / 1000);
+    let text = dates.get(sec);
+    if (text === undefined) {
+      text = new Date(sec * 1000).toUTCString();
+      dates.set(sec, text);
+    }
+    return [sec, text];
+  };
+  for (const f of site.files) {
+    totalBytes += f.size;
+    const entry = buildEntry(f, compiled.headersFor(f.path, f.type, f.headers), internHead, dateOf);
+    entries.set(f.path, entry);
+  }
+  addDirectoryKeys(entries);
+  const nf = entries.get('/404.html');
+  const notFound = nf instanceof FileEntry ? withCacheControl(nf, CACHE_NOT_FOUND, internHead, site.files.find((f) => f.path === '/404.html')) : undefined;
+  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound });
+}
+
+type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;
+
+function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: (ms: number) => [number, string]): FileEntry {
+  const negotiate = f.variants.length > 0 || isCompressible(f.type);
+  const [sec, date] = dateOf(f.mtimeMs);
+  const rep = (file: string, size: number, sha256: string, encoding: Encoding | undefined): Representation =>
+    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding));
+  const variant = (enc: Encoding): Representation | undefined => {
+    const v = f.variants.find((x) => x.encoding === enc);
+    return v === undefined ? undefined : rep(v.file, v.size, v.sha256, enc);
+  };
+  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined), variant('br'), variant('gzip'), negotiate));
+}
+
+/** The 404 page keeps its bytes and type but gets a short shared cache lifetime. */
+function withCacheControl(entry: FileEntry, cacheControl: string, internHead: InternHead, f: IndexedFile | undefined): FileEntry {
+  if (f === undefined) return entry;
+  const swap = (r: Representation | undefined, enc: Encoding | undefined): Representation | undefined =>
+    r === undefined ? undefined : new Representation(r.file, r.size, r.etag, r.mtimeSec, r.lastModified, internHead([['Cache-Control', cacheControl]], f.type, entry.negotiate, enc));
+  return new FileEntry(swap(entry.identity, undefined) as Representation, swap(entry.br, 'br'), swap(entry.gzip, 'gzip'), entry.negotiate);
+}
+
+/** `/dir/` serves `/dir/index.html`; `/dir` redirects to `/dir/`; `/` serves `/index.html`. */
+function addDirectoryKeys(entries: Map<string, Entry>): void {
+  for (const [key, entry] of [...entries]) {
+    if (!key.endsWith('/index.html')) continue;
+    const dir = key.slice(0, -'index.html'.length);
+    entries.set(dir, entry);
+    if (dir !== '/' && !entries.has(dir.slice(0, -1))) entries.set(dir.slice(0, -1), new Redirect(encodeLocation(dir)));
+  }
+}
+
+/** Location header value for a decoded path: percent-encode what is not safe in a URL path. */
+function encodeLocation(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, encodeURIComponent);
+}
+
+export function etagOf(sha256: string): string {
+  return `"${sha256.slice(0, 32)}"`;
+}

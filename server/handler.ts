@@ -1,0 +1,248 @@
+/**
+ * The uWS adapter: turns one request into one response. Everything it needs per request was
+ * prepared when the index was built (content-index.ts); here is one Map lookup, a few header
+ * reads and writes. All request data is copied synchronously (HttpRequest is stack-allocated),
+ * and every response that outlives the handler goes through a Flight (send.ts).
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { formatAddress, inAny, resolveClient, toV6Bytes } from './address.js';
+import type { AccessLog, LogRecord } from './access-log.js';
+import { ContentChangedError, type BodyStore } from './body-store.js';
+import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
+import { CACHE_NOT_FOUND } from './header-rules.js';
+import { FileEntry, type ContentIndex, type Entry, type Representation } from './content-index.js';
+import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
+import type { WorkerMetrics } from './metrics.js';
+import { normalisePath } from './path.js';
+import { parseRange, type ByteRange } from './range.js';
+import { Flight, sendBuffer, streamFile } from './send.js';
+import type { ServeOptions } from './config.js';
+
+export const ADMIN_PREFIX = '/_origin/';
+
+export interface AdminEndpoints {
+  /** Answers an admin path, or returns false when the path is not an admin endpoint. */
+  answer(res: HttpResponse, path: string, isHead: boolean): boolean;
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: '200 OK', 204: '204 No Content', 206: '206 Partial Content', 301: '301 Moved Permanently', 304: '304 Not Modified',
+  400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 406: '406 Not Acceptable',
+  416: '416 Range Not Satisfiable', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+const TEXT_PLAIN = 'text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff';
+
+/** No body and no representation: the status line, plain text and a no-store. */
+function plainHead(status: number): string {
+  return `${TEXT_PLAIN}\r\nCache-Control: ${status === 404 || status === 301 ? CACHE_NOT_FOUND : 'no-store'}`;
+}
+
+/** The raw query string; this uWS build returns undefined rather than '' when there is none. */
+function queryOf(req: HttpRequest): string {
+  return (req.getQuery() as string | undefined) ?? '';
+}
+
+export class OriginHandler {
+  /** Swapped atomically by the worker on re-index; each request reads it once, at its start. */
+  index: ContentIndex;
+  private readonly reportErrorOnce = new Set<string>();
+
+  constructor(
+    index: ContentIndex,
+    private readonly bodies: BodyStore,
+    private readonly metrics: WorkerMetrics,
+    private readonly options: ServeOptions,
+    private readonly admin: AdminEndpoints,
+    private readonly log: AccessLog | undefined,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.index = index;
+  }
+
+  /** The uWS route handler for every method and path. */
+  readonly handle = (res: HttpResponse, req: HttpRequest): void => {
+    const record = this.log === undefined ? undefined : this.captureLog(res, req);
+    const done = record === undefined ? this.count : (status: number, bytes: number): void => this.countAndLog(record, status, bytes);
+    const method = req.getMethod();
+    const isHead = method === 'head';
+    if (!isHead && method !== 'get') return this.wrongMethod(res, method, done);
+    const url = req.getUrl();
+    if (url.startsWith(ADMIN_PREFIX) && this.adminAllowed(res, req) && this.admin.answer(res, url, isHead)) return done(200, 0);
+    const index = this.index;
+    let entry: Entry | undefined = url.indexOf('%') === -1 ? index.entries.get(url) : undefined;
+    if (entry === undefined) {
+      const key = normalisePath(url);
+      if (typeof key === 'number') return this.plain(res, key, isHead, done);
+      entry = index.entries.get(key);
+      if (entry === undefined) return this.notFound(res, req, index, isHead, done);
+    }
+    if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead, done);
+    const query = queryOf(req);
+    res.writeStatus(STATUS_TEXT[301] as string).writeHeader('Location', query === '' ? entry.location : `${entry.location}?${query}`).writeHeader('Content-Type', plainHead(301)).end();
+    done(301, 0);
+  };
+
+  private readonly count = (status: number, bytes: number): void => {
+    this.metrics.response(status, bytes);
+  };
+
+  private countAndLog(record: LogRecord, status: number, bytes: number): void {
+    this.metrics.response(status, bytes);
+    this.log?.write(record, status, bytes);
+  }
+
+  private captureLog(res: HttpResponse, req: HttpRequest): LogRecord {
+    const query = queryOf(req);
+    return {
+      client: formatAddress(this.clientOf(res, req)),
+      method: req.getCaseSensitiveMethod(),
+      target: query === '' ? req.getUrl() : `${req.getUrl()}?${query}`,
+      referer: req.getHeader('referer'),
+      userAgent: req.getHeader('user-agent'),
+    };
+  }
+
+  private clientOf(res: HttpResponse, req: HttpRequest): Uint8Array {
+    const peer = toV6Bytes(res.getRemoteAddress()) ?? new Uint8Array(16);
+    return resolveClient(peer, res.getProxiedRemoteAddress(), req.getHeader('x-forwarded-for'), this.options.trustedProxy);
+  }
+
+  private adminAllowed(res: HttpResponse, req: HttpRequest): boolean {
+    return inAny(this.clientOf(res, req), this.options.adminAllow);
+  }
+
+  private serveFile(res: HttpResponse, req: HttpRequest, index: ContentIndex, entry: FileEntry, isHead: boolean, done: Done): void {
+    let rep = entry.identity;
+    if (entry.negotiate) {
+      const choice = chooseEncoding(parseAcceptEncoding(req.getHeader('accept-encoding')), entry.br !== undefined, entry.gzip !== undefined);
+      if (choice === NONE) return this.plain(res, 406, isHead, done, 'Vary: Accept-Encoding');
+      if (choice === BR) rep = entry.br as Representation;
+      else if (choice === GZIP) rep = entry.gzip as Representation;
+    }
+    const inm = req.getHeader('if-none-match');
+    if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {
+      res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified).writeHeader('Cache-Control', rep.head.notModified).endWithoutBody();
+      return done(304, 0);
+    }
+    let range: ByteRange | undefined;
+    const rangeHeader = req.getHeader('range');
+    if (rangeHeader !== '') {
+      const ifRange = req.getHeader('if-range');
+      const parsed = ifRange === '' || ifRangeMatches(ifRange, rep.etag, rep.mtimeSec) ? parseRange(rangeHeader, rep.size) : 'ignore';
+      if (parsed === 'unsatisfiable') return this.unsatisfiable(res, rep, isHead, done);
+      if (parsed !== 'ignore') range = parsed;
+    }
+    this.sendRepresentation(res, index, rep, range, isHead, 200, done);
+  }
+
+  /** Writes status and headers for `rep` (with Content-Range for a 206). Must run corked. */
+  private writeHead(res: HttpResponse, rep: Representation, range: ByteRange | undefined, status: number): void {
+    res.writeStatus(STATUS_TEXT[range === undefined ? status : 206] as string)
+      .writeHeader('Content-Type', rep.head.full)
+      .writeHeader('ETag', rep.etag)
+      .writeHeader('Last-Modified', rep.lastModified);
+    if (range !== undefined) res.writeHeader('Content-Range', `bytes ${range.start}-${range.end}/${rep.size}`);
+  }
+
+  private sendRepresentation(res: HttpResponse, index: ContentIndex, rep: Representation, range: ByteRange | undefined, isHead: boolean, status: number, done: Done): void {
+    const outStatus = range === undefined ? status : 206;
+    const length = range === undefined ? rep.size : range.end - range.start + 1;
+    if (isHead) {
+      this.writeHead(res, rep, range, status);
+      res.writeHeader('Content-Length', String(length)).endWithoutBody();
+      return done(outStatus, 0);
+    }
+    const cached = rep.size <= this.bodies.maxFile ? this.bodies.get(rep) : undefined;
+    if (cached !== undefined) {
+      this.writeHead(res, rep, range, status);
+      const body = range === undefined ? cached : cached.subarray(range.start, range.end + 1);
+      if (sendBuffer(res, body, () => this.fly(res, done), outStatus)) done(outStatus, length);
+      return;
+    }
+    const flight = this.fly(res, done);
+    if (rep.size > this.bodies.maxFile) {
+      const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: rep.mtimeSec };
+      return streamFile(flight, slice, () => this.writeHead(res, rep, range, status), (err) => this.failed(flight, rep, err), outStatus);
+    }
+    this.bodies.load(index.root, rep).then(
+      (body) => {
+        if (flight.aborted) return;
+        res.cork(() => {
+          this.writeHead(res, rep, range, status);
+          const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
+          if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
+        });
+      },
+      (err: NodeJS.ErrnoException) => this.failed(flight, rep, err),
+    );
+  }
+
+  /** A response that outlives the handler: abort handling plus in-flight accounting. */
+  private fly(res: HttpResponse, done: Done): Flight {
+    this.metrics.add('inflight', 1);
+    return new Flight(res, (status, bytes) => {
+      this.metrics.add('inflight', -1);
+      if (status !== 0) done(status, bytes);
+    });
+  }
+
+  /** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
+  private failed(flight: Flight, rep: Representation, err: NodeJS.ErrnoException): void {
+    if (flight.aborted) return;
+    const status = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 404 : err instanceof ContentChangedError || err.code === 'ECHANGED' ? 503 : 500;
+    if (status === 500) {
+      this.metrics.add('readErrors', 1);
+      if (!this.reportErrorOnce.has(rep.file)) {
+        this.reportErrorOnce.add(rep.file);
+        this.warn(`cannot read ${rep.file}: ${err.code ?? err.message}`);
+      }
+    }
+    flight.res.cork(() => {
+      flight.res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', plainHead(status) + (status === 503 ? '\r\nRetry-After: 1' : '')).end(`${STATUS_TEXT[status]}\n`);
+    });
+    flight.finish(status, 0);
+  }
+
+  private unsatisfiable(res: HttpResponse, rep: Representation, isHead: boolean, done: Done): void {
+    res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`);
+    if (isHead) res.writeHeader('Content-Length', '0').endWithoutBody();
+    else res.end();
+    done(416, 0);
+  }
+
+  private notFound(res: HttpResponse, req: HttpRequest, index: ContentIndex, isHead: boolean, done: Done): void {
+    const page = index.notFound;
+    if (page === undefined) return this.plain(res, 404, isHead, done);
+    let rep = page.identity;
+    if (page.negotiate) {
+      const choice = chooseEncoding(parseAcceptEncoding(req.getHeader('accept-encoding')), page.br !== undefined, page.gzip !== undefined);
+      if (choice === BR) rep = page.br as Representation;
+      else if (choice === GZIP) rep = page.gzip as Representation;
+    }
+    this.sendRepresentation(res, index, rep, undefined, isHead, 404, done);
+  }
+
+  private plain(res: HttpResponse, status: number, isHead: boolean, done: Done, extra?: string): void {
+    const text = `${STATUS_TEXT[status]}\n`;
+    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`);
+    if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();
+    else res.end(text);
+    done(status, isHead ? 0 : text.length);
+  }
+
+  private wrongMethod(res: HttpResponse, method: string, done: Done): void {
+    if (method === 'options') {
+      res.writeStatus(STATUS_TEXT[204] as string).writeHeader('Allow', 'GET, HEAD, OPTIONS').endWithoutBody();
+      return done(204, 0);
+    }
+    const text = `${STATUS_TEXT[405]}\n`;
+    res.writeStatus(STATUS_TEXT[405] as string).writeHeader('Allow', 'GET, HEAD').writeHeader('Content-Type', plainHead(405)).end(text);
+    done(405, text.length);
+  }
+}
+
+type Done = (status: number, bytes: number) => void;
+
+function notModified(ims: string, mtimeSec: number): boolean {
+  return ims !== '' && notModifiedSince(ims, mtimeSec);
+}

@@ -1,0 +1,27 @@
+/** Messages between the main thread (origin.ts) and worker threads (worker.ts). */
+import type { SiteIndex } from '../content/site-index.js';
+import type { ServeOptions } from './config.js';
+
+export interface WorkerData {
+  readonly options: ServeOptions;
+  readonly worker: number;
+  readonly metrics: SharedArrayBuffer;
+  readonly startedAt: number;
+  readonly version: string;
+  /** Concrete ports per listen address (port 0 resolved by the first worker), TLS after plain. */
+  readonly ports: readonly number[] | undefined;
+  readonly site: SiteIndex;
+}
+
+export type ToWorker =
+  | { readonly type: 'index'; readonly site: SiteIndex }
+  | { readonly type: 'invalid-root'; readonly reason: string }
+  | { readonly type: 'drain' }
+  | { readonly type: 'reopen-log' }
+  | { readonly type: 'tls-reload' };
+
+export type FromWorker =
+  | { readonly type: 'listening'; readonly ports: readonly number[] }
+  | { readonly type: 'listen-failed'; readonly address: string }
+  | { readonly type: 'warn'; readonly message: string }
+  | { readonly type: 'closed' };

@@ -1,0 +1,229 @@
+/**
+ * The origin node's main thread: scans the content root, starts the worker threads, watches
+ * for content and certificate changes, and drains on shutdown. It serves nothing itself.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { basename, dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { watch, type FSWatcher } from 'chokidar';
+import { scanTree, type ScanCache } from '../content/scan.js';
+import type { SiteIndex } from '../content/site-index.js';
+import type { ListenAddress, ServeOptions } from './config.js';
+import type { FromWorker, ToWorker, WorkerData } from './messages.js';
+import { allocateMetrics } from './metrics.js';
+import { loadUws } from './uws.js';
+
+export interface OriginEvents {
+  /** One-line operational messages (index swaps, warnings). */
+  info?(message: string): void;
+  warn?(message: string): void;
+}
+
+export interface OriginNode {
+  /** Bound ports, one per --listen address, then one per --tls-listen address. */
+  readonly ports: readonly number[];
+  /** A URL per listen address, `http://[::1]:8080/` for `[::]:8080`. */
+  readonly urls: readonly string[];
+  releaseId(): string;
+  /** Re-scans the root now and swaps every worker to the new index. */
+  reindex(): Promise<void>;
+  /** Reopens the access log file in every worker (after logrotate moved it). */
+  reopenLog(): void;
+  /** Drains: stop accepting, finish in-flight responses (up to --drain-timeout), close. */
+  close(): Promise<void>;
+}
+
+export class StartError extends Error {
+  override readonly name = 'StartError';
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+const DEBOUNCE_MS = 100;
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function startOrigin(options: ServeOptions, events: OriginEvents = {}): Promise<OriginNode> {
+  loadUws();
+  const addresses = [...options.listen, ...(options.tls?.listen ?? [])];
+  for (const a of addresses) await refuseIfTaken(a);
+  let cache: ScanCache | undefined;
+  let site: SiteIndex;
+  try {
+    const scanned = await scanTree(options.root);
+    site = scanned.index;
+    cache = scanned.cache;
+  } catch (e) {
+    throw new StartError(`cannot serve ${options.root}: ${(e as Error).message}`, 'PI_ORIGIN_BAD_ROOT');
+  }
+  reportSkipped(site, events);
+  const metrics = allocateMetrics(options.workers);
+  const startedAt = Date.now();
+  const version = packageVersion();
+  const workers: Worker[] = [];
+  let closing = false;
+
+  const spawn = (i: number, ports: readonly number[] | undefined): Promise<{ worker: Worker; ports: readonly number[] }> =>
+    new Promise((resolve, reject) => {
+      const data: WorkerData = { options, worker: i, metrics, startedAt, version, ports, site };
+      const w = new Worker(WORKER_URL, { workerData: data });
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'listening') resolve({ worker: w, ports: m.ports });
+        else if (m.type === 'listen-failed') reject(new StartError(`cannot listen on ${m.address} (in use, or not an address of this host)`, 'PI_ORIGIN_LISTEN'));
+        else if (m.type === 'warn') events.warn?.(m.message);
+      });
+      w.on('error', (e) => (closing ? undefined : events.warn?.(`worker ${i} failed: ${e.message}`)));
+      w.on('exit', (code) => {
+        reject(new StartError(`worker ${i} exited with code ${code} while starting`, 'PI_ORIGIN_WORKER'));
+        if (!closing && workers[i] === w) {
+          events.warn?.(`worker ${i} exited with code ${code}; restarting it`);
+          spawn(i, ports ?? resolvedPorts).then(
+            (r) => (workers[i] = r.worker),
+            (e: Error) => events.warn?.(`worker ${i} could not be restarted: ${e.message}`),
+          );
+        }
+      });
+      workers[i] = w;
+    });
+
+  let resolvedPorts: readonly number[];
+  try {
+    const first = await spawn(0, undefined);
+    resolvedPorts = first.ports;
+    await Promise.all(Array.from({ length: options.workers - 1 }, (_, k) => spawn(k + 1, resolvedPorts)));
+  } catch (e) {
+    closing = true;
+    await Promise.all(workers.map((w) => drainWorker(w)));
+    throw e;
+  }
+
+  const broadcast = (m: ToWorker): void => workers.forEach((w) => w.postMessage(m));
+  let rootReal = site.root;
+  let scanning: Promise<void> | undefined;
+  let rescanWanted = false;
+  const rescan = async (): Promise<void> => {
+    try {
+      const scanned = await scanTree(options.root, { cache });
+      cache = scanned.cache;
+      const changed = scanned.index.releaseId !== site.releaseId || scanned.index.root !== site.root;
+      site = scanned.index;
+      broadcast({ type: 'index', site });
+      if (changed) events.info?.(`re-indexed ${options.root}: release ${site.releaseId}, ${site.files.length} files`);
+      if (site.root !== rootReal) {
+        rootReal = site.root;
+        await contentWatcher?.close();
+        contentWatcher = watchContent();
+      }
+    } catch (e) {
+      events.warn?.(`content root invalid, health reports 503: ${(e as Error).message}`);
+      broadcast({ type: 'invalid-root', reason: (e as Error).message });
+    }
+  };
+  const reindex = async (): Promise<void> => {
+    if (scanning !== undefined) {
+      rescanWanted = true;
+      return scanning;
+    }
+    scanning = rescan().finally(() => {
+      scanning = undefined;
+      if (rescanWanted) {
+        rescanWanted = false;
+        void reindex();
+      }
+    });
+    return scanning;
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void reindex(), DEBOUNCE_MS);
+  };
+  // The root may be a symlink (releases/current): watch the target tree, and the parent
+  // directory for the link itself being re-pointed by rename(2).
+  const watchContent = (): FSWatcher => watch(rootReal, { ignoreInitial: true, followSymlinks: false }).on('all', schedule).on('error', schedule);
+  let contentWatcher: FSWatcher | undefined = options.watch ? watchContent() : undefined;
+  const linkWatcher = options.watch
+    ? watch(dirname(options.root), { ignoreInitial: true, depth: 0, followSymlinks: false })
+        .on('all', (_event, path) => (basename(path) === basename(options.root) ? schedule() : undefined))
+        .on('error', schedule)
+    : undefined;
+  const tlsFiles = options.tls === undefined ? [] : [options.tls.cert, options.tls.key, ...options.tls.sni.flatMap((s) => [s.cert, s.key])];
+  let tlsTimer: NodeJS.Timeout | undefined;
+  const tlsWatcher =
+    options.watch && tlsFiles.length > 0
+      ? watch(tlsFiles, { ignoreInitial: true }).on('all', () => {
+          clearTimeout(tlsTimer);
+          tlsTimer = setTimeout(() => {
+            events.info?.('TLS certificate files changed: reloading');
+            broadcast({ type: 'tls-reload' });
+          }, 500);
+        })
+      : undefined;
+
+  let closed: Promise<void> | undefined;
+  return {
+    ports: resolvedPorts,
+    urls: options.listen.map((a, i) => urlFor(a, resolvedPorts[i] ?? a.port, 'http')).concat((options.tls?.listen ?? []).map((a, i) => urlFor(a, resolvedPorts[options.listen.length + i] ?? a.port, 'https'))),
+    releaseId: () => site.releaseId,
+    reindex,
+    reopenLog: () => broadcast({ type: 'reopen-log' }),
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        clearTimeout(timer);
+        clearTimeout(tlsTimer);
+        await Promise.all([contentWatcher?.close(), linkWatcher?.close(), tlsWatcher?.close()]);
+        await Promise.all(workers.map((w) => drainWorker(w)));
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Asks a worker to drain and resolves when it has closed its sockets and ended. */
+function drainWorker(w: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    w.once('exit', () => resolve());
+    w.postMessage({ type: 'drain' } satisfies ToWorker);
+  });
+}
+
+/**
+ * uWS listens with SO_REUSEPORT, so a second origin on the same port would silently share it.
+ * A plain bind without SO_REUSEPORT fails if anything holds the port: we refuse to start then.
+ */
+function refuseIfTaken(a: ListenAddress): Promise<void> {
+  if (a.port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      reject(
+        new StartError(
+          e.code === 'EADDRINUSE' ? `${show(a)} is already in use (another pi-origin or web server?)` : `cannot listen on ${show(a)}: ${e.code ?? e.message}`,
+          'PI_ORIGIN_LISTEN',
+        ),
+      );
+    });
+    probe.listen({ host: a.host, port: a.port, exclusive: true, ipv6Only: a.family === 6 && a.host === '::' ? false : undefined }, () => probe.close(() => resolve()));
+  });
+}
+
+function show(a: ListenAddress): string {
+  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** A URL a person can paste: the wildcard addresses become loopback. */
+export function urlFor(a: ListenAddress, port: number, scheme: 'http' | 'https'): string {
+  const host = a.host === '::' ? '[::1]' : a.host === '0.0.0.0' ? '127.0.0.1' : a.family === 6 ? `[${a.host}]` : a.host;
+  return `${scheme}://${host}:${port}/`;
+}
+
+function reportSkipped(site: SiteIndex, events: OriginEvents): void {
+  if (site.skipped.length > 0) events.warn?.(`skipped ${site.skipped.length} entries (symlinks leaving the root or unreadable): ${site.skipped.slice(0, 5).join(', ')}${site.skipped.length > 5 ? ', ...' : ''}`);
+}
