@@ -15,6 +15,7 @@ export function noneMatch(header: string, etag: string): boolean {
   return false;
 }
 
+const HAS_ZONE = /\b(?:GMT|UTC|Z)\b|[+-]\d{4}\b/;
 let lastDateText = '';
 let lastDateSec = NaN;
 
@@ -22,7 +23,8 @@ let lastDateSec = NaN;
 export function parseHttpDate(text: string): number {
   if (text !== lastDateText) {
     lastDateText = text;
-    lastDateSec = Math.floor(Date.parse(text) / 1000);
+    // asctime dates carry no zone; HTTP dates are always GMT, never the server's local time.
+    lastDateSec = Math.floor(Date.parse(HAS_ZONE.test(text) ? text : `${text} GMT`) / 1000);
   }
   return lastDateSec;
 }
@@ -37,6 +39,6 @@ export function notModifiedSince(header: string, mtimeSec: number): boolean {
 export function ifRangeMatches(header: string, etag: string, mtimeSec: number): boolean {
   const c = header.charCodeAt(0);
   if (c === 34 /* " */) return header === etag;
-  if (c === 87 /* W */) return false;
+  if (c === 87 /* W */ && header.charCodeAt(1) === 47 /* / */) return false;
   return parseHttpDate(header) === mtimeSec;
 }

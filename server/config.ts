@@ -69,7 +69,7 @@ interface OptionSpec {
 /** Every option, in --help order. `key` is the JSON key; env is PI_ORIGIN_ + key in CONSTANT_CASE. */
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'listen', flag: '--listen', kind: 'list', arg: 'ADDR:PORT', help: 'address to listen on; repeatable; IPv6 in brackets', shownDefault: '[::]:8080' },
-  { key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses and close connections from IPv4(-mapped) peers', shownDefault: 'off' },
+  { key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses; close connections from IPv4-mapped peers on [::]', shownDefault: 'off' },
   { key: 'workers', flag: '--workers', kind: 'int', arg: 'N', help: 'worker threads, each listening on every address (SO_REUSEPORT)', shownDefault: 'number of CPUs' },
   { key: 'cacheSize', flag: '--cache-size', kind: 'bytes', arg: 'BYTES', help: 'body cache per node, split evenly between workers (e.g. 512MiB)', shownDefault: '1GiB' },
   { key: 'cacheMaxFile', flag: '--cache-max-file', kind: 'bytes', arg: 'BYTES', help: 'larger files are streamed from disk instead of cached', shownDefault: '16MiB' },
@@ -122,13 +122,16 @@ export function parseFlags(argv: readonly string[]): { raw: RawOptions; position
   return { raw, positional };
 }
 
-/** PI_ORIGIN_* variables as raw options; lists are comma-separated (`sni` is `;`-separated). */
+/** Lists whose items contain commas themselves: `;`-separated in the environment. */
+const SEMICOLON_LISTS = new Set(['cacheControl', 'sni']);
+
+/** PI_ORIGIN_* variables as raw options; lists are comma-separated (`;` for cacheControl and sni). */
 export function parseEnv(env: NodeJS.ProcessEnv): RawOptions {
   const raw: RawOptions = {};
   for (const spec of [...OPTIONS, { key: 'root', kind: 'string' as const }]) {
     const value = env[envName(spec.key)];
     if (value === undefined || value === '') continue;
-    raw[spec.key] = spec.kind === 'list' ? value.split(spec.key === 'sni' ? ';' : ',').map((s) => s.trim()).filter((s) => s !== '') : value;
+    raw[spec.key] = spec.kind === 'list' ? value.split(SEMICOLON_LISTS.has(spec.key) ? ';' : ',').map((s) => s.trim()).filter((s) => s !== '') : value;
   }
   return raw;
 }
@@ -264,7 +267,7 @@ function list(raw: RawOptions, key: string, fallback: readonly string[]): string
   if (v === undefined) return [...fallback];
   const items = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
   if (!Array.isArray(items) || !items.every((x) => typeof x === 'string')) throw new ConfigError(`${flagOf(key)} must be a list of strings (got ${JSON.stringify(v)})`);
-  return items as string[];
+  return items;
 }
 
 /** `[2001:db8::1]:80`, `[::]:8080`, `127.0.0.1:8080`. */
@@ -356,7 +359,7 @@ export function serveHelp(defaultRoot: string): string {
     '',
     'Options (flags override PI_ORIGIN_* env, which overrides --config):',
     ...lines,
-    '  --help                             show this help',
+    '  --help                            show this help',
     '',
     'Admin endpoints (only to --admin-allow clients): /_origin/health, /_origin/status, /_origin/metrics',
     'Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP/SIGUSR1 reopen the access log file.',

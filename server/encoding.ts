@@ -17,6 +17,8 @@ export type Preferences = readonly [number, number, number];
 const MEMO_MAX = 256;
 const memo = new Map<string, Preferences>();
 const IDENTITY_ONLY: Preferences = [1, 0, 0];
+/** q of an unlisted identity: below any q a client can write (the smallest is 0.001). */
+export const IDENTITY_FALLBACK_Q = 0.0001;
 
 export function parseAcceptEncoding(header: string): Preferences {
   if (header === '') return IDENTITY_ONLY;
@@ -46,8 +48,9 @@ function computePreferences(header: string): Preferences {
     else if (name === 'gzip' || name === 'x-gzip') q[GZIP] = value;
   }
   const fallback = star === -1 ? 0 : star;
-  // identity is acceptable unless excluded explicitly or by `*;q=0` (RFC 9110 §12.5.3).
-  const identity = q[IDENTITY] !== -1 ? (q[IDENTITY] as number) : star === -1 ? 1 : star;
+  // Unlisted identity stays acceptable unless `*;q=0` excludes it (RFC 9110 §12.5.3), but only
+  // as the fallback: `gzip;q=0.5` means "gzip please", not "identity preferred".
+  const identity = q[IDENTITY] !== -1 ? (q[IDENTITY] as number) : star !== -1 ? star : IDENTITY_FALLBACK_Q;
   return [identity, q[BR] === -1 ? fallback : (q[BR] as number), q[GZIP] === -1 ? fallback : (q[GZIP] as number)];
 }
 

@@ -39,7 +39,8 @@ function plainHead(status: number): string {
 
 /** The raw query string; this uWS build returns undefined rather than '' when there is none. */
 function queryOf(req: HttpRequest): string {
-  return (req.getQuery() as string | undefined) ?? '';
+  const query: string | undefined = req.getQuery();
+  return query ?? '';
 }
 
 export class OriginHandler {

@@ -18,10 +18,13 @@ export const CACHE_DEFAULT = 'public, max-age=3600';
 export const CACHE_NOT_FOUND = 'public, max-age=60';
 
 /**
- * A name carrying a content hash: `app.3f9a1c2b.js`, `chunk-5d41402a.css`, `main.Ab3_x9Qz.js`
- * (8+ hex digits, or 8+ base64url characters that mix letters and digits).
+ * A name carrying a content hash: `app.3f9a1c2b.js`, `chunk-5d41402a.css` (8+ hex digits
+ * mixing digits and letters, so dates like `report-20240101.pdf` do not count), or
+ * `main.Ab3x9QzK.js` (8-16 characters mixing upper case, lower case and digits, as Vite and
+ * esbuild emit). Ordinary words such as
+ * `started-v2` or `version12` do not qualify; a miss only costs a shorter cache lifetime.
  */
-const FINGERPRINT = /[.-](?:[0-9a-f]{8,}|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{8,})\.[A-Za-z0-9]+$/;
+const FINGERPRINT = /[.-](?:(?=[a-f]*[0-9])(?=[0-9]*[a-f])[0-9a-f]{8,}|(?=[A-Za-z_]*[0-9])(?=[a-z0-9_]*[A-Z])(?=[A-Z0-9_]*[a-z])[A-Za-z0-9_]{8,16})\.[A-Za-z0-9]+$/;
 
 /** Headers the server owns: a rule may not set them. */
 const RESERVED = new Set([
@@ -46,8 +49,9 @@ export function isFingerprinted(path: string): boolean {
 
 /** Built-in Cache-Control by kind of file. */
 export function defaultCacheControl(path: string, type: string): string {
-  if (isFingerprinted(path)) return CACHE_IMMUTABLE;
+  // HTML names are URLs people type and link to: never immutable by default, whatever they look like.
   if (type.startsWith('text/html')) return CACHE_HTML;
+  if (isFingerprinted(path)) return CACHE_IMMUTABLE;
   return CACHE_DEFAULT;
 }
 

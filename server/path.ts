@@ -10,6 +10,7 @@
 /** A normalised index key, or the status to answer with. */
 export type PathResult = string | 400 | 404;
 
+// eslint-disable-next-line no-control-regex -- control bytes are exactly what this refuses
 const CONTROL_OR_BACKSLASH = /[\x00-\x1f\x7f\\]/;
 
 /** Normalises the path part of a request target (no query string) into an index key. */

@@ -28,6 +28,8 @@ const metrics = new WorkerMetrics(data.metrics, data.worker);
 const bodies = new BodyStore(Math.floor(options.cacheSize / options.workers), options.cacheMaxFile, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
 let index: ContentIndex = buildContentIndex(data.site, options.headers);
+// The plain-data index is only needed to build the first lookup: drop it so it can be collected.
+(data as { site?: unknown }).site = undefined;
 let draining = false;
 let invalidRoot = false;
 const ports: number[] = [];
@@ -81,7 +83,7 @@ function listenAll(app: TemplatedApp, addresses: readonly ListenAddress[], wante
     ),
   ).then((results) => {
     const failed = results.find((r): r is string => typeof r === 'string');
-    return failed ?? (results as us_listen_socket[]);
+    return failed ?? results.filter((r): r is us_listen_socket => typeof r !== 'string');
   });
 }
 

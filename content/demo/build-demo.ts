@@ -1,0 +1,232 @@
+/**
+ * Builds the servable demo root at <package root>/dist/demo-site/.
+ *
+ *   node dist/content/demo/build-demo.js
+ *
+ * 1. copies content/demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
+ * 2. generates a deterministic, incompressible 4 MiB download,
+ * 3. writes .br / .gz siblings for text-like files (kept only if >= 5% smaller),
+ *    with the same mtime as their source (the server refuses older variants),
+ * 4. swaps the temp dir into place, so a half-built site is never left behind.
+ *
+ * All mtimes in the output are truncated to whole seconds: HTTP dates have
+ * second resolution, and a variant's mtime then equals its source's exactly.
+ */
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, extname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+
+const DOWNLOAD_NAME = 'downloads/pi-origin-demo-4MiB.img';
+const DOWNLOAD_SIZE = 4 * 1024 * 1024;
+const DOWNLOAD_SEED = 0x9e3779b9; // any non-zero 32-bit value; fixed so output is identical everywhere
+const DOWNLOAD_MTIME = Date.UTC(2025, 0, 1) / 1000; // fixed, so Last-Modified/ETag match across nodes
+
+const COMPRESSIBLE = new Set(['.html', '.css', '.js', '.svg', '.txt', '.json', '.xml']);
+const MIN_SAVING = 0.05;
+const IGNORED_NAMES = new Set(['.DS_Store', 'Thumbs.db']);
+
+interface Totals {
+  files: number;
+  bytes: number;
+  variants: number;
+}
+
+/** Package root: the nearest ancestor of this script holding package.json and content/demo/site
+ * (three levels up from dist/content/demo/build-demo.js; two when run from source with tsx). */
+function findPackageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    dir = dirname(dir);
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'content', 'demo', 'site'))) {
+      return dir;
+    }
+  }
+  throw new Error('cannot find the package root (package.json + content/demo/site) above this script');
+}
+
+function wholeSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+function setMtime(path: string, seconds: number): void {
+  utimesSync(path, seconds, seconds);
+}
+
+/** Recursively copies regular files and directories; refuses symlinks and special files. */
+function copyTree(src: string, dest: string, totals: Totals): void {
+  mkdirSync(dest, { recursive: true });
+  for (const entry of readdirSync(src, { withFileTypes: true })) {
+    const name = entry.name;
+    if (IGNORED_NAMES.has(name) || name.endsWith('~') || name.endsWith('.swp')) continue;
+    const from = join(src, name);
+    const to = join(dest, name);
+    if (entry.isDirectory()) {
+      copyTree(from, to, totals);
+    } else if (entry.isFile()) {
+      const data = readFileSync(from);
+      writeFileSync(to, data, { flag: 'wx' });
+      setMtime(to, wholeSeconds(statSync(from).mtimeMs));
+      totals.files++;
+      totals.bytes += data.length;
+    } else {
+      const kind = entry.isSymbolicLink() ? 'symlink' : 'special file';
+      throw new Error(`refusing ${kind} in demo source: ${from}`);
+    }
+  }
+}
+
+/** xorshift32 stream, written little-endian: same bytes on every machine, incompressible. */
+function pseudoRandomBytes(size: number, seed: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed >>> 0 || 1;
+  let off = 0;
+  for (; off + 4 <= size; off += 4) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    buf.writeUInt32LE(x, off);
+  }
+  for (; off < size; off++) buf[off] = (x >>> (8 * (off & 3))) & 0xff;
+  return buf;
+}
+
+function writeDownload(root: string, totals: Totals): void {
+  const path = join(root, ...DOWNLOAD_NAME.split('/'));
+  mkdirSync(dirname(path), { recursive: true });
+  const data = pseudoRandomBytes(DOWNLOAD_SIZE, DOWNLOAD_SEED);
+  writeFileSync(path, data, { flag: 'wx' });
+  setMtime(path, DOWNLOAD_MTIME);
+  totals.files++;
+  totals.bytes += data.length;
+}
+
+function listFiles(dir: string, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) listFiles(path, out);
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+}
+
+function writeVariant(source: string, suffix: string, data: Buffer, sourceSize: number, mtime: number, totals: Totals): void {
+  if (data.length > sourceSize * (1 - MIN_SAVING)) return;
+  const path = source + suffix;
+  writeFileSync(path, data, { flag: 'wx' });
+  setMtime(path, mtime);
+  if (statSync(path).mtimeMs !== statSync(source).mtimeMs) {
+    throw new Error(`filesystem did not keep the mtime of ${path}`);
+  }
+  totals.files++;
+  totals.bytes += data.length;
+  totals.variants++;
+}
+
+function precompress(root: string, totals: Totals): void {
+  for (const path of listFiles(root)) {
+    if (!COMPRESSIBLE.has(extname(path).toLowerCase())) continue;
+    const data = readFileSync(path);
+    if (data.length === 0) continue;
+    const mtime = wholeSeconds(statSync(path).mtimeMs);
+    const br = brotliCompressSync(data, {
+      params: {
+        [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT,
+        [zc.BROTLI_PARAM_QUALITY]: 11,
+        [zc.BROTLI_PARAM_SIZE_HINT]: data.length,
+      },
+    });
+    writeVariant(path, '.br', br, data.length, mtime, totals);
+    writeVariant(path, '.gz', gzipSync(data, { level: 9 }), data.length, mtime, totals);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temp/old dirs left behind by builds that crashed (their pid is gone). */
+function removeStale(distDir: string): void {
+  for (const name of readdirSync(distDir)) {
+    const m = /^\.demo-site\.(?:tmp|old)-(\d+)$/.exec(name);
+    const pid = m?.[1] === undefined ? NaN : Number(m[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) {
+      rmSync(join(distDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function build(): void {
+  const started = process.hrtime.bigint();
+  const root = findPackageRoot();
+  const srcDir = join(root, 'content', 'demo', 'site');
+  const distDir = join(root, 'dist');
+  const outDir = join(distDir, 'demo-site');
+  const tmpDir = join(distDir, `.demo-site.tmp-${process.pid}`);
+  const oldDir = join(distDir, `.demo-site.old-${process.pid}`);
+
+  if (!statSync(srcDir).isDirectory()) throw new Error(`not a directory: ${srcDir}`);
+  mkdirSync(distDir, { recursive: true });
+  removeStale(distDir);
+  rmSync(tmpDir, { recursive: true, force: true });
+
+  const totals: Totals = { files: 0, bytes: 0, variants: 0 };
+  try {
+    copyTree(srcDir, tmpDir, totals);
+    writeDownload(tmpDir, totals);
+    precompress(tmpDir, totals);
+
+    // Swap in with two renames (no window where a half-built tree is visible at outDir).
+    const hadOld = lstatExists(outDir);
+    if (hadOld) renameSync(outDir, oldDir);
+    renameSync(tmpDir, outDir);
+    if (hadOld) rmSync(oldDir, { recursive: true, force: true });
+  } catch (err) {
+    rmSync(tmpDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const shown = relative(process.cwd(), outDir) || '.';
+  const mib = (totals.bytes / (1024 * 1024)).toFixed(2);
+  console.log(
+    `build-demo: ${shown.startsWith('..') ? outDir : shown}${sep}: ${totals.files} files ` +
+      `(${totals.variants} precompressed), ${totals.bytes} bytes (${mib} MiB) in ${ms.toFixed(0)} ms`,
+  );
+}
+
+/** True if something (even a dangling symlink) exists at path. */
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+try {
+  build();
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`build-demo: error: ${message}\n`);
+  process.exitCode = 1;
+}
