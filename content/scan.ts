@@ -137,24 +137,36 @@ function resolveRoot(root: string): string {
   return real;
 }
 
-/** Yields every regular file under the root (following symlinks that stay inside it). */
+interface PendingDir {
+  readonly rel: string;
+  readonly real: string;
+  /** Real paths of this directory and its ancestors: a symlink back into them is a cycle. */
+  readonly chain: readonly string[];
+}
+
+/** Directory depth beyond which nothing is indexed (bounds overlapping-symlink blow-up). */
+const MAX_DEPTH = 64;
+
+/**
+ * Yields every regular file under the root. Real directories are always entered; a symlinked
+ * directory inside the root is entered too unless it points at itself or an ancestor (a cycle),
+ * so a link never hides the directory it points to, nor the other way round.
+ */
 function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>> {
-  const seenDirs = new Set<string>([realRoot]);
-  const pending: string[] = [''];
+  const pending: PendingDir[] = [{ rel: '', real: realRoot, chain: [realRoot] }];
   while (pending.length > 0) {
-    const rel = pending.pop() as string;
-    const dirAbs = rel === '' ? realRoot : realRoot + sep + rel;
+    const dir = pending.pop() as PendingDir;
     let entries: Dirent[];
     try {
-      entries = readdirSync(dirAbs, { withFileTypes: true });
+      entries = readdirSync(dir.real, { withFileTypes: true });
     } catch {
-      skipped.push(rel + '/');
+      skipped.push(dir.rel + '/');
       continue;
     }
     for (const e of entries) {
-      if (isHidden(e.name, rel)) continue;
-      const file = rel === '' ? e.name : rel + '/' + e.name;
-      const abs = dirAbs + sep + e.name;
+      if (isHidden(e.name, dir.rel)) continue;
+      const file = dir.rel === '' ? e.name : dir.rel + '/' + e.name;
+      const abs = dir.real + sep + e.name;
       if (e.isFile()) {
         yield { file, abs, stats: undefined };
         continue;
@@ -172,10 +184,8 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
         continue;
       }
       if (s.isDirectory()) {
-        if (!seenDirs.has(target)) {
-          seenDirs.add(target);
-          pending.push(file);
-        }
+        if (dir.chain.length > MAX_DEPTH) skipped.push(file);
+        else if (!dir.chain.includes(target)) pending.push({ rel: file, real: target, chain: [...dir.chain, target] });
       } else if (s.isFile()) {
         yield { file, abs: target, stats: undefined };
       }

@@ -46,8 +46,12 @@ function resolveSegments(path: string): PathResult {
       out.pop();
       continue;
     }
-    if (seg.charCodeAt(0) === 46 /* . */ && !(out.length === 0 && seg === '.well-known')) return 404;
     out.push(seg);
+  }
+  // Dotfiles are judged on the resolved path, after `..` had its chance to be a 400.
+  for (let i = 0; i < out.length; i++) {
+    const seg = out[i] as string;
+    if (seg.charCodeAt(0) === 46 /* . */ && !(i === 0 && seg === '.well-known')) return 404;
   }
   const lastSeg = parts[last] as string;
   const trailing = out.length > 0 && (lastSeg === '' || lastSeg === '.' || lastSeg === '..');

@@ -31,10 +31,17 @@ export function parseRange(header: string, size: number): RangeResult {
     const first = m[1] as string;
     const last = m[2] as string;
     if (first === '' && last === '') return 'ignore';
-    if (first !== '' && last !== '' && Number(first) > Number(last)) return 'ignore';
+    if (first !== '' && last !== '' && compareDigits(first, last) > 0) return 'ignore';
     single = resolve(first, last, size);
   }
   return specs.length === 1 ? single : 'ignore';
+}
+
+/** Compares decimal digit strings exactly (Number() rounds above 2^53). */
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
 }
 
 function resolve(first: string, last: string, size: number): RangeResult {
