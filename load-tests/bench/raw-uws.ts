@@ -1,0 +1,188 @@
+/**
+ * raw-uws: the "how fast can uWebSockets.js go" baseline for the peer benchmark.
+ *
+ * A deliberately minimal static server: every regular file of --dir is read
+ * into a Map<string, Buffer> at start-up and served from memory with the same
+ * response header set pi-origin sends (Content-Type, Accept-Ranges, Vary for
+ * compressible types, X-Content-Type-Options, Cache-Control, a 32-hex-digit
+ * sha256 ETag, Last-Modified), one res.writeHeader call per header. No range requests,
+ * no compression, no file watching, no path normalisation beyond an exact map
+ * lookup. It is the ceiling pi-origin can approach, not a server to deploy.
+ *
+ * Usage: node dist/load-tests/bench/raw-uws.js --dir DIR [--host ::1] [--port 0]
+ * Prints `http://[<host>]:<port>/` on stdout once listening.
+ */
+import { createRequire } from 'node:module';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, extname, relative, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import type * as UWS from 'uWebSockets.js';
+import { cacheControlFor, isCompressible } from './shared.js';
+
+const require = createRequire(import.meta.url);
+
+/** Bodies above this size are streamed with tryEnd/onWritable instead of res.end(). */
+const STREAM_THRESHOLD = 64 * 1024;
+
+const MIME: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.bin': 'application/octet-stream',
+};
+
+interface Entry {
+  body: Buffer;
+  contentType: string;
+  cacheControl: string;
+  vary: boolean;
+  etag: string;
+  lastModified: string;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`raw-uws: ${msg}\n`);
+  process.exit(1);
+}
+
+function loadDir(root: string): Map<string, Entry> {
+  const files = new Map<string, Entry>();
+  const walk = (dir: string): void => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, d.name);
+      if (d.isDirectory()) {
+        walk(full);
+        continue;
+      }
+      if (!d.isFile()) continue;
+      const st = statSync(full);
+      const urlPath = '/' + relative(root, full).split(sep).join('/');
+      const mtimeSec = Math.floor(st.mtimeMs / 1000);
+      const body = readFileSync(full);
+      const contentType = MIME[extname(d.name).toLowerCase()] ?? 'application/octet-stream';
+      files.set(urlPath, {
+        body,
+        contentType,
+        cacheControl: cacheControlFor(contentType),
+        vary: isCompressible(contentType),
+        // Same shape as pi-origin's strong ETag: 32 hex digits of the body's sha256.
+        etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`,
+        lastModified: new Date(mtimeSec * 1000).toUTCString(),
+      });
+    }
+  };
+  walk(root);
+  return files;
+}
+
+function main(): void {
+  let values: { dir?: string | undefined; host?: string | undefined; port?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        dir: { type: 'string' },
+        host: { type: 'string', default: '::1' },
+        port: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write('usage: raw-uws --dir DIR [--host ::1] [--port 0]\n');
+    return;
+  }
+  if (!values.dir) fail('--dir is required');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${values.port}`);
+  const host = (values.host ?? '::1').replace(/^\[(.*)\]$/, '$1');
+
+  const uWS = require('uWebSockets.js') as typeof UWS;
+  // The packaged fork silently falls back to a pure-Node implementation if the
+  // native addon does not load; a benchmark against that would be meaningless.
+  if (!String(uWS.App).includes('[native code]')) fail('uWebSockets.js native addon not loaded (JS fallback in use)');
+
+  const files = loadDir(values.dir);
+  const app = uWS.App();
+
+  const writeHeaders = (res: UWS.HttpResponse, f: Entry): void => {
+    res.writeStatus('200 OK').writeHeader('Content-Type', f.contentType).writeHeader('Accept-Ranges', 'bytes');
+    if (f.vary) res.writeHeader('Vary', 'Accept-Encoding');
+    res
+      .writeHeader('X-Content-Type-Options', 'nosniff')
+      .writeHeader('Cache-Control', f.cacheControl)
+      .writeHeader('ETag', f.etag)
+      .writeHeader('Last-Modified', f.lastModified);
+  };
+
+  const notFound = (res: UWS.HttpResponse): void => {
+    res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('not found\n');
+  };
+
+  app.get('/*', (res, req) => {
+    const f = files.get(req.getUrl());
+    if (!f) return notFound(res);
+    if (req.getHeader('if-none-match') === f.etag) {
+      res.writeStatus('304 Not Modified').writeHeader('ETag', f.etag).endWithoutBody();
+      return;
+    }
+    const body = f.body;
+    if (body.length <= STREAM_THRESHOLD) {
+      writeHeaders(res, f);
+      res.end(body);
+      return;
+    }
+    // Backpressure-aware streaming, as in uWS's VideoStreamer example.
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    writeHeaders(res, f);
+    const startOffset = res.getWriteOffset();
+    const [ok, done] = res.tryEnd(body, body.length);
+    if (ok || done) return;
+    res.onWritable((offset) => {
+      if (aborted) return true;
+      const [ok2] = res.tryEnd(body.subarray(offset - startOffset), body.length);
+      return ok2;
+    });
+  });
+
+  app.head('/*', (res, req) => {
+    const f = files.get(req.getUrl());
+    if (!f) return notFound(res);
+    writeHeaders(res, f);
+    res.endWithoutBody(f.body.length);
+  });
+
+  app.any('/*', (res) => {
+    res.writeStatus('405 Method Not Allowed').writeHeader('Allow', 'GET, HEAD').end();
+  });
+
+  app.listen(host, port, (ls) => {
+    if (!ls) fail(`could not listen on [${host}]:${port}`);
+    const actual = uWS.us_socket_local_port(ls);
+    const shown = host.includes(':') ? `[${host}]` : host;
+    process.stdout.write(`raw-uws: ${files.size} files from ${values.dir} on http://${shown}:${actual}/\n`);
+    const stop = (): void => {
+      uWS.us_listen_socket_close(ls);
+      process.exit(0);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main();
