@@ -32,6 +32,7 @@ export interface ScanResult {
 interface FileStat {
   readonly size: number;
   readonly mtimeMs: number;
+  readonly ctimeMs: number;
 }
 
 interface Found<S = FileStat> {
@@ -84,6 +85,7 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
       size: f.stats.size,
       sha256,
       mtimeMs: Math.floor(f.stats.mtimeMs),
+      ctimeMs: f.stats.ctimeMs,
       type: contentTypeFor(f.file),
       variants: hasSibling(f.file, byFile) ? await findVariants(f, sha256, byFile, hashes, cache) : NO_VARIANTS,
     });
@@ -104,7 +106,7 @@ function hashIfChanged(f: Found<unknown>, old: CacheEntry | undefined): { stats:
   }
   try {
     const st = fstatSync(fd);
-    const stats: FileStat = { size: st.size, mtimeMs: st.mtimeMs };
+    const stats: FileStat = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
     const sig = signature(st);
     if (old !== undefined && old.sig === sig) return { stats, sha256: old.sha256, entry: old };
     const h = createHash('sha256');

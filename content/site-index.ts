@@ -26,6 +26,11 @@ export interface IndexedFile {
   readonly size: number;
   readonly sha256: string;
   readonly mtimeMs: number;
+  /**
+   * Change time on this node's disk when scanned (not part of a manifest): lets the server
+   * notice a file rewritten in place with its old size and mtime restored (`cp -p`, `rsync -t`).
+   */
+  readonly ctimeMs?: number;
   readonly type: string;
   readonly variants: readonly IndexedVariant[];
   /** Headers a release's rules give this file (Cache-Control, Surrogate-Key...), if any. */

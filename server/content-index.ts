@@ -32,6 +32,8 @@ export class Representation {
     readonly mtimeSec: number,
     readonly lastModified: string,
     readonly head: HeadBlock,
+    /** Change time seen when indexed, or NaN when unknown (from a manifest). */
+    readonly ctimeMs: number,
   ) {}
 }
 
@@ -109,20 +111,20 @@ type InternHead = (lines: [string, string][], type: string, vary: boolean, encod
 function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: (ms: number) => [number, string]): FileEntry {
   const negotiate = f.variants.length > 0 || isCompressible(f.type);
   const [sec, date] = dateOf(f.mtimeMs);
-  const rep = (file: string, size: number, sha256: string, encoding: Encoding | undefined): Representation =>
-    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding));
+  const rep = (file: string, size: number, sha256: string, encoding: Encoding | undefined, ctimeMs: number): Representation =>
+    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding), ctimeMs);
   const variant = (enc: Encoding): Representation | undefined => {
     const v = f.variants.find((x) => x.encoding === enc);
-    return v === undefined ? undefined : rep(v.file, v.size, v.sha256, enc);
+    return v === undefined ? undefined : rep(v.file, v.size, v.sha256, enc, NaN);
   };
-  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined), variant('br'), variant('gzip'), negotiate));
+  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate));
 }
 
 /** The 404 page keeps its bytes and type but gets a short shared cache lifetime. */
 function withCacheControl(entry: FileEntry, cacheControl: string, internHead: InternHead, f: IndexedFile | undefined): FileEntry {
   if (f === undefined) return entry;
   const swap = (r: Representation | undefined, enc: Encoding | undefined): Representation | undefined =>
-    r === undefined ? undefined : new Representation(r.file, r.size, r.etag, r.mtimeSec, r.lastModified, internHead([['Cache-Control', cacheControl]], f.type, entry.negotiate, enc));
+    r === undefined ? undefined : new Representation(r.file, r.size, r.etag, r.mtimeSec, r.lastModified, internHead([['Cache-Control', cacheControl]], f.type, entry.negotiate, enc), r.ctimeMs);
   return new FileEntry(swap(entry.identity, undefined) as Representation, swap(entry.br, 'br'), swap(entry.gzip, 'gzip'), entry.negotiate);
 }
 

@@ -162,7 +162,7 @@ export class OriginHandler {
     }
     const flight = this.fly(res, done);
     if (rep.size > this.bodies.maxFile) {
-      const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: rep.mtimeSec };
+      const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: rep.mtimeSec, ctimeMs: rep.ctimeMs };
       return streamFile(flight, slice, () => this.writeHead(res, rep, range, status), (err) => this.failed(flight, rep, err), outStatus);
     }
     this.bodies.load(index.root, rep).then(

@@ -3,7 +3,7 @@
  * for content and certificate changes, and drains on shutdown. It serves nothing itself.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { watch, type FSWatcher } from 'chokidar';
@@ -52,7 +52,10 @@ export function packageVersion(): string {
 export async function startOrigin(options: ServeOptions, events: OriginEvents = {}): Promise<OriginNode> {
   loadUws();
   const addresses = [...options.listen, ...(options.tls?.listen ?? [])];
-  for (const a of addresses) await refuseIfTaken(a);
+  // Concrete ports before any worker starts: uSockets sets SO_REUSEPORT only for a non-zero
+  // port, so workers could not share a port-0 socket.
+  const wanted: number[] = [];
+  for (const a of addresses) wanted.push(await claimPort(a));
   let cache: ScanCache | undefined;
   let site: SiteIndex;
   try {
@@ -94,7 +97,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
 
   let resolvedPorts: readonly number[];
   try {
-    const first = await spawn(0, undefined);
+    const first = await spawn(0, wanted);
     resolvedPorts = first.ports;
     await Promise.all(Array.from({ length: options.workers - 1 }, (_, k) => spawn(k + 1, resolvedPorts)));
   } catch (e) {
@@ -119,6 +122,9 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
         rootReal = site.root;
         await contentWatcher?.close();
         contentWatcher = watchContent();
+        // Changes made while the new watcher was starting are seen by one more scan.
+        await ready(contentWatcher);
+        rescanWanted = true;
       }
     } catch (e) {
       events.warn?.(`content root invalid, health reports 503: ${(e as Error).message}`);
@@ -166,6 +172,10 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
         })
       : undefined;
 
+  // A watcher reports nothing until its initial walk is done: wait, then catch up once.
+  await Promise.all([contentWatcher, linkWatcher, tlsWatcher].filter((w) => w !== undefined).map(ready));
+  if (options.watch) await reindex();
+
   let closed: Promise<void> | undefined;
   return {
     ports: resolvedPorts,
@@ -197,9 +207,9 @@ function drainWorker(w: Worker): Promise<void> {
 /**
  * uWS listens with SO_REUSEPORT, so a second origin on the same port would silently share it.
  * A plain bind without SO_REUSEPORT fails if anything holds the port: we refuse to start then.
+ * Port 0 becomes a free concrete port here. Resolves to the port to give the workers.
  */
-function refuseIfTaken(a: ListenAddress): Promise<void> {
-  if (a.port === 0) return Promise.resolve();
+function claimPort(a: ListenAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (e: NodeJS.ErrnoException) => {
@@ -210,8 +220,15 @@ function refuseIfTaken(a: ListenAddress): Promise<void> {
         ),
       );
     });
-    probe.listen({ host: a.host, port: a.port, exclusive: true, ipv6Only: a.family === 6 && a.host === '::' ? false : undefined }, () => probe.close(() => resolve()));
+    probe.listen({ host: a.host, port: a.port, exclusive: true, ipv6Only: a.family === 6 && a.host === '::' ? false : undefined }, () => {
+      const port = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
   });
+}
+
+function ready(w: FSWatcher): Promise<void> {
+  return new Promise((resolve) => w.once('ready', () => resolve()));
 }
 
 function show(a: ListenAddress): string {

@@ -4,7 +4,7 @@
  * Every response that outlives its handler has exactly one onAborted (registered through
  * Flight before anything asynchronous) and finishes exactly once.
  */
-import { close, fstat, open, read } from 'node:fs';
+import { close, fstat, open, read, type Stats } from 'node:fs';
 import type { HttpResponse } from 'uWebSockets.js';
 
 /** Bodies up to this size are written with one `end`; larger ones with `tryEnd` and backpressure. */
@@ -69,6 +69,11 @@ export function sendBuffer(res: HttpResponse, body: Buffer, flight: () => Flight
   return false;
 }
 
+/** Size, mtime (whole seconds) and, when known, ctime must all still match the index. */
+function changedSince(st: Stats, slice: DiskSlice): boolean {
+  return st.size !== slice.size || Math.floor(st.mtimeMs / 1000) !== slice.mtimeSec || (slice.ctimeMs === slice.ctimeMs && st.ctimeMs !== slice.ctimeMs);
+}
+
 export interface DiskSlice {
   readonly path: string;
   readonly start: number;
@@ -76,6 +81,8 @@ export interface DiskSlice {
   /** Size and mtime (whole seconds) the index recorded; a file that differs is not sent. */
   readonly size: number;
   readonly mtimeSec: number;
+  /** Change time recorded at indexing; NaN to skip the check (manifest-described files). */
+  readonly ctimeMs: number;
 }
 
 /**
@@ -148,7 +155,7 @@ export function streamFile(flight: Flight, slice: DiskSlice, writeHead: () => vo
     if (flight.aborted) return release();
     fstat(fd, (err2, st) => {
       if (flight.aborted) return release();
-      if (err2 !== null || st.size !== slice.size || Math.floor(st.mtimeMs / 1000) !== slice.mtimeSec) {
+      if (err2 !== null || changedSince(st, slice)) {
         release();
         return fail(err2 ?? Object.assign(new Error(`${slice.path} changed since it was indexed`), { code: 'ECHANGED' }));
       }

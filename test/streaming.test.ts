@@ -1,0 +1,134 @@
+/**
+ * Files larger than --cache-max-file are streamed from disk with backpressure: exact bytes,
+ * concurrent downloads, clients that go away mid-body (no leaked file descriptors, nothing left
+ * in flight), and files rewritten after indexing answered 503 instead of new bytes under the
+ * old validators.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { request, startServer } from './helpers/server.js';
+import { pseudoRandom } from './helpers/site.js';
+
+/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
+async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const etagOf = (b: Buffer): string => `"${sha256(b).slice(0, 32)}"`;
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+const BIG = pseudoRandom(5 * 1024 * 1024, 1);
+const SMALL = 10 * 1024; // under --cache-max-file: read whole, verified, cached
+const LARGE = 256 * 1024; // over it: streamed
+const OLD = new Date('2026-01-02T03:04:05Z');
+
+const dir = t.testdir({});
+writeFileSync(join(dir, 'big.bin'), BIG);
+// Files that get rewritten after indexing: same size, other bytes; mtime moved on, or put back.
+const rewritten = {
+  'cached-moved.bin': SMALL,
+  'cached-same-mtime.bin': SMALL,
+  'streamed-moved.bin': LARGE,
+  'streamed-same-mtime.bin': LARGE,
+};
+for (const [name, size] of Object.entries(rewritten)) {
+  writeFileSync(join(dir, name), pseudoRandom(size, 7));
+  utimesSync(join(dir, name), OLD, OLD);
+}
+
+const { port } = await startServer(t, dir, { cacheMaxFile: '64KiB', cacheSize: '1MiB' });
+
+async function metric(name: string): Promise<number> {
+  const text = (await request(port, '/_origin/metrics')).body.toString();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  if (line === undefined) throw new Error(`no ${name} in metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+t.test('a full GET returns the exact bytes', async (t) => {
+  const r = await request(port, '/big.bin');
+  t.equal(r.status, 200);
+  t.equal(r.headers['content-length'], String(BIG.length));
+  t.equal(r.headers['etag'], etagOf(BIG));
+  t.equal(r.body.length, BIG.length);
+  t.equal(sha256(r.body), sha256(BIG));
+});
+
+t.test('a range of a streamed file', async (t) => {
+  const r = await request(port, '/big.bin', { headers: { Range: 'bytes=1000000-2999999' } });
+  t.equal(r.status, 206);
+  t.equal(r.headers['content-range'], `bytes 1000000-2999999/${BIG.length}`);
+  t.equal(r.body.length, 2_000_000);
+  t.equal(sha256(r.body), sha256(BIG.subarray(1_000_000, 3_000_000)));
+});
+
+t.test('20 concurrent downloads are all exact', async (t) => {
+  const bodies = await Promise.all(Array.from({ length: 20 }, () => request(port, '/big.bin')));
+  const want = sha256(BIG);
+  t.equal(bodies.filter((r) => r.status === 200 && r.body.length === BIG.length && sha256(r.body) === want).length, 20);
+});
+
+/** Starts a download and destroys the socket once `after` body bytes (or more) arrived. */
+function abortedDownload(after: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const s = connect({ host: '::1', port }, () => s.write('GET /big.bin HTTP/1.1\r\nHost: origin.test\r\n\r\n'));
+    s.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received >= after) s.destroy();
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(received));
+  });
+}
+
+t.test('clients that abort mid-download leak nothing', async (t) => {
+  // Warm up: every lazily opened descriptor of the process is open before counting.
+  await request(port, '/big.bin');
+  await abortedDownload(100 * 1024);
+  await waitFor('nothing in flight before counting', async () => ((await metric('pi_origin_inflight_responses')) === 0 ? true : undefined));
+  const before = openFds();
+  for (let batch = 0; batch < 5; batch++) {
+    const received = await Promise.all(Array.from({ length: 10 }, () => abortedDownload(100 * 1024)));
+    t.ok(received.every((n) => n >= 100 * 1024 && n < BIG.length), `batch ${batch}: every download was cut short`);
+  }
+  const slack = 4;
+  const settled = await waitFor(`open descriptors to settle near ${before}`, () => (openFds() <= before + slack ? openFds() : undefined)).catch(() => openFds());
+  t.ok(settled <= before + slack, `open descriptors: ${before} before, ${settled} after 50 aborted downloads`);
+  const inflight = await waitFor('in-flight responses to drop to 0', async () => {
+    const n = await metric('pi_origin_inflight_responses');
+    return n === 0 ? n : undefined;
+  }).catch(async () => metric('pi_origin_inflight_responses'));
+  t.equal(inflight, 0, 'nothing left in flight');
+  const after = await request(port, '/big.bin');
+  t.equal(sha256(after.body), sha256(BIG), 'still serving exact bytes');
+});
+
+t.test('a file rewritten after indexing is answered 503, never new bytes under old headers', async (t) => {
+  for (const [name, size] of Object.entries(rewritten)) {
+    const path = join(dir, name);
+    const indexed = pseudoRandom(size, 7);
+    const replacement = pseudoRandom(size, 8);
+    writeFileSync(path, replacement);
+    if (name.includes('same-mtime')) utimesSync(path, OLD, OLD);
+    t.equal(statSync(path).size, size, `${name}: same size`);
+    for (const attempt of [1, 2]) {
+      const r = await request(port, `/${name}`);
+      t.equal(r.status, 503, `${name} (request ${attempt}): 503`);
+      t.not(r.headers['etag'], etagOf(indexed), `${name} (request ${attempt}): not under the indexed ETag`);
+      t.notOk(r.body.equals(replacement), `${name} (request ${attempt}): not the new bytes`);
+      if (r.status === 503) t.equal(r.headers['retry-after'], '1', `${name}: Retry-After`);
+    }
+  }
+  t.equal((await request(port, '/big.bin')).status, 200, 'other files are still served');
+});
