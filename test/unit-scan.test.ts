@@ -36,6 +36,7 @@ t.test('indexes files with size, sha256, type and mtime', async (t) => {
     size: 6,
     sha256: sha('hello\n'),
     mtimeMs: mtime.getTime(),
+    ctimeMs: statSync(join(dir, 'a.txt')).ctimeMs,
     type: 'text/plain; charset=utf-8',
     variants: [],
   });
