@@ -3,49 +3,13 @@
  * Exit codes (0 ok, 1 cannot start, 2 usage), one-line errors without stack traces, and a
  * served root that stops cleanly on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { OPTIONS } from '../dist/server/config.js';
 import { request } from './helpers/server.js';
+import { run, start, type Result } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-/** The test's environment without anything that configures pi-origin or uWS. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PI_ORIGIN_') && k !== 'UWS_USE_FALLBACK') env[k] = v;
-  return { ...env, ...extra };
-}
-
-interface Result {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function start(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; result: Promise<Result>; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const result = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, result, stdout: () => stdout, stderr: () => stderr };
-}
-
-/** Runs to completion (killed after `ms`, which fails the exit-code assertions). */
-function run(args: readonly string[], env: Record<string, string> = {}, ms = 15000): Promise<Result> {
-  const p = start(args, env);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
-  return p.result.finally(() => clearTimeout(timer));
-}
 
 const STACK_LINE = /^\s+at /m;
 

@@ -37,6 +37,7 @@ import {
   type RunRecord,
   type ServerInfo,
 } from './report.js';
+import { indexCostSection } from './index-cost-section.js';
 import { serverDefs, startServer, type RunningServer, type ServerDef, type ServerId } from './servers.js';
 import { BenchError, fmtFixed, fmtInt, packageRoot, readJson, shellJoin, sleep, which } from './util.js';
 
@@ -433,7 +434,7 @@ async function main(): Promise<number> {
   mkdirSync(opts.outDir, { recursive: true });
   const mdPath = join(opts.outDir, 'RESULTS.md');
   const jsonPath = join(opts.outDir, 'results.json');
-  writeFileSync(mdPath, markdown(rep));
+  writeFileSync(mdPath, markdown(rep) + indexCostSection());
   writeFileSync(jsonPath, JSON.stringify(rep, null, 2) + '\n');
 
   process.stdout.write(stdoutSummary(rep));
