@@ -45,4 +45,11 @@ export interface SiteIndex {
   readonly files: readonly IndexedFile[];
   /** Entries skipped because they were symlinks leaving the root, or unreadable. */
   readonly skipped: readonly string[];
+  /** Redirects from a release's rules; a file at the same path wins. */
+  readonly redirects?: readonly { readonly from: string; readonly to: string; readonly status: 301 | 302 | 307 | 308 }[];
+  /**
+   * True when the index came from a release manifest: sizes and hashes are trusted, and disk
+   * times are not compared (Last-Modified comes from the manifest).
+   */
+  readonly fromManifest?: boolean;
 }

@@ -8,7 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { parseCidr, type Cidr } from './address.js';
-import { headerProblem, type HeaderRule } from './header-rules.js';
+import { headerProblem, type HeaderRule } from '../content/header-rules.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

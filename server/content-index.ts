@@ -8,7 +8,7 @@
  */
 import { isCompressible } from '../content/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
-import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from './header-rules.js';
+import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
 
 /**
  * Shared headers of a representation. uWS writes `key: value\r\n` verbatim, so a value holding
@@ -47,9 +47,12 @@ export class FileEntry {
   ) {}
 }
 
-/** `/dir` answered with a redirect to `/dir/`. */
+/** `/dir` answered with a redirect to `/dir/` (301), or a release's redirect rule. */
 export class Redirect {
-  constructor(readonly location: string) {}
+  constructor(
+    readonly location: string,
+    readonly status: 301 | 302 | 307 | 308 = 301,
+  ) {}
 }
 
 export type Entry = FileEntry | Redirect;
@@ -62,6 +65,8 @@ export interface ContentIndex {
   readonly totalBytes: number;
   /** The root's `404.html`, served with status 404 when present. */
   readonly notFound: FileEntry | undefined;
+  /** From a release manifest: disk times are not compared when streaming (see send.ts). */
+  readonly fromManifest: boolean;
 }
 
 export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[]): ContentIndex {
@@ -72,7 +77,7 @@ export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[])
   let totalBytes = 0;
   const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
     const extra = lines.map(([n, v]) => `\r\n${n}: ${v}`).join('');
-    const common = `${vary ? '\r\nVary: Accept-Encoding' : ''}\r\nX-Content-Type-Options: nosniff`;
+    const common = `${vary ? '\r\nVary: Accept-Encoding' : ''}\r\nX-Content-Type-Options: nosniff\r\nX-Origin-Release: ${site.releaseId}`;
     const key = `${type}|${encoding ?? ''}|${common}${extra}`;
     let head = heads.get(key);
     if (head === undefined) {
@@ -101,9 +106,10 @@ export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[])
     entries.set(f.path, entry);
   }
   addDirectoryKeys(entries);
+  for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
   const nf = entries.get('/404.html');
   const notFound = nf instanceof FileEntry ? withCacheControl(nf, CACHE_NOT_FOUND, internHead, site.files.find((f) => f.path === '/404.html')) : undefined;
-  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound });
+  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true });
 }
 
 type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;

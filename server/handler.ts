@@ -9,7 +9,7 @@ import { formatAddress, inAny, resolveClient, toV6Bytes } from './address.js';
 import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
-import { CACHE_NOT_FOUND } from './header-rules.js';
+import { CACHE_NOT_FOUND } from '../content/header-rules.js';
 import { FileEntry, type ContentIndex, type Entry, type Representation } from './content-index.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -26,7 +26,8 @@ export interface AdminEndpoints {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: '200 OK', 204: '204 No Content', 206: '206 Partial Content', 301: '301 Moved Permanently', 304: '304 Not Modified',
+  200: '200 OK', 204: '204 No Content', 206: '206 Partial Content', 301: '301 Moved Permanently', 302: '302 Found', 304: '304 Not Modified',
+  307: '307 Temporary Redirect', 308: '308 Permanent Redirect',
   400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 406: '406 Not Acceptable',
   416: '416 Range Not Satisfiable', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
@@ -79,8 +80,9 @@ export class OriginHandler {
     }
     if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead, done);
     const query = queryOf(req);
-    res.writeStatus(STATUS_TEXT[301] as string).writeHeader('Location', query === '' ? entry.location : `${entry.location}?${query}`).writeHeader('Content-Type', plainHead(301)).end();
-    done(301, 0);
+    const location = query === '' || entry.location.includes('?') ? entry.location : `${entry.location}?${query}`;
+    res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', plainHead(301)).writeHeader('X-Origin-Release', index.releaseId).end();
+    done(entry.status, 0);
   };
 
   private readonly count = (status: number, bytes: number): void => {
@@ -162,7 +164,8 @@ export class OriginHandler {
     }
     const flight = this.fly(res, done);
     if (rep.size > this.bodies.maxFile) {
-      const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: rep.mtimeSec, ctimeMs: rep.ctimeMs };
+      // A release's files carry the manifest's times, not necessarily the disk's: compare size only.
+      const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: index.fromManifest ? NaN : rep.mtimeSec, ctimeMs: rep.ctimeMs };
       return streamFile(flight, slice, () => this.writeHead(res, rep, range, status), (err) => this.failed(flight, rep, err), outStatus);
     }
     this.bodies.load(index.root, rep).then(
@@ -225,7 +228,7 @@ export class OriginHandler {
 
   private plain(res: HttpResponse, status: number, isHead: boolean, done: Done, extra?: string): void {
     const text = `${STATUS_TEXT[status]}\n`;
-    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`);
+    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', this.index.releaseId);
     if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();
     else res.end(text);
     done(status, isHead ? 0 : text.length);

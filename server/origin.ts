@@ -7,7 +7,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { watch, type FSWatcher } from 'chokidar';
-import { scanTree, type ScanCache } from '../content/scan.js';
+import { loadSite } from '../content/load-site.js';
+import type { ScanCache } from '../content/scan.js';
 import type { SiteIndex } from '../content/site-index.js';
 import type { ListenAddress, ServeOptions } from './config.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -59,7 +60,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   let cache: ScanCache | undefined;
   let site: SiteIndex;
   try {
-    const scanned = await scanTree(options.root);
+    const scanned = await loadSite(options.root);
     site = scanned.index;
     cache = scanned.cache;
   } catch (e) {
@@ -112,7 +113,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   let rescanWanted = false;
   const rescan = async (): Promise<void> => {
     try {
-      const scanned = await scanTree(options.root, { cache });
+      const scanned = await loadSite(options.root, { cache });
       cache = scanned.cache;
       const changed = scanned.index.releaseId !== site.releaseId || scanned.index.root !== site.root;
       site = scanned.index;

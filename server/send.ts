@@ -69,16 +69,17 @@ export function sendBuffer(res: HttpResponse, body: Buffer, flight: () => Flight
   return false;
 }
 
-/** Size, mtime (whole seconds) and, when known, ctime must all still match the index. */
+/** Size, and when known mtime (whole seconds) and ctime, must all still match the index. */
 function changedSince(st: Stats, slice: DiskSlice): boolean {
-  return st.size !== slice.size || Math.floor(st.mtimeMs / 1000) !== slice.mtimeSec || (slice.ctimeMs === slice.ctimeMs && st.ctimeMs !== slice.ctimeMs);
+  const known = (n: number): boolean => n === n; // not NaN
+  return st.size !== slice.size || (known(slice.mtimeSec) && Math.floor(st.mtimeMs / 1000) !== slice.mtimeSec) || (known(slice.ctimeMs) && st.ctimeMs !== slice.ctimeMs);
 }
 
 export interface DiskSlice {
   readonly path: string;
   readonly start: number;
   readonly length: number;
-  /** Size and mtime (whole seconds) the index recorded; a file that differs is not sent. */
+  /** Size and mtime (whole seconds; NaN: not compared) the index recorded; a file that differs is not sent. */
   readonly size: number;
   readonly mtimeSec: number;
   /** Change time recorded at indexing; NaN to skip the check (manifest-described files). */
