@@ -4,7 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { manifestToSiteIndex, readManifest } from './manifest.js';
-import { scanTree, ScanError, type ScanOptions, type ScanResult } from './scan.js';
+import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from './scan.js';
 
 export async function loadSite(root: string, options: ScanOptions = {}): Promise<ScanResult> {
   let real: string;
@@ -15,5 +15,5 @@ export async function loadSite(root: string, options: ScanOptions = {}): Promise
   }
   const manifest = readManifest(real);
   if (manifest === undefined) return scanTree(root, options);
-  return { index: manifestToSiteIndex(manifest, real), cache: options.cache ?? new Map() };
+  return { index: manifestToSiteIndex(manifest, real), cache: options.cache ?? (new Map() as ScanCache) };
 }

@@ -5,6 +5,7 @@
  *
  * 1. copies content/demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
  * 2. generates a deterministic, incompressible 4 MiB download,
+ *    and a PEP 503 package index (simple/ + packages/, see packages.ts),
  * 3. writes .br / .gz siblings for text-like files (kept only if >= 5% smaller),
  *    with the same mtime as their source (the server refuses older variants),
  * 4. swaps the temp dir into place, so a half-built site is never left behind.
@@ -27,6 +28,7 @@ import {
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+import { writePackageIndex } from './packages.js';
 
 const DOWNLOAD_NAME = 'downloads/pi-origin-demo-4MiB.img';
 const DOWNLOAD_SIZE = 4 * 1024 * 1024;
@@ -192,6 +194,9 @@ function build(): void {
   try {
     copyTree(srcDir, tmpDir, totals);
     writeDownload(tmpDir, totals);
+    const index = writePackageIndex(tmpDir);
+    totals.files += index.files.length;
+    totals.bytes += index.bytes;
     precompress(tmpDir, totals);
 
     // Swap in with two renames (no window where a half-built tree is visible at outDir).
