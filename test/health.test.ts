@@ -9,16 +9,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { listeningPort, start } from './helpers/cli.js';
 import { parseResponses, request, startServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 
-/** Polls `fn` every 50 ms until it returns true or `ms` pass. */
-async function until(fn: () => Promise<boolean> | boolean, ms = 10000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 t.test('health is 503 while the content root is gone, and 200 again when it returns', async (t) => {
   const base = t.testdir({ site: { 'a.txt': 'hello\n' } });

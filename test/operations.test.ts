@@ -15,17 +15,8 @@ import { resolveOptions } from '../dist/server/config.js';
 import { startOrigin } from '../dist/server/origin.js';
 import { parseResponses, rawExchange, request, startServer, type RawResponse } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
+import { waitFor } from './helpers/wait.js';
 
-/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -9,19 +9,10 @@ import { connect, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parseResponses, request, startServer, type RawResponse } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
-/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Pair {
   readonly cert: string;
