@@ -3,6 +3,7 @@
  * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
+import { releaseCommand } from './release.js';
 import { serveCommand } from './serve.js';
 
 interface Command {
@@ -12,6 +13,7 @@ interface Command {
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
+  release: { summary: 'build, verify, activate, roll back and prune content releases', run: releaseCommand },
 };
 
 function usage(): string {

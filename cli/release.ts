@@ -1,0 +1,277 @@
+/**
+ * `pi-origin release <build|verify|activate|rollback|list|prune>`: build immutable releases from
+ * a site directory and switch the `current` symlink between them. The work is in
+ * content/release*.ts; this module parses arguments and prints.
+ */
+import {
+  activateRelease, buildRelease, isReleaseId, listReleases, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type ReleaseSummary,
+} from '../content/release.js';
+import { readManifest, type Manifest } from '../content/manifest.js';
+import { ENCODINGS } from '../content/site-index.js';
+
+type FlagKind = 'value' | 'boolean';
+
+interface Subcommand {
+  readonly summary: string;
+  readonly usage: string;
+  readonly help: string;
+  readonly flags: Readonly<Record<string, FlagKind>>;
+  /** Names of the positional arguments, all required. */
+  readonly positional: readonly string[];
+  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number>;
+}
+
+class UsageError extends Error {}
+
+const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  build: {
+    summary: 'build a release directory from a site',
+    usage: 'pi-origin release build SITE_DIR RELEASES_DIR [--headers RULES] [--json]',
+    help: [
+      'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
+      'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
+      'redirects. Files unchanged since the previous release are hard-linked, not copied. If the',
+      'release already exists and verifies, nothing is written.',
+      '',
+      'Options:',
+      '  --headers RULES   rules file (_headers format or JSON); default SITE_DIR/_headers if present',
+      '  --json            print the result as JSON',
+    ].join('\n'),
+    flags: { headers: 'value', json: 'boolean' },
+    positional: ['SITE_DIR', 'RELEASES_DIR'],
+    run: build,
+  },
+  verify: {
+    summary: 'check a release directory against its manifest',
+    usage: 'pi-origin release verify RELEASE_DIR',
+    help: [
+      'Hashes every file and variant and compares it with manifest.json; reports missing, extra,',
+      'resized and altered files and any symlink. Exit 0 when sound, 1 listing every problem.',
+    ].join('\n'),
+    flags: {},
+    positional: ['RELEASE_DIR'],
+    run: verify,
+  },
+  activate: {
+    summary: 'verify a release and point RELEASES_DIR/current at it',
+    usage: 'pi-origin release activate RELEASES_DIR ID',
+    help: [
+      'Verifies RELEASES_DIR/ID, then re-points RELEASES_DIR/previous at the old current and',
+      'RELEASES_DIR/current at ID, each by an atomic rename of a new symlink.',
+    ].join('\n'),
+    flags: {},
+    positional: ['RELEASES_DIR', 'ID'],
+    run: activate,
+  },
+  rollback: {
+    summary: 'swap current and previous',
+    usage: 'pi-origin release rollback RELEASES_DIR',
+    help: 'Verifies the previous release, then points current at it and previous at the old current.',
+    flags: {},
+    positional: ['RELEASES_DIR'],
+    run: rollback,
+  },
+  list: {
+    summary: 'list releases, newest first',
+    usage: 'pi-origin release list RELEASES_DIR [--json]',
+    help: ['Prints id, created, size, files and which release is current or previous.', '', 'Options:', '  --json   print a JSON array instead of a table'].join('\n'),
+    flags: { json: 'boolean' },
+    positional: ['RELEASES_DIR'],
+    run: list,
+  },
+  prune: {
+    summary: 'remove old releases, keeping the N newest',
+    usage: 'pi-origin release prune RELEASES_DIR --keep N',
+    help: ['Removes releases beyond the N newest (by created); never current or previous.', '', 'Options:', '  --keep N   how many of the newest releases to keep (required)'].join('\n'),
+    flags: { keep: 'value' },
+    positional: ['RELEASES_DIR'],
+    run: prune,
+  },
+};
+
+export async function releaseCommand(args: readonly string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const sub = SUBCOMMANDS[name];
+  if (sub === undefined) return fail(`unknown release command "${name}" (expected ${Object.keys(SUBCOMMANDS).join(', ')}; see 'pi-origin release --help')`, 2);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`Usage: ${sub.usage}\n\n${sub.help}\n`);
+    return 0;
+  }
+  try {
+    const { positional, flags } = parseArgs(rest, sub);
+    return await sub.run(positional, flags);
+  } catch (e) {
+    if (e instanceof UsageError) return fail(`${name}: ${e.message} (see 'pi-origin release ${name} --help')`, 2);
+    if (e instanceof ReleaseError) {
+      const code = fail(e.message, e.code === 'PI_ORIGIN_RELEASE_USAGE' ? 2 : e.code === 'PI_ORIGIN_RELEASE_INTERRUPTED' ? 130 : 1);
+      for (const problem of e.problems) process.stderr.write(`  ${problem}\n`);
+      return code;
+    }
+    throw e;
+  }
+}
+
+function usage(): string {
+  const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`);
+  return ['Usage: pi-origin release <command> [options]', '', 'Commands:', ...lines, '', "Run 'pi-origin release <command> --help' for a command's arguments."].join('\n');
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`pi-origin: error: ${message}\n`);
+  return code;
+}
+
+function parseArgs(args: readonly string[], sub: Subcommand): { positional: string[]; flags: Map<string, string | true> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg === '-') {
+      if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const kind = sub.flags[name];
+    if (kind === undefined) throw new UsageError(`unknown option --${name}`);
+    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
+    if (kind === 'boolean') {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, true);
+    } else {
+      const value = eq !== -1 ? arg.slice(eq + 1) : args[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    }
+  }
+  if (positional.length !== sub.positional.length)
+    throw new UsageError(`expected ${sub.positional.join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
+  return { positional, flags };
+}
+
+/** `\r  1234/100000 files` on a terminal, at most every 100 ms; nothing otherwise. */
+function progress(): { onProgress?: (done: number, total: number) => void; end(): void } {
+  if (process.stderr.isTTY !== true) return { end: () => undefined };
+  let last = 0;
+  let shown = false;
+  return {
+    onProgress(done, total) {
+      const now = Date.now();
+      if (now - last < 100 && done !== total) return;
+      last = now;
+      shown = true;
+      process.stderr.write(`\r  ${done}/${total} files`);
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+async function build([site, releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const headers = flags.get('headers');
+  const p = progress();
+  let result;
+  try {
+    result = await buildRelease(site as string, releases as string, { ...(typeof headers === 'string' ? { headersFile: headers } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
+  } finally {
+    p.end();
+  }
+  const t = totals(result.manifest);
+  if (flags.has('json')) {
+    const { id, dir, copied, linked, reused } = result;
+    process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, reused }) + '\n');
+  } else if (result.reused) {
+    process.stdout.write(`reused release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, already built and verified -> ${result.dir}\n`);
+  } else {
+    process.stdout.write(`built release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, copied ${result.copied}, linked ${result.linked} -> ${result.dir}\n`);
+  }
+  return 0;
+}
+
+async function verify([dir]: readonly string[]): Promise<number> {
+  const p = progress();
+  let problems: string[];
+  try {
+    problems = await verifyRelease(dir as string, p.onProgress ? { onProgress: p.onProgress } : {});
+  } finally {
+    p.end();
+  }
+  if (problems.length > 0) {
+    for (const problem of problems) process.stdout.write(problem + '\n');
+    return fail(`${dir as string}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, 1);
+  }
+  const manifest = readManifest(dir as string) as Manifest;
+  const t = totals(manifest);
+  process.stdout.write(`release ${manifest.id} verified: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants\n`);
+  return 0;
+}
+
+async function activate([releases, id]: readonly string[]): Promise<number> {
+  if (!isReleaseId(id as string)) throw new UsageError(`ID must be 12 hex digits, as printed by build (got ${JSON.stringify(id)})`);
+  const r = await activateRelease(releases as string, id as string);
+  process.stdout.write(`activated ${r.current} (previous: ${r.previous ?? 'none'})\n`);
+  return 0;
+}
+
+async function rollback([releases]: readonly string[]): Promise<number> {
+  const r = await rollbackRelease(releases as string);
+  process.stdout.write(`rolled back to ${r.current} (previous: ${r.previous ?? 'none'})\n`);
+  return 0;
+}
+
+async function list([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const all = await listReleases(releases as string);
+  process.stdout.write(flags.has('json') ? JSON.stringify(all, null, 2) + '\n' : table(all));
+  return 0;
+}
+
+async function prune([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const keepText = flags.get('keep');
+  if (typeof keepText !== 'string') throw new UsageError('--keep N is required');
+  if (!/^\d+$/.test(keepText)) throw new UsageError(`--keep must be a non-negative integer (got ${JSON.stringify(keepText)})`);
+  const removed = await pruneReleases(releases as string, Number(keepText));
+  for (const id of removed) process.stdout.write(`removed ${id}\n`);
+  if (removed.length === 0) process.stdout.write('nothing to remove\n');
+  return 0;
+}
+
+export function table(releases: readonly ReleaseSummary[]): string {
+  if (releases.length === 0) return 'no releases\n';
+  const rows = [['ID', 'CREATED', 'SIZE', 'FILES', ''], ...releases.map((r) => [r.id, r.created, humanBytes(r.bytes), String(r.files), r.current ? 'current' : r.previous ? 'previous' : ''])];
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => (row[c] as string).length)));
+  const right = new Set([2, 3]);
+  return rows.map((row) => row.map((cell, c) => (c === 4 ? cell : right.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function totals(m: Manifest): { files: number; bytes: number; variants: number } {
+  let bytes = 0;
+  let variants = 0;
+  for (const f of m.files) {
+    bytes += f.size;
+    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
+  }
+  return { files: m.files.length, bytes, variants };
+}
+
+/** 1000-based, one decimal: `512 B`, `1.5 kB`, `12.3 MB`. */
+export function humanBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = n / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit] as string}`;
+}

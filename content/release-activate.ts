@@ -1,0 +1,61 @@
+/**
+ * `activate` and `rollback`: re-point `RELEASES_DIR/current` (and `previous`) with atomic
+ * renames, after verifying the release that is about to go live.
+ */
+import { join } from 'node:path';
+import { readManifest } from './manifest.js';
+import { readPointer, resolveReleasesDir, writePointer } from './release-dir.js';
+import { ReleaseError } from './release-error.js';
+import { isReleaseId } from './release-id.js';
+import { verifyRelease } from './release-verify.js';
+
+export interface Pointers {
+  readonly current: string;
+  readonly previous: string | undefined;
+}
+
+/**
+ * Verifies `RELEASES_DIR/<id>`, then points `previous` at what `current` named (if anything
+ * else) and `current` at `<id>`. Activating the current release again changes nothing.
+ */
+export async function activateRelease(releasesDir: string, id: string): Promise<Pointers> {
+  const releases = resolveReleasesDir(releasesDir);
+  await assertSound(releases, id);
+  const current = readPointer(releases, 'current');
+  if (current === id) return { current: id, previous: readPointer(releases, 'previous') };
+  // previous first: a crash between the two renames leaves current as it was.
+  if (current !== undefined) writePointer(releases, 'previous', current);
+  writePointer(releases, 'current', id);
+  return { current: id, previous: current ?? readPointer(releases, 'previous') };
+}
+
+/** Swaps `current` and `previous`, after verifying the previous release. */
+export async function rollbackRelease(releasesDir: string): Promise<Pointers> {
+  const releases = resolveReleasesDir(releasesDir);
+  const previous = readPointer(releases, 'previous');
+  if (previous === undefined) throw new ReleaseError(`no previous release recorded in ${releases} (${join(releases, 'previous')} does not exist)`, 'PI_ORIGIN_RELEASE_NO_PREVIOUS');
+  await assertSound(releases, previous);
+  const current = readPointer(releases, 'current');
+  if (current !== undefined && current !== previous) writePointer(releases, 'previous', current);
+  writePointer(releases, 'current', previous);
+  return { current: previous, previous: current !== previous ? current : undefined };
+}
+
+/** The release exists under its own id and verifies; otherwise a ReleaseError listing every problem. */
+async function assertSound(releases: string, id: string): Promise<void> {
+  if (!isReleaseId(id)) throw new ReleaseError(`release id must be 12 hex digits (got ${JSON.stringify(id)})`, 'PI_ORIGIN_RELEASE_USAGE');
+  const dir = join(releases, id);
+  let problems: string[];
+  try {
+    problems = await verifyRelease(dir);
+  } catch (e) {
+    if (e instanceof ReleaseError && e.code === 'PI_ORIGIN_RELEASE_NOT_FOUND') throw new ReleaseError(`no release ${id} in ${releases}`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
+    throw e;
+  }
+  if (problems.length === 0) {
+    const manifestId = readManifest(dir)?.id;
+    if (manifestId !== id) problems = [`id: directory is ${id}, manifest says ${String(manifestId)}`];
+  }
+  if (problems.length > 0)
+    throw new ReleaseError(`release ${id} does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); current unchanged`, 'PI_ORIGIN_RELEASE_INVALID', problems);
+}

@@ -1,0 +1,379 @@
+/**
+ * `build`: turns a site directory into an immutable release directory named by its content id.
+ *
+ * Steps: scan and hash the site (content/scan.ts), apply the rules file, compute the id; if that
+ * release already exists and verifies, stop. Otherwise write every file into
+ * `RELEASES_DIR/.tmp-<id>-<pid>`, hard-linking files unchanged since the previous release and
+ * precompressing text, write `manifest.json`, and rename the directory into place. A build that
+ * fails or is interrupted leaves nothing behind but its temporary, which it removes.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
+import { isCompressible } from './compressible.js';
+import { NO_RULES, readRulesFile, SITE_RULES_FILE, type ReleaseRules } from './header-file.js';
+import { compileRules } from './header-rules.js';
+import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
+import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './release-dir.js';
+import { errnoText, ReleaseError } from './release-error.js';
+import { releaseIdFor, withCacheTags } from './release-id.js';
+import { verifyRelease } from './release-verify.js';
+import { ScanError, scanTree } from './scan.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from './site-index.js';
+
+export interface BuildOptions {
+  /** Rules file (`_headers` text or JSON); default: `_headers` at the site root, if present. */
+  readonly headersFile?: string;
+  /** Build time recorded as `created` (not part of the id). */
+  readonly now?: Date;
+  /** Called after each file is placed, with the count so far and the total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildResult {
+  readonly id: string;
+  readonly dir: string;
+  readonly manifest: Manifest;
+  /** Files (and their variants) written from the site. */
+  readonly copied: number;
+  /** Files hard-linked from the previous release. */
+  readonly linked: number;
+  /** The release already existed and verified; nothing was written. */
+  readonly reused: boolean;
+}
+
+/** Larger files are copied as they are: brotli 11 over them would take minutes and the memory of the whole file. */
+export const MAX_PRECOMPRESS_BYTES = 64 * 1024 * 1024;
+/** A variant is kept only if it saves at least this share of the source... */
+export const MIN_SAVING_RATIO = 0.05;
+/** ...and at least this many bytes. */
+export const MIN_SAVING_BYTES = 64;
+
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+const COPY_BUFFER = Buffer.allocUnsafe(1 << 20);
+
+/** Temporaries of builds running in this process: never taken for stale. */
+const building = new Set<string>();
+
+export async function buildRelease(siteDir: string, releasesDir: string, options: BuildOptions = {}): Promise<BuildResult> {
+  const site = resolveSite(siteDir);
+  const releases = ensureReleasesDir(releasesDir, site);
+  const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : siteRules(site);
+  const plan = await planRelease(site, rules);
+  const dir = join(releases, plan.id);
+  removeStaleTemporaries(releases, building);
+  if (existsSync(dir)) return reuse(dir, plan.id);
+  const tmp = join(releases, `.tmp-${plan.id}-${process.pid}`);
+  if (building.has(tmp)) throw new ReleaseError(`release ${plan.id} is already being built into ${releases} by this process`, 'PI_ORIGIN_RELEASE_BUSY');
+  building.add(tmp);
+  const signals = removeOnSignal(tmp);
+  try {
+    mkdirSync(tmp, { mode: 0o755 });
+    const placed = await placeAll(plan, site, tmp, previousRelease(releases), options.onProgress, signals.check);
+    const manifest: Manifest = { format: MANIFEST_FORMAT, id: plan.id, created: (options.now ?? new Date()).toISOString(), files: placed.files, redirects: plan.redirects };
+    writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
+    if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id);
+    return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, reused: false };
+  } catch (e) {
+    signals.check();
+    throw e instanceof ReleaseError ? e : new ReleaseError(`cannot build release ${plan.id} in ${releases}: ${errnoText(e)}`, 'PI_ORIGIN_RELEASE_IO');
+  } finally {
+    signals.stop();
+    rmSync(tmp, { recursive: true, force: true });
+    building.delete(tmp);
+  }
+}
+
+function resolveSite(siteDir: string): string {
+  let real: string;
+  try {
+    real = realpathSync(siteDir);
+  } catch (e) {
+    throw new ReleaseError(`site directory ${siteDir} does not exist (${errnoText(e)})`, 'PI_ORIGIN_RELEASE_SITE');
+  }
+  if (!statSync(real).isDirectory()) throw new ReleaseError(`site directory ${siteDir} is not a directory`, 'PI_ORIGIN_RELEASE_SITE');
+  return real;
+}
+
+/** Creates the releases directory; refuses one the site scan would publish (inside the site, not under a dot-directory). */
+function ensureReleasesDir(releasesDir: string, site: string): string {
+  let real: string;
+  try {
+    mkdirSync(releasesDir, { recursive: true, mode: 0o755 });
+    real = realpathSync(releasesDir);
+  } catch (e) {
+    throw new ReleaseError(`cannot create releases directory ${releasesDir}: ${errnoText(e)}`, 'PI_ORIGIN_RELEASE_IO');
+  }
+  if (!statSync(real).isDirectory()) throw new ReleaseError(`releases directory ${releasesDir} is not a directory`, 'PI_ORIGIN_RELEASE_USAGE');
+  const inside = relative(site, real);
+  if (inside === '' || (!inside.startsWith('..') && !inside.split(sep).some((s) => s.startsWith('.'))))
+    throw new ReleaseError(`releases directory ${releasesDir} is inside the site ${site}: it would be published`, 'PI_ORIGIN_RELEASE_USAGE');
+  return real;
+}
+
+function siteRules(site: string): ReleaseRules {
+  const file = join(site, SITE_RULES_FILE);
+  return existsSync(file) ? readRulesFile(file) : NO_RULES;
+}
+
+interface PlannedFile {
+  readonly source: IndexedFile;
+  /** Rule headers and default Cache-Control, without the cache tags. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+interface Plan {
+  readonly id: string;
+  readonly files: readonly PlannedFile[];
+  readonly redirects: ReleaseRules['redirects'];
+}
+
+/** Scans the site, drops what is not published, and derives every file's headers and the id. */
+async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
+  let index;
+  try {
+    index = (await scanTree(site)).index;
+  } catch (e) {
+    if (e instanceof ScanError) throw new ReleaseError(e.message, 'PI_ORIGIN_RELEASE_SITE');
+    throw e;
+  }
+  if (index.skipped.length > 0) {
+    const shown = index.skipped.slice(0, 5).join(', ') + (index.skipped.length > 5 ? `, and ${index.skipped.length - 5} more` : '');
+    throw new ReleaseError(`cannot publish ${site}: symlinks leaving the site, dangling or unreadable: ${shown}`, 'PI_ORIGIN_RELEASE_SITE');
+  }
+  const paths = new Set(index.files.map((f) => f.path));
+  const compiled = compileRules(rules.headers);
+  const files = index.files
+    .filter((f) => f.path !== `/${SITE_RULES_FILE}` && !isSiblingVariant(f.path, paths))
+    .map((source) => ({ source, headers: Object.fromEntries(compiled.headersFor(source.path, source.type)) }));
+  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects);
+  return { id, files, redirects: rules.redirects };
+}
+
+/** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
+function isSiblingVariant(path: string, paths: ReadonlySet<string>): boolean {
+  return ENCODINGS.some((e) => path.endsWith(VARIANT_SUFFIX[e]) && paths.has(path.slice(0, -VARIANT_SUFFIX[e].length)));
+}
+
+async function reuse(dir: string, id: string): Promise<BuildResult> {
+  const problems = await verifyRelease(dir);
+  if (problems.length > 0) throw new ReleaseError(`release ${id} already exists at ${dir} but does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); remove it and build again`, 'PI_ORIGIN_RELEASE_INVALID', problems);
+  const entry = { id, dir, manifest: readReleaseManifest(dir) };
+  return { ...entry, copied: 0, linked: 0, reused: true };
+}
+
+function readReleaseManifest(dir: string): Manifest {
+  // verifyRelease has just read and validated it.
+  return readManifest(dir) as Manifest;
+}
+
+/** Renames the finished temporary into place; false when the same release appeared meanwhile. */
+function moveIntoPlace(tmp: string, dir: string): boolean {
+  try {
+    renameSync(tmp, dir);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/**
+ * On SIGINT/SIGTERM the temporary is removed at once. With nobody else listening, the signal is
+ * raised again so the process ends as it would have; otherwise (a host application, a test
+ * harness) the build stops at the next file and rejects with PI_ORIGIN_RELEASE_INTERRUPTED.
+ */
+function removeOnSignal(tmp: string): { check: () => void; stop: () => void } {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    received = signal;
+    rmSync(tmp, { recursive: true, force: true });
+    stop();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const stop = (): void => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+  for (const s of signals) process.on(s, onSignal);
+  return {
+    check: () => {
+      if (received !== undefined) throw new ReleaseError(`build interrupted by ${received}; the unfinished release was removed`, 'PI_ORIGIN_RELEASE_INTERRUPTED');
+    },
+    stop,
+  };
+}
+
+interface Placed {
+  readonly files: ManifestFile[];
+  readonly copied: number;
+  readonly linked: number;
+}
+
+/** Writes every planned file into `tmp`, one at a time so memory stays bounded by the largest file compressed. */
+async function placeAll(
+  plan: Plan,
+  site: string,
+  tmp: string,
+  previous: ReleaseEntry | undefined,
+  onProgress: BuildOptions['onProgress'],
+  checkInterrupted: () => void,
+): Promise<Placed> {
+  const before = new Map(previous?.manifest.files.map((f) => [f.path, f]));
+  const files: ManifestFile[] = [];
+  let copied = 0;
+  let linked = 0;
+  let last = Date.now();
+  for (const { source, headers } of plan.files) {
+    checkInterrupted();
+    const target = join(tmp, source.file);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    const base = { path: source.path, size: source.size, sha256: source.sha256, type: source.type, mtime: source.mtimeMs, headers: withCacheTags(headers, plan.id) };
+    const old = before.get(source.path);
+    const variants = previous !== undefined && old?.sha256 === source.sha256 && old.size === source.size ? linkFrom(previous.dir, old, target) : undefined;
+    if (variants !== undefined) linked++;
+    else copied++;
+    files.push({ ...base, variants: variants ?? (await copyFile(join(site, source.file), target, source)) });
+    onProgress?.(files.length, plan.files.length);
+    if (Date.now() - last > 50) {
+      // Let signals and progress timers run between files that need no asynchronous work.
+      await new Promise((resolve) => setImmediate(resolve));
+      last = Date.now();
+    }
+  }
+  return { files, copied, linked };
+}
+
+/**
+ * Hard-links an unchanged file (and whichever of its variants link) from the previous release.
+ * Undefined when the file cannot be linked (missing there, another size, another filesystem):
+ * it is copied instead. The linked inode is left as it is: a release never changes another's files.
+ */
+function linkFrom(previousDir: string, old: ManifestFile, target: string): Partial<Record<Encoding, ManifestVariant>> | undefined {
+  const from = join(previousDir, old.path.slice(1));
+  if (!tryLink(from, target, old.size)) return undefined;
+  const variants: Partial<Record<Encoding, ManifestVariant>> = {};
+  for (const encoding of ENCODINGS) {
+    const v = old.variants[encoding];
+    if (v !== undefined && tryLink(from + VARIANT_SUFFIX[encoding], target + VARIANT_SUFFIX[encoding], v.size)) variants[encoding] = { size: v.size, sha256: v.sha256 };
+  }
+  return variants;
+}
+
+function tryLink(from: string, to: string, size: number): boolean {
+  try {
+    const st = lstatSync(from);
+    if (!st.isFile() || st.size !== size) return false;
+    linkSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies one source file, checking that its bytes still hash to what the scan saw (the id names
+ * those bytes), sets its mtime, and writes the precompressed variants worth keeping.
+ */
+async function copyFile(abs: string, target: string, source: IndexedFile): Promise<Partial<Record<Encoding, ManifestVariant>>> {
+  const fd = openFile(abs, source.path);
+  let body: Buffer | undefined;
+  try {
+    if (fstatSync(fd).size !== source.size) throw changed(source.path);
+    if (source.size <= MAX_PRECOMPRESS_BYTES) {
+      body = readAll(fd, source.size);
+      if (sha256(body) !== source.sha256) throw changed(source.path);
+      writeFileSync(target, body, { flag: 'wx', mode: 0o644 });
+    } else {
+      streamCopy(fd, target, source);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const mtime = new Date(source.mtimeMs);
+  utimesSync(target, mtime, mtime);
+  return body !== undefined && shouldPrecompress(source) ? writeVariants(body, target, mtime) : {};
+}
+
+function openFile(abs: string, path: string): number {
+  try {
+    return openSync(abs, 'r');
+  } catch (e) {
+    throw new ReleaseError(`cannot read ${path} from the site: ${errnoText(e)}`, 'PI_ORIGIN_RELEASE_SITE');
+  }
+}
+
+function changed(path: string): ReleaseError {
+  return new ReleaseError(`${path} changed while the release was being built; build again`, 'PI_ORIGIN_RELEASE_CHANGED');
+}
+
+/** Reads exactly `size` bytes; a file that grew or shrank meanwhile is reported as changed by the caller's hash. */
+function readAll(fd: number, size: number): Buffer {
+  const body = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (let n = 0; pos < size && (n = readSync(fd, body, pos, size - pos, pos)) > 0; pos += n);
+  return pos === size ? body : body.subarray(0, pos);
+}
+
+function streamCopy(fd: number, target: string, source: IndexedFile): void {
+  const out = openSync(target, 'wx', 0o644);
+  try {
+    const h = createHash('sha256');
+    let pos = 0;
+    for (let n = 0; (n = readSync(fd, COPY_BUFFER, 0, COPY_BUFFER.length, pos)) > 0; pos += n) {
+      h.update(COPY_BUFFER.subarray(0, n));
+      for (let w = 0; w < n; ) w += writeSync(out, COPY_BUFFER, w, n - w);
+    }
+    if (pos !== source.size || h.digest('hex') !== source.sha256) throw changed(source.path);
+  } finally {
+    closeSync(out);
+  }
+}
+
+function shouldPrecompress(f: IndexedFile): boolean {
+  return f.size > MIN_SAVING_BYTES && (isCompressible(f.type) || f.type.startsWith('application/wasm') || f.path.endsWith('.map'));
+}
+
+/** True when a variant of `size` bytes is worth serving instead of `original` bytes. */
+export function worthKeeping(size: number, original: number): boolean {
+  return size <= original * (1 - MIN_SAVING_RATIO) && size <= original - MIN_SAVING_BYTES;
+}
+
+/** brotli 11 and gzip 9, in parallel on the thread pool (the event loop stays free for signals). */
+async function writeVariants(body: Buffer, target: string, mtime: Date): Promise<Partial<Record<Encoding, ManifestVariant>>> {
+  const [br, gz] = await Promise.all([
+    brotli(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } }),
+    gzipAsync(body, { level: 9 }),
+  ]);
+  const variants: Partial<Record<Encoding, ManifestVariant>> = {};
+  const made: Record<Encoding, Buffer> = { br, gzip: gz };
+  for (const encoding of ENCODINGS) {
+    const bytes = made[encoding];
+    if (!worthKeeping(bytes.length, body.length)) continue;
+    const file = target + VARIANT_SUFFIX[encoding];
+    writeFileSync(file, bytes, { flag: 'wx', mode: 0o644 });
+    utimesSync(file, mtime, mtime);
+    variants[encoding] = { size: bytes.length, sha256: sha256(bytes) };
+  }
+  return variants;
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** One file per line: small enough for 100,000 files, readable in a diff. */
+export function manifestJson(m: Manifest): string {
+  const files = m.files.map((f) => '    ' + JSON.stringify(f)).join(',\n');
+  const redirects = m.redirects.map((r) => '    ' + JSON.stringify({ from: r.from, to: r.to, status: r.status })).join(',\n');
+  return (
+    `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
+    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]\n}\n`
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * The release id and the cache tags derived from it. The id is a content address: the same
+ * files, headers and redirects give the same id on any machine, whenever built.
+ */
+import { createHash } from 'node:crypto';
+import type { RedirectRule } from './manifest.js';
+
+/** 12 lower-case hex digits: the name of a release directory. */
+export const RELEASE_ID = /^[0-9a-f]{12}$/;
+
+export function isReleaseId(text: string): boolean {
+  return RELEASE_ID.test(text);
+}
+
+export interface IdInput {
+  readonly path: string;
+  readonly sha256: string;
+  /** The file's headers before the cache tags are added (tags name the id, so they cannot be in it). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Code-unit order, as the scanner sorts: the same on every machine and locale. */
+export function byPath(a: { readonly path: string }, b: { readonly path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+/**
+ * sha256 over `path\0sha256\0JSON(headers)\n` for every file in path order, then the JSON of
+ * the redirects (as `{from, to, status}`), truncated to 12 hex digits.
+ */
+export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[]): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort(byPath)) h.update(`${f.path}\0${f.sha256}\0${JSON.stringify(f.headers)}\n`);
+  h.update(JSON.stringify(redirects.map((r) => ({ from: r.from, to: r.to, status: r.status }))));
+  return h.digest('hex').slice(0, 12);
+}
+
+/** Purge handles: Fastly-style `Surrogate-Key` (space-separated) and Cloudflare `Cache-Tag` (comma-separated). */
+const TAG_HEADERS = [
+  { name: 'Surrogate-Key', separator: ' ' },
+  { name: 'Cache-Tag', separator: ',' },
+] as const;
+
+export function releaseTag(id: string): string {
+  return `release-${id}`;
+}
+
+/** The headers with `release-<id>` appended to Surrogate-Key and Cache-Tag (kept in the rule's spelling, or added). */
+export function withCacheTags(headers: Readonly<Record<string, string>>, id: string): Record<string, string> {
+  const out = { ...headers };
+  const tag = releaseTag(id);
+  for (const { name, separator } of TAG_HEADERS) {
+    const key = Object.keys(out).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (key === undefined) out[name] = tag;
+    else out[key] = `${out[key] as string}${separator}${tag}`;
+  }
+  return out;
+}
+
+/** The exact inverse of withCacheTags: what the id was computed over. */
+export function withoutCacheTags(headers: Readonly<Record<string, string>>, id: string): Record<string, string> {
+  const out = { ...headers };
+  const tag = releaseTag(id);
+  for (const { name, separator } of TAG_HEADERS) {
+    const key = Object.keys(out).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (key === undefined) continue;
+    const value = out[key] as string;
+    if (value === tag) delete out[key];
+    else if (value.endsWith(separator + tag)) out[key] = value.slice(0, -(separator.length + tag.length));
+  }
+  return out;
+}

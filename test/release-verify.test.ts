@@ -1,0 +1,68 @@
+/** `verifyRelease`: every kind of problem is found and listed; a sound release passes. */
+import { mkdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import t, { type Test } from 'tap';
+import { buildRelease, verifyRelease } from '../content/release.js';
+
+const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
+const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);
+
+async function release(t: Test): Promise<string> {
+  const root = t.testdir({ site: { 'a.txt': 'a\n', 'b.css': CSS, 'c.txt': 'cccc\n', 'd.txt': 'd\n', sub: { 'e.txt': 'e\n' } } });
+  return (await buildRelease(join(root, 'site'), join(root, 'releases'))).dir;
+}
+
+t.test('a clean release has no problems', async (t) => {
+  const dir = await release(t);
+  const progress: [number, number][] = [];
+  t.same(await verifyRelease(dir, { onProgress: (d, n) => progress.push([d, n]) }), []);
+  t.equal(progress.length, 7, 'a progress call per file and variant (5 files, 2 variants)');
+  t.same(progress.at(-1), [7, 7]);
+});
+
+t.test('every problem is listed, in path order', async (t) => {
+  const dir = await release(t);
+  unlinkSync(join(dir, 'a.txt'));
+  truncateSync(join(dir, 'b.css'), 10);
+  writeFileSync(join(dir, 'c.txt'), 'CCCC\n');
+  unlinkSync(join(dir, 'd.txt'));
+  symlinkSync('c.txt', join(dir, 'd.txt'));
+  unlinkSync(join(dir, 'b.css.gz'));
+  writeFileSync(join(dir, 'extra.txt'), 'x');
+  mkdirSync(join(dir, 'newdir'));
+  writeFileSync(join(dir, 'newdir', 'inside.txt'), 'x');
+  symlinkSync('/etc', join(dir, 'sub', 'etc'));
+  t.same(await verifyRelease(dir), [
+    'missing: /a.txt',
+    `size: /b.css is 10 bytes, manifest says ${Buffer.byteLength(CSS)}`,
+    'missing: /b.css.gz',
+    `sha256: /c.txt is ${sha('CCCC\n')}, manifest says ${sha('cccc\n')}`,
+    'symlink: /d.txt',
+    'extra: /extra.txt',
+    'extra: /newdir/',
+    'symlink: /sub/etc',
+  ]);
+});
+
+t.test('manifest problems', async (t) => {
+  const dir = await release(t);
+  const text = readFileSync(join(dir, 'manifest.json'), 'utf8');
+  writeFileSync(join(dir, 'manifest.json'), text.replace('"Cache-Control":"public, max-age=3600"', '"Cache-Control":"no-store"'));
+  const problems = await verifyRelease(dir);
+  t.equal(problems.length, 1);
+  t.match(problems[0], /^id: the manifest's files, headers and redirects give [0-9a-f]{12}, manifest says [0-9a-f]{12}$/, 'edited headers are caught');
+
+  writeFileSync(join(dir, 'manifest.json'), text.replace('"format": 1', '"format": 2'));
+  t.same(await verifyRelease(dir), [`manifest: ${join(dir, 'manifest.json')}: format must be 1 (got 2)`]);
+  writeFileSync(join(dir, 'manifest.json'), '{');
+  t.match(await verifyRelease(dir), [/^manifest: .*manifest\.json is not valid JSON/]);
+  rmSync(join(dir, 'manifest.json'));
+  t.same(await verifyRelease(dir), ['missing: /manifest.json']);
+});
+
+t.test('a release directory that does not exist is an error', async (t) => {
+  const dir = t.testdir({ file: 'x' });
+  await t.rejects(verifyRelease(join(dir, 'nope')), { name: 'ReleaseError', code: 'PI_ORIGIN_RELEASE_NOT_FOUND', message: `release directory ${join(dir, 'nope')} does not exist (ENOENT)` });
+  await t.rejects(verifyRelease(join(dir, 'file')), { code: 'PI_ORIGIN_RELEASE_NOT_FOUND', message: `release directory ${join(dir, 'file')} is not a directory` });
+});
