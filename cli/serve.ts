@@ -4,8 +4,8 @@ import { ConfigError, parseEnv, parseFlags, resolveOptions, serveHelp } from '..
 import { StartError, startOrigin } from '../server/origin.js';
 import { NativeUwsError } from '../server/uws.js';
 
-/** The bundled demo site, built by `npm run build` into dist/demo-site. */
-export const DEMO_ROOT = fileURLToPath(new URL('../demo-site', import.meta.url));
+/** The bundled demo site as a release, built and activated by `npm run build`. */
+export const DEMO_ROOT = fileURLToPath(new URL('../demo-releases/current', import.meta.url));
 
 export async function serveCommand(args: readonly string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {

@@ -13,6 +13,7 @@
  * All mtimes in the output are truncated to whole seconds: HTTP dates have
  * second resolution, and a variant's mtime then equals its source's exactly.
  */
+import { activateRelease, buildRelease, pruneReleases } from '../release.js';
 import {
   existsSync,
   lstatSync,
@@ -228,8 +229,23 @@ function lstatExists(path: string): boolean {
   }
 }
 
+/**
+ * `npm start` serves the demo as an operator would serve a site: a release built from the
+ * plain tree, activated under dist/demo-releases/current. Rebuilding the same tree reuses it.
+ */
+async function buildDemoRelease(): Promise<void> {
+  const root = findPackageRoot();
+  const releases = join(root, 'dist', 'demo-releases');
+  mkdirSync(releases, { recursive: true });
+  const built = await buildRelease(join(root, 'dist', 'demo-site'), releases);
+  await activateRelease(releases, built.id);
+  await pruneReleases(releases, 2);
+  console.log(`build-demo: release ${built.id} ${built.reused ? 'unchanged' : 'built'} and active in ${relative(process.cwd(), releases) || '.'}${sep}current`);
+}
+
 try {
   build();
+  await buildDemoRelease();
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`build-demo: error: ${message}\n`);
