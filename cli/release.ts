@@ -18,6 +18,8 @@ interface Subcommand {
   readonly flags: Readonly<Record<string, FlagKind>>;
   /** Names of the positional arguments, all required. */
   readonly positional: readonly string[];
+  /** Positional arguments that may follow the required ones. */
+  readonly optional?: readonly string[];
   run(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number>;
 }
 
@@ -26,7 +28,7 @@ class UsageError extends Error {}
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
     summary: 'build a release directory from a site',
-    usage: 'pi-origin release build SITE_DIR RELEASES_DIR [--headers RULES] [--json]',
+    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--json]',
     help: [
       'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
       'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
@@ -34,11 +36,13 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'release already exists and verifies, nothing is written.',
       '',
       'Options:',
-      '  --headers RULES   rules file (_headers format or JSON); default SITE_DIR/_headers if present',
-      '  --json            print the result as JSON',
+      '  --out RELEASES_DIR  where releases live (may also be given as a second argument)',
+      '  --headers RULES     rules file (_headers format or JSON); default SITE_DIR/_headers if present',
+      '  --json              print the result as JSON',
     ].join('\n'),
-    flags: { headers: 'value', json: 'boolean' },
-    positional: ['SITE_DIR', 'RELEASES_DIR'],
+    flags: { out: 'value', headers: 'value', json: 'boolean' },
+    positional: ['SITE_DIR'],
+    optional: ['RELEASES_DIR'],
     run: build,
   },
   verify: {
@@ -153,8 +157,9 @@ function parseArgs(args: readonly string[], sub: Subcommand): { positional: stri
       flags.set(name, value);
     }
   }
-  if (positional.length !== sub.positional.length)
-    throw new UsageError(`expected ${sub.positional.join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
+  const most = sub.positional.length + (sub.optional?.length ?? 0);
+  if (positional.length < sub.positional.length || positional.length > most)
+    throw new UsageError(`expected ${[...sub.positional, ...(sub.optional ?? []).map((o) => `[${o}]`)].join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
   return { positional, flags };
 }
 
@@ -177,12 +182,16 @@ function progress(): { onProgress?: (done: number, total: number) => void; end()
   };
 }
 
-async function build([site, releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+async function build([site, second]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const out = flags.get('out');
+  if (out !== undefined && second !== undefined) throw new UsageError('give RELEASES_DIR once: either --out or a second argument');
+  const releases = typeof out === 'string' ? out : second;
+  if (releases === undefined) throw new UsageError('--out RELEASES_DIR is required');
   const headers = flags.get('headers');
   const p = progress();
   let result;
   try {
-    result = await buildRelease(site as string, releases as string, { ...(typeof headers === 'string' ? { headersFile: headers } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
+    result = await buildRelease(site as string, releases, { ...(typeof headers === 'string' ? { headersFile: headers } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
   } finally {
     p.end();
   }

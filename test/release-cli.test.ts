@@ -42,7 +42,9 @@ t.test('help for release and each subcommand', async (t) => {
 t.test('usage errors exit 2 with one line', async (t) => {
   const dir = t.testdir({ site: { 'a.txt': 'a\n' } });
   const cases: [string[], RegExp][] = [
-    [['release', 'build'], /^pi-origin: error: build: expected SITE_DIR RELEASES_DIR \(got 0 arguments\) \(see 'pi-origin release build --help'\)$/m],
+    [['release', 'build'], /^pi-origin: error: build: expected SITE_DIR \[RELEASES_DIR\] \(got 0 arguments\) \(see 'pi-origin release build --help'\)$/m],
+    [['release', 'build', join(dir, 'site')], /^pi-origin: error: build: --out RELEASES_DIR is required/m],
+    [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--out', join(dir, 'r')], /build: give RELEASES_DIR once/],
     [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--fast'], /build: unknown option --fast/],
     [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--headers'], /build: --headers needs a value/],
     [['release', 'activate', join(dir, 'r'), 'latest'], /activate: ID must be 12 hex digits, as printed by build \(got "latest"\)/],
@@ -60,7 +62,7 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
   const site = join(dir, 'site');
   const releases = join(dir, 'releases');
 
-  const b1 = await run(['release', 'build', site, releases]);
+  const b1 = await run(['release', 'build', site, '--out', releases]);
   t.equal(b1.code, 0);
   t.equal(b1.stderr, '', 'no progress when stderr is not a terminal');
   const m1 = /^built release ([0-9a-f]{12}): 2 files \(1\.1 kB\), 2 variants, copied 2, linked 0 -> (.+)\n$/.exec(b1.stdout);
