@@ -24,6 +24,7 @@ import { releaseIdFor, withCacheTags } from './release-id.js';
 import { verifyRelease } from './release-verify.js';
 import { ScanError, scanTree } from './scan.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from './site-index.js';
+import { realDirectory } from './real-dir.js';
 
 export interface BuildOptions {
   /** Rules file (`_headers` text or JSON); default: `_headers` at the site root, if present. */
@@ -90,14 +91,9 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
 }
 
 function resolveSite(siteDir: string): string {
-  let real: string;
-  try {
-    real = realpathSync(siteDir);
-  } catch (e) {
-    throw new ReleaseError(`site directory ${siteDir} does not exist (${errnoText(e)})`, 'PI_ORIGIN_RELEASE_SITE');
-  }
-  if (!statSync(real).isDirectory()) throw new ReleaseError(`site directory ${siteDir} is not a directory`, 'PI_ORIGIN_RELEASE_SITE');
-  return real;
+  const d = realDirectory(siteDir);
+  if ('problem' in d) throw new ReleaseError(`site directory ${siteDir} ${d.problem}${d.problem === 'does not exist' ? ` (${d.detail})` : ''}`, 'PI_ORIGIN_RELEASE_SITE');
+  return d.real;
 }
 
 /** Creates the releases directory; refuses one the site scan would publish (inside the site, not under a dot-directory). */

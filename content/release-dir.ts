@@ -3,25 +3,21 @@
  * `previous` symlinks, and dot-named temporaries (`.tmp-*`, `.current.tmp-*`) that only exist
  * while a command runs. Everything that reads or re-points those names lives here.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ManifestError, readManifest, type Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from './release-error.js';
 import { isReleaseId } from './release-id.js';
+import { realDirectory } from './real-dir.js';
 
 export const POINTERS = ['current', 'previous'] as const;
 export type Pointer = (typeof POINTERS)[number];
 
 /** Real path of an existing releases directory. */
 export function resolveReleasesDir(releasesDir: string): string {
-  let real: string;
-  try {
-    real = realpathSync(releasesDir);
-  } catch (e) {
-    throw new ReleaseError(`releases directory ${releasesDir} does not exist (${errnoText(e)})`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
-  }
-  if (!statSync(real).isDirectory()) throw new ReleaseError(`releases directory ${releasesDir} is not a directory`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
-  return real;
+  const d = realDirectory(releasesDir);
+  if ('problem' in d) throw new ReleaseError(`releases directory ${releasesDir} ${d.problem}${d.problem === 'does not exist' ? ` (${d.detail})` : ''}`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
+  return d.real;
 }
 
 /**

@@ -3,12 +3,13 @@
  * its size and SHA-256 (the bytes are hashed), nothing else, and no symlinks anywhere.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from './release-error.js';
 import { releaseIdFor, withoutCacheTags } from './release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from './site-index.js';
+import { realDirectory } from './real-dir.js';
 
 export interface VerifyOptions {
   /** Called after each file with the count checked so far and the total. */
@@ -94,14 +95,9 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
 }
 
 function resolveReleaseDir(releaseDir: string): string {
-  let root: string;
-  try {
-    root = realpathSync(releaseDir);
-  } catch (e) {
-    throw new ReleaseError(`release directory ${releaseDir} does not exist (${errnoText(e)})`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
-  }
-  if (!lstatSync(root).isDirectory()) throw new ReleaseError(`release directory ${releaseDir} is not a directory`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
-  return root;
+  const d = realDirectory(releaseDir);
+  if ('problem' in d) throw new ReleaseError(`release directory ${releaseDir} ${d.problem}${d.problem === 'does not exist' ? ` (${d.detail})` : ''}`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
+  return d.real;
 }
 
 /** URL path → size and hash, for files and their variants; a path claimed twice is a manifest problem. */

@@ -12,6 +12,7 @@ import { sep } from 'node:path';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
+import { realDirectory } from './real-dir.js';
 
 /** Hashes remembered between scans, keyed by relative file path; reused while the stat signature holds. */
 export type ScanCache = Map<string, { readonly sig: string; readonly sha256: string; readonly variantOf?: Map<string, boolean> }>;
@@ -128,15 +129,9 @@ export function releaseIdOf(files: readonly Pick<IndexedFile, 'path' | 'sha256'>
 }
 
 function resolveRoot(root: string): string {
-  let real: string;
-  try {
-    real = realpathSync(root);
-  } catch {
-    throw new ScanError(`content root ${root} does not exist`, 'ENOENT');
-  }
-  const s = statSync(real);
-  if (!s.isDirectory()) throw new ScanError(`content root ${root} is not a directory`, 'ENOTDIR');
-  return real;
+  const d = realDirectory(root);
+  if ('problem' in d) throw new ScanError(`content root ${root} ${d.problem}`, d.problem === 'does not exist' ? 'ENOENT' : 'ENOTDIR');
+  return d.real;
 }
 
 interface PendingDir {
