@@ -3,6 +3,7 @@
  * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
+import { clusterCommand } from './cluster.js';
 import { releaseCommand } from './release.js';
 import { serveCommand } from './serve.js';
 
@@ -14,6 +15,7 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
   release: { summary: 'build, verify, activate, roll back and prune content releases', run: releaseCommand },
+  cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: clusterCommand },
 };
 
 function usage(): string {
