@@ -4,20 +4,9 @@
  */
 import { DEFAULT_GROUP, InventoryError, readInventory } from '../cluster/inventory.js';
 import { clusterStatus, renderTable, statusJson, summaryLine } from '../cluster/status.js';
+import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 
-type FlagKind = 'value' | 'boolean';
 
-interface Subcommand {
-  readonly summary: string;
-  readonly usage: string;
-  readonly help: string;
-  readonly flags: Readonly<Record<string, FlagKind>>;
-  /** Short spellings: `-i` for `--inventory`, as ansible-playbook has it. */
-  readonly short?: Readonly<Record<string, string>>;
-  run(flags: ReadonlyMap<string, string | true>): Promise<number>;
-}
-
-class UsageError extends Error {}
 
 /** `--timeout` bounds: long enough for a slow Pi on a busy link, short enough to notice a hang. */
 const TIMEOUT_MIN_MS = 1;
@@ -49,65 +38,8 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
 };
 
-export async function clusterCommand(args: readonly string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
-    return name === undefined ? 2 : 0;
-  }
-  const sub = SUBCOMMANDS[name];
-  if (sub === undefined) return fail(`unknown cluster command "${name}" (expected ${Object.keys(SUBCOMMANDS).join(', ')}; see 'pi-origin cluster --help')`, 2);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`Usage: ${sub.usage}\n\n${sub.help}\n`);
-    return 0;
-  }
-  try {
-    return await sub.run(parseFlags(rest, sub));
-  } catch (e) {
-    if (e instanceof UsageError) return fail(`${name}: ${e.message} (see 'pi-origin cluster ${name} --help')`, 2);
-    if (e instanceof InventoryError) return fail(e.message, 1);
-    throw e;
-  }
-}
-
-function usage(): string {
-  const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`);
-  return ['Usage: pi-origin cluster <command> [options]', '', 'Commands:', ...lines, '', "Run 'pi-origin cluster <command> --help' for a command's options."].join('\n');
-}
-
-function fail(message: string, code: number): number {
-  process.stderr.write(`pi-origin: error: ${message}\n`);
-  return code;
-}
-
-function parseFlags(args: readonly string[], sub: Subcommand): Map<string, string | true> {
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      name = arg.slice(2, eq === -1 ? undefined : eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    } else if (/^-[a-zA-Z]$/.test(arg) && sub.short?.[arg.slice(1)] !== undefined) {
-      name = sub.short[arg.slice(1)] as string;
-    } else {
-      throw new UsageError(arg.startsWith('-') ? `unknown option ${arg}` : `unexpected argument ${JSON.stringify(arg)}`);
-    }
-    const kind = sub.flags[name];
-    if (kind === undefined) throw new UsageError(`unknown option --${name}`);
-    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
-    if (kind === 'boolean') {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-      flags.set(name, true);
-    } else {
-      const value = inline ?? args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      flags.set(name, value);
-    }
-  }
-  return flags;
+export function clusterCommand(args: readonly string[]): Promise<number> {
+  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError ? fail(e.message, 1) : undefined));
 }
 
 /** `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds, in milliseconds. */
@@ -118,7 +50,7 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(ms);
 }
 
-async function status(flags: ReadonlyMap<string, string | true>): Promise<number> {
+async function status(_positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
   const inventory = flags.get('inventory');
   if (typeof inventory !== 'string') throw new UsageError('--inventory FILE is required');
   const timeoutText = (flags.get('timeout') as string | undefined) ?? DEFAULT_TIMEOUT;

@@ -8,22 +8,9 @@ import {
 } from '../content/release.js';
 import { readManifest, type Manifest } from '../content/manifest.js';
 import { ENCODINGS } from '../content/site-index.js';
+import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 
-type FlagKind = 'value' | 'boolean';
 
-interface Subcommand {
-  readonly summary: string;
-  readonly usage: string;
-  readonly help: string;
-  readonly flags: Readonly<Record<string, FlagKind>>;
-  /** Names of the positional arguments, all required. */
-  readonly positional: readonly string[];
-  /** Positional arguments that may follow the required ones. */
-  readonly optional?: readonly string[];
-  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number>;
-}
-
-class UsageError extends Error {}
 
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
@@ -93,74 +80,13 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
 };
 
-export async function releaseCommand(args: readonly string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
-    return name === undefined ? 2 : 0;
-  }
-  const sub = SUBCOMMANDS[name];
-  if (sub === undefined) return fail(`unknown release command "${name}" (expected ${Object.keys(SUBCOMMANDS).join(', ')}; see 'pi-origin release --help')`, 2);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`Usage: ${sub.usage}\n\n${sub.help}\n`);
-    return 0;
-  }
-  try {
-    const { positional, flags } = parseArgs(rest, sub);
-    return await sub.run(positional, flags);
-  } catch (e) {
-    if (e instanceof UsageError) return fail(`${name}: ${e.message} (see 'pi-origin release ${name} --help')`, 2);
-    if (e instanceof ReleaseError) {
-      const code = fail(e.message, e.code === 'PI_ORIGIN_RELEASE_USAGE' ? 2 : e.code === 'PI_ORIGIN_RELEASE_INTERRUPTED' ? 130 : 1);
-      for (const problem of e.problems) process.stderr.write(`  ${problem}\n`);
-      return code;
-    }
-    throw e;
-  }
-}
-
-function usage(): string {
-  const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`);
-  return ['Usage: pi-origin release <command> [options]', '', 'Commands:', ...lines, '', "Run 'pi-origin release <command> --help' for a command's arguments."].join('\n');
-}
-
-function fail(message: string, code: number): number {
-  process.stderr.write(`pi-origin: error: ${message}\n`);
-  return code;
-}
-
-function parseArgs(args: readonly string[], sub: Subcommand): { positional: string[]; flags: Map<string, string | true> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '-') {
-      if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    const kind = sub.flags[name];
-    if (kind === undefined) throw new UsageError(`unknown option --${name}`);
-    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
-    if (kind === 'boolean') {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      flags.set(name, true);
-    } else {
-      const value = eq !== -1 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      flags.set(name, value);
-    }
-  }
-  const most = sub.positional.length + (sub.optional?.length ?? 0);
-  if (positional.length < sub.positional.length || positional.length > most)
-    throw new UsageError(`expected ${[...sub.positional, ...(sub.optional ?? []).map((o) => `[${o}]`)].join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
-  return { positional, flags };
+export function releaseCommand(args: readonly string[]): Promise<number> {
+  return runGroup('release', SUBCOMMANDS, args, (e) => {
+    if (!(e instanceof ReleaseError)) return undefined;
+    const code = fail(e.message, e.code === 'PI_ORIGIN_RELEASE_USAGE' ? 2 : e.code === 'PI_ORIGIN_RELEASE_INTERRUPTED' ? 130 : 1);
+    for (const problem of e.problems) process.stderr.write(`  ${problem}\n`);
+    return code;
+  });
 }
 
 /** `\r  1234/100000 files` on a terminal, at most every 100 ms; nothing otherwise. */
