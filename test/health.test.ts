@@ -3,7 +3,7 @@
  * and the access log reopened by SIGHUP on the real command.
  */
 import { once } from 'node:events';
-import { existsSync, readFileSync, renameSync, truncateSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, truncateSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -62,6 +62,20 @@ t.test('health is 503 on an open connection while the node drains', async (t) =>
   keepAlive.destroy();
 });
 
+/** Paths the process `pid` holds open (targets of /proc/PID/fd/*). */
+function openFiles(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  const out: string[] = [];
+  for (const fd of readdirSync(dir)) {
+    try {
+      out.push(readlinkSync(`${dir}/${fd}`));
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
+}
+
 t.test('SIGHUP reopens the access log file (logrotate)', async (t) => {
   const dir = t.testdir({ 'a.txt': 'hello\n' });
   const log = join(dir, 'access.log');
@@ -74,6 +88,18 @@ t.test('SIGHUP reopens the access log file (logrotate)', async (t) => {
   renameSync(log, log + '.1');
   p.child.kill('SIGHUP');
   t.ok(await until(() => existsSync(log)), 'a new file is opened at the original path');
+  // Each worker flushes and reopens when it handles the message: the new file exists as soon as
+  // the first one did, but a request served by a worker that has not reopened yet is logged to
+  // the rotated file. Rotation is complete once no worker holds the rotated file open.
+  const pid = p.child.pid as number;
+  const real = join(realpathSync(dir), 'access.log');
+  t.ok(
+    await until(() => {
+      const files = openFiles(pid);
+      return !files.includes(real + '.1') && files.filter((f) => f === real).length === 2;
+    }),
+    'both workers hold the new file open, none the rotated one',
+  );
   await request(port, '/a.txt?after');
   t.ok(await until(() => existsSync(log) && readFileSync(log, 'utf8').includes('/a.txt?after')), 'new lines go to the new file');
   t.notMatch(readFileSync(log + '.1', 'utf8'), /after/, 'the rotated file got nothing new');
