@@ -1,0 +1,216 @@
+/**
+ * The Ansible role ansible/roles/origin_node, run for real against two IPv6-only nodes of the
+ * test rig (test/rig/netns.ts): the artifact is unpacked, the server starts (service manager
+ * "none": no systemd here) and answers /_origin/health over IPv6, the rendered unit is hardened,
+ * the rendered nftables ruleset passes `nft -c` in the node and accepts no IPv4, a second run
+ * changes nothing, and ansible-lint passes.
+ *
+ * The rig shares /etc, /opt, /run and the process table with this machine; only /srv is per
+ * node. So the role runs with origin_node_apply_host_config=false, renders etc files under
+ * /srv/origin/test-etc, installs the app under /srv/opt/pi-origin and uses the existing nobody
+ * account (creating pi-origin would edit this machine's /etc/passwd). The test checks that the
+ * host's /etc and /opt were not touched.
+ *
+ * Needs root, the rig's packages, and `ansible ansible-lint` (Debian). Traffic stays on the rig's
+ * bridge (fd00:cafe:0:a::/64).
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { createRig, type Rig } from './rig/netns.js';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PORT = 8080;
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const TEST_ETC = '/srv/origin/test-etc';
+const APP_DIR = '/srv/opt/pi-origin';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: opts.env ?? { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (s: string) => (body += s));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitHealth(url: string, deadlineMs: number): Promise<{ status: number; body: string }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await httpGet(url);
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** PLAY RECAP lines: host -> { ok, changed, failed, unreachable }. */
+function recap(out: string): Map<string, Record<string, number>> {
+  const hosts = new Map<string, Record<string, number>>();
+  const tail = out.slice(out.lastIndexOf('PLAY RECAP'));
+  for (const line of tail.split('\n').slice(1)) {
+    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    const counts: Record<string, number> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)=(\d+)/g)) counts[k as string] = Number(v);
+    hosts.set(m[1] as string, counts);
+  }
+  return hosts;
+}
+
+/** Things on this machine the role must never create when run against the rig. */
+const HOST_PATHS = ['/etc/systemd/system/pi-origin.service', '/etc/sysctl.d/90-pi-origin.conf', '/etc/nftables.d/pi-origin.nft', '/opt/pi-origin', '/srv/origin', '/srv/opt'];
+
+t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
+  const hostBefore = HOST_PATHS.filter((p) => existsSync(p));
+  const resolvBefore = readFileSync('/etc/resolv.conf', 'utf8');
+  const passwdBefore = readFileSync('/etc/passwd', 'utf8');
+
+  const rig: Rig = await createRig({ nodes: 2, prefix: 'pia', subnet: 'fd00:cafe:0:a' });
+  t.teardown(() => rig.destroy());
+  const work = mkdtempSync(join(tmpdir(), 'pia-ansible-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+  // The artifact: dist + production node_modules (npm ls --omit=dev) + package.json, as a plain
+  // tar (faster than gzip here; unarchive takes either).
+  const prod = await run('npm', ['ls', '--omit=dev', '--parseable', '--all'], { env: process.env });
+  const prodDirs = [...new Set(prod.stdout.split('\n').filter((l) => l.startsWith(join(REPO, 'node_modules') + '/')).map((l) => l.slice(REPO.length + 1)))];
+  t.ok(prodDirs.includes('node_modules/uWebSockets.js'), 'production dependencies listed');
+  const artifact = join(work, 'pi-origin.tar');
+  const tar = await run('tar', ['-cf', artifact, '-C', REPO, 'package.json', 'dist', ...prodDirs]);
+  t.equal(tar.code, 0, `artifact built (${tar.ms} ms) ${tar.stderr}`);
+
+  // Content: the bundled demo release in each node's private /srv/origin/releases (content
+  // rollout is another role's job).
+  const releaseId = readlinkSync(join(REPO, 'dist/demo-releases/current'));
+  for (const n of rig.nodes) {
+    const releases = join(n.srvOrigin, 'releases');
+    mkdirSync(releases, { recursive: true });
+    cpSync(join(REPO, 'dist/demo-releases', releaseId), join(releases, releaseId), { recursive: true });
+    symlinkSync(releaseId, join(releases, 'current'));
+  }
+
+  const vars = {
+    origin_node_artifact: artifact,
+    origin_node_service_manager: 'none',
+    origin_node_apply_host_config: false,
+    origin_node_etc_root: TEST_ETC,
+    origin_node_app_dir: APP_DIR,
+    origin_node_create_user: false,
+    origin_node_user: 'nobody',
+    origin_node_group: 'nogroup',
+    origin_node_port: PORT,
+    origin_node_workers: 1,
+    origin_node_admin_allow: ['::1/128', `${rig.gateway}/128`],
+    origin_node_http_allow: [`${rig.subnet}::/64`],
+    origin_node_ssh_allow: [`${rig.subnet}::/64`],
+    origin_node_dns64_servers: ['fd00:cafe:0:a::53'],
+  };
+  const varsFile = join(work, 'vars.json');
+  writeFileSync(varsFile, JSON.stringify(vars));
+  const env = { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8', ANSIBLE_CONFIG: join(REPO, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' };
+  const playbook = (): Promise<Run> => run('ansible-playbook', ['-i', rig.inventoryPath, join(REPO, 'ansible/provision.yml'), '-e', `@${varsFile}`], { env, timeoutMs: 90000 });
+
+  const [first, lint] = await Promise.all([playbook(), run('ansible-lint', ['--offline', '--nocolor', 'ansible/'], { env: { ...env, ANSIBLE_CONFIG: '' }, timeoutMs: 60000 })]);
+  t.equal(first.code, 0, `first ansible-playbook run exits 0 (${first.ms} ms)`, { stdout: first.stdout.slice(-4000), stderr: first.stderr.slice(-2000) });
+  t.equal(lint.code, 0, `ansible-lint ansible/ passes (${lint.ms} ms)`, { out: (lint.stdout + lint.stderr).slice(-3000) });
+  const r1 = recap(first.stdout);
+  t.same([...r1.keys()].sort(), ['node1', 'node2'], 'both nodes in the recap');
+  for (const [host, c] of r1) t.ok((c.changed ?? 0) > 0 && c.failed === 0 && c.unreachable === 0, `${host}: first run changed things, no failures`);
+
+  for (const n of rig.nodes) {
+    const res = await waitHealth(`http://[${n.address}]:${PORT}/_origin/health`, 15000);
+    t.equal(res.status, 200, `${n.name}: /_origin/health answers 200 over IPv6`);
+    t.equal(res.body.trim(), `ok ${releaseId}`, `${n.name}: health names the release`);
+  }
+
+  const pids = new Map<string, string>();
+  await Promise.all(
+    rig.nodes.map(async (n) => {
+      const unit = readFileSync(join(n.dir, 'srv', TEST_ETC.slice('/srv/'.length), 'etc/systemd/system/pi-origin.service'), 'utf8');
+      for (const line of [
+        'Restart=on-failure',
+        'NoNewPrivileges=yes',
+        'ProtectSystem=strict',
+        'ReadWritePaths=/srv/origin',
+        'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+        'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+        'LimitNOFILE=65536',
+        'User=nobody',
+      ]) {
+        t.match(unit, new RegExp(`^${line}$`, 'm'), `${n.name}: unit has ${line}`);
+      }
+      t.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${APP_DIR}/current/dist/cli/main.js serve /srv/origin/releases/current --listen \\[::\\]:${PORT} --admin-allow ::1/128 --admin-allow ${rig.gateway}/128`, 'm'), `${n.name}: unit ExecStart`);
+
+      const nftPath = `${TEST_ETC}/etc/nftables.d/pi-origin.nft`;
+      const nft = readFileSync(join(n.dir, 'srv', nftPath.slice('/srv/'.length)), 'utf8');
+      const check = await rig.exec(n, ['nft', '-c', '-f', nftPath]);
+      t.equal(check.code, 0, `${n.name}: rendered ruleset passes nft -c -f in the node ${check.stderr}`);
+      t.match(nft, /meta nfproto ipv4 drop/, `${n.name}: ruleset drops IPv4`);
+      t.notMatch(nft, /\bip saddr|\bip daddr|nfproto ipv4 accept/, `${n.name}: ruleset accepts no IPv4`);
+      t.match(nft, /policy drop/, `${n.name}: input policy drop`);
+      t.match(nft, /ipv6-icmp accept/, `${n.name}: ICMPv6 (neighbour discovery) allowed`);
+      t.match(nft, new RegExp(`tcp dport ${PORT} ip6 saddr @http_allow accept`), `${n.name}: HTTP only from http_allow`);
+
+      const sysctl = readFileSync(join(n.dir, 'srv', TEST_ETC.slice('/srv/'.length), 'etc/sysctl.d/90-pi-origin.conf'), 'utf8');
+      t.match(sysctl, /^net\.core\.somaxconn = 4096$/m, `${n.name}: sysctl file rendered`);
+      const resolv = readFileSync(join(n.dir, 'srv', TEST_ETC.slice('/srv/'.length), 'etc/resolv.conf'), 'utf8');
+      t.match(resolv, /^nameserver fd00:cafe:0:a::53$/m, `${n.name}: resolv.conf rendered with DNS64 servers`);
+
+      const link = await rig.exec(n, ['readlink', `${APP_DIR}/current`]);
+      t.match(link.stdout.trim(), /^releases-app\/[0-9a-f]{12}$/, `${n.name}: app current -> releases-app/<version>`);
+      const pid = await rig.exec(n, ['cat', '/srv/origin/run/pi-origin.pid']);
+      pids.set(n.name, pid.stdout.trim());
+    }),
+  );
+
+  const second = await playbook();
+  t.equal(second.code, 0, `second ansible-playbook run exits 0 (${second.ms} ms)`, { stdout: second.stdout.slice(-4000) });
+  const r2 = recap(second.stdout);
+  t.same([...r2.keys()].sort(), ['node1', 'node2'], 'both nodes in the second recap');
+  for (const [host, c] of r2) t.equal(c.changed, 0, `${host}: second run reports changed=0`);
+  for (const n of rig.nodes) {
+    const pid = await rig.exec(n, ['cat', '/srv/origin/run/pi-origin.pid']);
+    t.equal(pid.stdout.trim(), pids.get(n.name), `${n.name}: server not restarted by the second run`);
+    const res = await httpGet(`http://[${n.address}]:${PORT}/_origin/health`);
+    t.equal(res.status, 200, `${n.name}: still healthy`);
+  }
+
+  t.same(HOST_PATHS.filter((p) => existsSync(p)), hostBefore, "the host's /etc, /opt and /srv were not touched");
+  t.equal(readFileSync('/etc/resolv.conf', 'utf8'), resolvBefore, "the host's resolv.conf is unchanged");
+  t.equal(readFileSync('/etc/passwd', 'utf8'), passwdBefore, "the host's /etc/passwd is unchanged");
+});
