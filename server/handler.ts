@@ -115,13 +115,8 @@ export class OriginHandler {
   }
 
   private serveFile(res: HttpResponse, req: HttpRequest, index: ContentIndex, entry: FileEntry, isHead: boolean, done: Done): void {
-    let rep = entry.identity;
-    if (entry.negotiate) {
-      const choice = chooseEncoding(parseAcceptEncoding(req.getHeader('accept-encoding')), entry.br !== undefined, entry.gzip !== undefined);
-      if (choice === NONE) return this.plain(res, 406, isHead, done, 'Vary: Accept-Encoding');
-      if (choice === BR) rep = entry.br as Representation;
-      else if (choice === GZIP) rep = entry.gzip as Representation;
-    }
+    const rep = representationFor(entry, req);
+    if (rep === undefined) return this.plain(res, 406, isHead, done, 'Vary: Accept-Encoding');
     const inm = req.getHeader('if-none-match');
     if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {
       res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified).writeHeader('Cache-Control', rep.head.notModified).endWithoutBody();
@@ -217,13 +212,8 @@ export class OriginHandler {
   private notFound(res: HttpResponse, req: HttpRequest, index: ContentIndex, isHead: boolean, done: Done): void {
     const page = index.notFound;
     if (page === undefined) return this.plain(res, 404, isHead, done);
-    let rep = page.identity;
-    if (page.negotiate) {
-      const choice = chooseEncoding(parseAcceptEncoding(req.getHeader('accept-encoding')), page.br !== undefined, page.gzip !== undefined);
-      if (choice === BR) rep = page.br as Representation;
-      else if (choice === GZIP) rep = page.gzip as Representation;
-    }
-    this.sendRepresentation(res, index, rep, undefined, isHead, 404, done);
+    // The 404 page is sent even to a client that accepts no encoding we have: it is an error page.
+    this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404, done);
   }
 
   private plain(res: HttpResponse, status: number, isHead: boolean, done: Done, extra?: string): void {
@@ -246,6 +236,13 @@ export class OriginHandler {
 }
 
 type Done = (status: number, bytes: number) => void;
+
+/** The representation Accept-Encoding asks for; undefined when none is acceptable (406). */
+function representationFor(entry: FileEntry, req: HttpRequest): Representation | undefined {
+  if (!entry.negotiate) return entry.identity;
+  const choice = chooseEncoding(parseAcceptEncoding(req.getHeader('accept-encoding')), entry.br !== undefined, entry.gzip !== undefined);
+  return choice === BR ? entry.br : choice === GZIP ? entry.gzip : choice === NONE ? undefined : entry.identity;
+}
 
 function notModified(ims: string, mtimeSec: number): boolean {
   return ims !== '' && notModifiedSince(ims, mtimeSec);
