@@ -4,6 +4,8 @@
  */
 import { DEFAULT_GROUP, InventoryError, readInventory } from '../cluster/inventory.js';
 import { clusterStatus, renderTable, statusJson, summaryLine } from '../cluster/status.js';
+import { CHECK } from './cluster-check.js';
+import { parseDuration } from './duration.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 
 
@@ -22,7 +24,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'http://ADDRESS:PORT/_origin/status at once, and prints one row per node: name, address,',
       'health (ok, draining, invalid-root, or DOWN with the reason), release, uptime, requests',
       'and body-cache use, then a summary line. ADDRESS is ansible_host (else the host name),',
-      `PORT is origin_port (else 80). This machine must be in each node's --admin-allow.`,
+      `PORT is origin_node_port (else 8080, as in the origin_node role). This machine must be in each node's --admin-allow.`,
       '',
       'Exit 0 when every node is up, healthy and on the same release; 1 otherwise; 2 for a usage error.',
       '',
@@ -36,18 +38,11 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     short: { i: 'inventory' },
     run: status,
   },
+  check: CHECK,
 };
 
 export function clusterCommand(args: readonly string[]): Promise<number> {
   return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError ? fail(e.message, 1) : undefined));
-}
-
-/** `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds, in milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
-  if (m === null) return undefined;
-  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  return Math.round(ms);
 }
 
 async function status(_positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {

@@ -14,8 +14,8 @@ export type InventoryFormat = (typeof INVENTORY_FORMATS)[number];
 
 /** The group whose hosts the cluster commands talk to unless told otherwise. */
 export const DEFAULT_GROUP = 'origins';
-/** The port a node serves on when no `origin_port` is set. */
-export const DEFAULT_PORT = 80;
+/** The port a node serves on when no `origin_node_port` is set: the origin_node role's default. */
+export const DEFAULT_PORT = 8080;
 
 /** A malformed inventory or one that names an invalid address; the message starts with `FILE:LINE:` where a line is known. */
 export class InventoryError extends Error {
@@ -57,7 +57,7 @@ export interface InventoryHost {
   readonly name: string;
   /** `ansible_host`, else the name, canonicalised (RFC 5952 for IPv6). */
   readonly address: NodeAddress;
-  /** `origin_port`, else {@link DEFAULT_PORT}. */
+  /** `origin_node_port`, else {@link DEFAULT_PORT}. */
   readonly port: number;
   /** Every variable that applies to the host, merged with Ansible's precedence. */
   readonly vars: Readonly<Record<string, unknown>>;
@@ -458,7 +458,7 @@ export function resolveGroup(model: InventoryModel, group: string): InventoryHos
   return names.map((name) => {
     const def = model.hosts.get(name) as HostDef;
     const vars = hostVars(model, name);
-    return { name, address: hostAddress(model.file, def, vars.get('ansible_host')), port: originPort(model.file, name, vars.get('origin_port')), vars: Object.fromEntries([...vars].map(([k, v]) => [k, v.value])) };
+    return { name, address: hostAddress(model.file, def, vars.get('ansible_host')), port: originPort(model.file, name, vars.get('origin_node_port')), vars: Object.fromEntries([...vars].map(([k, v]) => [k, v.value])) };
   });
 }
 
@@ -475,6 +475,6 @@ function hostAddress(file: string, host: HostDef, set: Defined | undefined): Nod
 function originPort(file: string, host: string, set: Defined | undefined): number {
   if (set === undefined) return DEFAULT_PORT;
   const n = typeof set.value === 'number' ? set.value : typeof set.value === 'string' && /^\d+$/.test(set.value) ? Number(set.value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${file}:${set.line}: host ${host}: origin_port must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${file}:${set.line}: host ${host}: origin_node_port must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
   return n;
 }

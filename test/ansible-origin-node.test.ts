@@ -14,83 +14,16 @@
  * Needs root, the rig's packages, and `ansible ansible-lint` (Debian). Traffic stays on the rig's
  * bridge (fd00:cafe:0:a::/64).
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import t from 'tap';
+import { ansibleEnv, buildArtifact, httpGet, recap, REPO, run, waitHttp, type Run } from './helpers/ansible.js';
 import { createRig, type Rig } from './rig/netns.js';
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PORT = 8080;
-const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const TEST_ETC = '/srv/origin/test-etc';
 const APP_DIR = '/srv/opt/pi-origin';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: opts.env ?? { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (s: string) => (body += s));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitHealth(url: string, deadlineMs: number): Promise<{ status: number; body: string }> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await httpGet(url);
-    } catch (e) {
-      if (Date.now() > until) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-/** PLAY RECAP lines: host -> { ok, changed, failed, unreachable }. */
-function recap(out: string): Map<string, Record<string, number>> {
-  const hosts = new Map<string, Record<string, number>>();
-  const tail = out.slice(out.lastIndexOf('PLAY RECAP'));
-  for (const line of tail.split('\n').slice(1)) {
-    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
-    if (m === null) continue;
-    const counts: Record<string, number> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)=(\d+)/g)) counts[k as string] = Number(v);
-    hosts.set(m[1] as string, counts);
-  }
-  return hosts;
-}
 
 /** Things on this machine the role must never create when run against the rig. */
 const HOST_PATHS = ['/etc/systemd/system/pi-origin.service', '/etc/sysctl.d/90-pi-origin.conf', '/etc/nftables.d/pi-origin.nft', '/opt/pi-origin', '/srv/origin', '/srv/opt'];
@@ -107,11 +40,9 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
 
   // The artifact: dist + production node_modules (npm ls --omit=dev) + package.json, as a plain
   // tar (faster than gzip here; unarchive takes either).
-  const prod = await run('npm', ['ls', '--omit=dev', '--parseable', '--all'], { env: process.env });
-  const prodDirs = [...new Set(prod.stdout.split('\n').filter((l) => l.startsWith(join(REPO, 'node_modules') + '/')).map((l) => l.slice(REPO.length + 1)))];
-  t.ok(prodDirs.includes('node_modules/uWebSockets.js'), 'production dependencies listed');
   const artifact = join(work, 'pi-origin.tar');
-  const tar = await run('tar', ['-cf', artifact, '-C', REPO, 'package.json', 'dist', ...prodDirs]);
+  const { prodDirs, tar } = await buildArtifact(artifact);
+  t.ok(prodDirs.includes('node_modules/uWebSockets.js'), 'production dependencies listed');
   t.equal(tar.code, 0, `artifact built (${tar.ms} ms) ${tar.stderr}`);
 
   // Content: the bundled demo release in each node's private /srv/origin/releases (content
@@ -142,7 +73,7 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
   };
   const varsFile = join(work, 'vars.json');
   writeFileSync(varsFile, JSON.stringify(vars));
-  const env = { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8', ANSIBLE_CONFIG: join(REPO, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' };
+  const env = ansibleEnv();
   const playbook = (): Promise<Run> => run('ansible-playbook', ['-i', rig.inventoryPath, join(REPO, 'ansible/provision.yml'), '-e', `@${varsFile}`], { env, timeoutMs: 90000 });
 
   const [first, lint] = await Promise.all([playbook(), run('ansible-lint', ['--offline', '--nocolor', 'ansible/'], { env: { ...env, ANSIBLE_CONFIG: '' }, timeoutMs: 60000 })]);
@@ -153,9 +84,9 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
   for (const [host, c] of r1) t.ok((c.changed ?? 0) > 0 && c.failed === 0 && c.unreachable === 0, `${host}: first run changed things, no failures`);
 
   for (const n of rig.nodes) {
-    const res = await waitHealth(`http://[${n.address}]:${PORT}/_origin/health`, 15000);
+    const res = await waitHttp(`http://[${n.address}]:${PORT}/_origin/health`, 15000);
     t.equal(res.status, 200, `${n.name}: /_origin/health answers 200 over IPv6`);
-    t.equal(res.body.trim(), `ok ${releaseId}`, `${n.name}: health names the release`);
+    t.equal(res.body.toString().trim(), `ok ${releaseId}`, `${n.name}: health names the release`);
   }
 
   const pids = new Map<string, string>();

@@ -87,17 +87,17 @@ t.test('INI: groups, host vars, group vars, all:vars, children and precedence', 
     '# the cluster',
     '; semicolon comments too',
     '[all:vars]',
-    'origin_port=9000',
+    'origin_node_port=9000',
     'ansible_user=root',
     'site=all',
     '',
     '[origins]',
-    'node1 ansible_host=fd00:cafe:0:0::11 origin_port=8080 # a comment',
+    'node1 ansible_host=fd00:cafe:0:0::11 origin_node_port=8080 # a comment',
     'node2 ansible_host=fd00:cafe::12',
     "node3 ansible_host='fd00:cafe::13' note=\"two words\"",
     '',
     '[origins:vars]',
-    'origin_port=8081',
+    'origin_node_port=8081',
     'site=origins',
     '',
     '[edge]',
@@ -108,7 +108,7 @@ t.test('INI: groups, host vars, group vars, all:vars, children and precedence', 
     'edge',
     '',
     '[cluster:vars]',
-    'origin_port=7000',
+    'origin_node_port=7000',
     'site=cluster',
     'region=eu',
   ].join('\n');
@@ -116,7 +116,7 @@ t.test('INI: groups, host vars, group vars, all:vars, children and precedence', 
   const origins = resolveGroup(model, 'origins');
   t.same(endpoints(origins), { node1: ['fd00:cafe::11', 8080], node2: ['fd00:cafe::12', 8081], node3: ['fd00:cafe::13', 8081] }, 'host var beats group var; group var beats parent and all');
   const node2 = origins[1]!;
-  t.same(node2.vars, { origin_port: 8081, ansible_user: 'root', site: 'origins', region: 'eu', ansible_host: 'fd00:cafe::12' }, 'all < parent < group < host');
+  t.same(node2.vars, { origin_node_port: 8081, ansible_user: 'root', site: 'origins', region: 'eu', ansible_host: 'fd00:cafe::12' }, 'all < parent < group < host');
   t.equal(origins[2]!.vars.note, 'two words', 'quoted host values');
   t.same(endpoints(resolveGroup(model, 'cluster')), { node1: ['fd00:cafe::11', 8080], node2: ['fd00:cafe::12', 8081], node3: ['fd00:cafe::13', 8081], edge1: ['192.0.2.7', 7000] }, 'a parent group holds its children’s hosts, in order');
   t.same(resolveGroup(model, 'all').map((h) => h.name), ['node1', 'node2', 'node3', 'edge1']);
@@ -129,12 +129,12 @@ t.test('INI: a host in two groups, children declared later, ungrouped hosts, pri
     '[b]',
     'pi ansible_host=fd00::1',
     '[a]',
-    'pi origin_port=1 ansible_user=pi',
+    'pi origin_node_port=1 ansible_user=pi',
     '[a:vars]',
-    'origin_port=81',
+    'origin_node_port=81',
     'v=a',
     '[b:vars]',
-    'origin_port=82',
+    'origin_node_port=82',
     'v=b',
     '[top:children]',
     'later',
@@ -160,7 +160,7 @@ t.test('INI: a host in two groups, children declared later, ungrouped hosts, pri
 
 t.test('INI: host patterns', (t) => {
   const model = parseIniInventory(
-    ['[origins]', 'pi[01:03] origin_port=8080', 'fd00:cafe::99', '[fd00:cafe::98]:2222', 'web.lan:2200', 'n[a:b]', 'x[1:5:2]'].join('\n'),
+    ['[origins]', 'pi[01:03] origin_node_port=8080', 'fd00:cafe::99', '[fd00:cafe::98]:2222', 'web.lan:2200', 'n[a:b]', 'x[1:5:2]'].join('\n'),
     F,
   );
   const hosts = resolveGroup(model, 'origins');
@@ -171,7 +171,7 @@ t.test('INI: host patterns', (t) => {
   t.equal(hosts[0]!.port, 8080);
   t.equal(hosts[3]!.address.text, 'fd00:cafe::99', 'a bare IPv6 literal is its own address');
   t.equal(hosts[4]!.vars.ansible_port, 2222, '[v6]:port is the SSH port');
-  t.equal(hosts[4]!.port, 80, 'not the origin port');
+  t.equal(hosts[4]!.port, 8080, 'not the origin port');
   t.equal(hosts[5]!.vars.ansible_port, 2200);
   t.end();
 });
@@ -198,8 +198,8 @@ t.test('INI: errors name file and line', (t) => {
     ['[origins]\nnode1 ansible_host=[fd00::1]', `${F}:2: host node1: ansible_host "[fd00::1]" is not an IPv6 or IPv4 literal or a host name (write IPv6 literals without brackets)`],
     ['[origins]\nnode1 ansible_host="{{ ip }}"', /^hosts\.ini:2: .*\(templated values are not supported here\)$/],
     ['[origins]\nnode_1', `${F}:2: host name "node_1" (no ansible_host) is not an IPv6 or IPv4 literal or a host name`],
-    ['[origins]\nnode1\n[origins:vars]\norigin_port=99999', `${F}:4: host node1: origin_port must be an integer from 1 to 65535 (got 99999)`],
-    ['[origins]\nnode1 origin_port=http', `${F}:2: host node1: origin_port must be an integer from 1 to 65535 (got "http")`],
+    ['[origins]\nnode1\n[origins:vars]\norigin_node_port=99999', `${F}:4: host node1: origin_node_port must be an integer from 1 to 65535 (got 99999)`],
+    ['[origins]\nnode1 origin_node_port=http', `${F}:2: host node1: origin_node_port must be an integer from 1 to 65535 (got "http")`],
     ['\n[origins]\nnode1 ansible_host', `${F}:3: expected key=value after the host name, got "ansible_host"`],
     ['[origins]\nnode1 a="unterminated', /^hosts\.ini:2: unterminated " quote/],
     ['[origins:weird]\nnode1', `${F}:1: section [origins:weird] has unknown type "weird" (expected hosts, children or vars)`],
@@ -221,20 +221,20 @@ t.test('YAML: the standard shape, precedence and children', (t) => {
   const text = [
     'all:',
     '  vars:',
-    '    origin_port: 9000',
+    '    origin_node_port: 9000',
     '    ansible_user: root',
     '  children:',
     '    cluster:',
-    '      vars: { origin_port: 7000, region: eu }',
+    '      vars: { origin_node_port: 7000, region: eu }',
     '      children:',
     '        origins:',
     '          hosts:',
-    '            node1: { ansible_host: "fd00:cafe:0:0::11", origin_port: 8080 }',
+    '            node1: { ansible_host: "fd00:cafe:0:0::11", origin_node_port: 8080 }',
     '            node2:',
     '              ansible_host: fd00:cafe::12',
     '            node3:',
     '          vars:',
-    '            origin_port: 8081',
+    '            origin_node_port: 8081',
     '        edge:',
     '          hosts:',
     '            "[fd00::99]:2222":',
@@ -245,7 +245,7 @@ t.test('YAML: the standard shape, precedence and children', (t) => {
   const model = parseYamlInventory(text, Y);
   const origins = resolveGroup(model, 'origins');
   t.same(endpoints(origins), { node1: ['fd00:cafe::11', 8080], node2: ['fd00:cafe::12', 8081], node3: ['::1', 8081] });
-  t.same(origins[1]!.vars, { origin_port: 8081, ansible_user: 'root', region: 'eu', ansible_host: 'fd00:cafe::12' });
+  t.same(origins[1]!.vars, { origin_node_port: 8081, ansible_user: 'root', region: 'eu', ansible_host: 'fd00:cafe::12' });
   t.same(endpoints(resolveGroup(model, 'cluster')), { node1: ['fd00:cafe::11', 8080], node2: ['fd00:cafe::12', 8081], node3: ['::1', 8081], 'fd00::99': ['fd00::99', 7000] });
   t.equal(resolveGroup(model, 'edge')[0]!.vars.ansible_port, 2222);
   t.end();
@@ -257,7 +257,7 @@ t.test('YAML: errors name file and line', (t) => {
     ['all:\n  children:\n    origins:\n      hosts:\n        node1:\n          ansible_host: 12', `${Y}:6: host node1: ansible_host 12 must be a string (quote it)`],
     ['all:\n  children:\n    origins:\n      hostz:\n        node1:', `${Y}:4: group "origins" has unknown key "hostz" (expected hosts, children or vars)`],
     ['all:\n  children:\n    origins:\n      hosts: [node1]', `${Y}:4: hosts of group "origins" must be a mapping`],
-    ['all:\n  children:\n    origins:\n      hosts:\n        node1: { origin_port: 0 }', `${Y}:5: host node1: origin_port must be an integer from 1 to 65535 (got 0)`],
+    ['all:\n  children:\n    origins:\n      hosts:\n        node1: { origin_node_port: 0 }', `${Y}:5: host node1: origin_node_port must be an integer from 1 to 65535 (got 0)`],
     ['all:\n  children: [\n    origins', /^hosts\.yml:\d+: invalid YAML: /],
     ['- origins', `${Y}:1: a YAML inventory is a mapping of group names (usually just "all")`],
   ];
@@ -266,8 +266,8 @@ t.test('YAML: errors name file and line', (t) => {
 });
 
 t.test('readInventory: format by extension or content, unreadable files', (t) => {
-  const ini = '[origins]\nnode1 ansible_host=::1 origin_port=8080\n';
-  const yml = 'all:\n  children:\n    origins:\n      hosts:\n        node1: { ansible_host: "::1", origin_port: 8080 }\n';
+  const ini = '[origins]\nnode1 ansible_host=::1 origin_node_port=8080\n';
+  const yml = 'all:\n  children:\n    origins:\n      hosts:\n        node1: { ansible_host: "::1", origin_node_port: 8080 }\n';
   const dir = t.testdir({ 'hosts': ini, 'hosts.ini': ini, 'hosts.yml': yml, 'inventory': yml, 'inv.yaml': yml, 'doc': '---\n' + yml });
   for (const name of ['hosts', 'hosts.ini', 'hosts.yml', 'inventory', 'inv.yaml', 'doc']) {
     const inv = readInventory(join(dir, name));

@@ -120,10 +120,10 @@ t.test('end to end: three origins, one on another release, one closed port', asy
     [
       '# pi-origin test cluster',
       '[origins]',
-      `node1 ansible_host=::1 origin_port=${n1.port}`,
-      `node2 ansible_host=0:0:0:0:0:0:0:1 origin_port=${n2.port}`,
-      `node3 ansible_host=::1 origin_port=${n3.port}`,
-      `node4 ansible_host=::1 origin_port=${closed}`,
+      `node1 ansible_host=::1 origin_node_port=${n1.port}`,
+      `node2 ansible_host=0:0:0:0:0:0:0:1 origin_node_port=${n2.port}`,
+      `node3 ansible_host=::1 origin_node_port=${n3.port}`,
+      `node4 ansible_host=::1 origin_node_port=${closed}`,
       '[origins:vars]',
       'ansible_user=root',
     ].join('\n') + '\n',
@@ -165,7 +165,7 @@ t.test('end to end: three origins, one on another release, one closed port', asy
 
   // The agreeing pair alone, from a YAML inventory: exit 0.
   const yaml = join(dir, 'pair.yml');
-  writeFileSync(yaml, `all:\n  children:\n    pair:\n      hosts:\n        node1: { ansible_host: "::1", origin_port: ${n1.port} }\n        node2: { ansible_host: "::1", origin_port: ${n2.port} }\n`);
+  writeFileSync(yaml, `all:\n  children:\n    pair:\n      hosts:\n        node1: { ansible_host: "::1", origin_node_port: ${n1.port} }\n        node2: { ansible_host: "::1", origin_node_port: ${n2.port} }\n`);
   const ok = await run(['cluster', 'status', '--inventory', yaml, '--group', 'pair']);
   t.equal(ok.code, 0, 'exit 0: all up, healthy, one release');
   t.match(ok.stdout, new RegExp(`\\n2/2 up, release ${same} on all\\n$`));
@@ -181,7 +181,7 @@ t.test('a node that accepts TCP but never answers is DOWN (timeout) within the d
   t.same(probe, { name: 'mute', address: '::1', port, endpoint: `[::1]:${port}`, url: `http://[::1]:${port}/_origin/status`, up: false, error: 'timeout' });
   t.ok(elapsed >= 290 && elapsed < 800, `gave up after ${elapsed} ms (deadline 300 ms)`);
 
-  const dir = t.testdir({ hosts: `[origins]\nmute ansible_host=::1 origin_port=${port}\n` });
+  const dir = t.testdir({ hosts: `[origins]\nmute ansible_host=::1 origin_node_port=${port}\n` });
   const cliStarted = Date.now();
   const r = await run(['cluster', 'status', '-i', join(dir, 'hosts'), '--timeout', '500ms']);
   const cliElapsed = Date.now() - cliStarted;
@@ -199,7 +199,7 @@ t.test('usage errors exit 2, inventory errors exit 1, one line each', async (t) 
     [['cluster', 'status', '-i', join(dir, 'good'), '--timeout', '10m'], 2, `pi-origin: error: status: --timeout must be a duration from 1ms to 5m, like 500ms or 2s (got "10m") (see 'pi-origin cluster status --help')\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--frobnicate'], 2, "pi-origin: error: status: unknown option --frobnicate (see 'pi-origin cluster status --help')\n"],
     [['cluster', 'status', '-i', join(dir, 'good'), 'extra'], 2, `pi-origin: error: status: unexpected argument "extra" (see 'pi-origin cluster status --help')\n`],
-    [['cluster', 'frob'], 2, "pi-origin: error: unknown cluster command \"frob\" (expected status; see 'pi-origin cluster --help')\n"],
+    [['cluster', 'frob'], 2, "pi-origin: error: unknown cluster command \"frob\" (expected status, check; see 'pi-origin cluster --help')\n"],
     [['cluster', 'status', '-i', join(dir, 'hosts')], 1, `pi-origin: error: ${join(dir, 'hosts')}:2: host node1: ansible_host "fd00::zz" is not an IPv6 or IPv4 literal or a host name\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--group', 'web'], 1, `pi-origin: error: ${join(dir, 'good')}: no group "web" (groups: origins)\n`],
     [['cluster', 'status', '-i', join(dir, 'missing')], 1, `pi-origin: error: cannot read inventory ${join(dir, 'missing')}: ENOENT\n`],
@@ -224,6 +224,6 @@ t.test('help lists the subcommands and every option', async (t) => {
   t.equal(bare.code, 2, 'no subcommand is a usage error');
   const help = await run(['cluster', 'status', '--help']);
   t.equal(help.code, 0);
-  for (const option of ['--inventory', '-i,', '--group', '--timeout', '--json', 'origin_port', 'ansible_host', 'Exit 0'])
+  for (const option of ['--inventory', '-i,', '--group', '--timeout', '--json', 'origin_node_port', 'ansible_host', 'Exit 0'])
     t.ok(help.stdout.includes(option), `status --help mentions ${option}`);
 });

@@ -1,0 +1,71 @@
+/**
+ * `pi-origin cluster check`: the content check of cluster/content-check.ts against one node, as
+ * the rollout's canary gate runs it (until the load-test gate exists).
+ */
+import { ManifestError, readManifest } from '../content/manifest.js';
+import { checkNode, DEFAULT_CONCURRENCY, renderCheck } from '../cluster/content-check.js';
+import { parseDuration } from './duration.js';
+import { UsageError, type Subcommand } from './subcommands.js';
+
+const DEFAULT_TIMEOUT = '5s';
+
+export const CHECK: Subcommand = {
+  summary: 'check that a node serves a release: health, every file, every redirect',
+  usage: `pi-origin cluster check --target URL --release RELEASE_DIR [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}]`,
+  help: [
+    'Asks URL/_origin/health for "ok <id>", then GETs every file in RELEASE_DIR/manifest.json',
+    'from URL (no content coding) and compares status 200, X-Origin-Release, size and SHA-256,',
+    'and every redirect\'s status and Location. The rollout runs this against the canary; any',
+    'problem rolls the canary back. This machine must be in the node\'s --admin-allow.',
+    '',
+    'Exit 0 when the node passes; 1 listing the problems; 2 for a usage error.',
+    '',
+    'Options:',
+    '  --target URL          the node, e.g. http://[2001:db8::11]:8080 (required)',
+    '  --release DIR         the release directory on this machine (required)',
+    `  --timeout DURATION    per request (default ${DEFAULT_TIMEOUT}, at most 5m)`,
+    `  --concurrency N       requests in flight (default ${DEFAULT_CONCURRENCY}, 1-64)`,
+  ].join('\n'),
+  flags: { target: 'value', release: 'value', timeout: 'value', concurrency: 'value' },
+  run: check,
+};
+
+async function check(_positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const target = flags.get('target');
+  if (typeof target !== 'string') throw new UsageError('--target URL is required');
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new UsageError(`--target must be an http:// URL like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
+  }
+  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '')
+    throw new UsageError(`--target must be an http:// URL of a node without a path, like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
+  const releaseDir = flags.get('release');
+  if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR is required');
+  const timeoutText = (flags.get('timeout') as string | undefined) ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(timeoutText);
+  if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > 5 * 60_000) throw new UsageError(`--timeout must be a duration from 1ms to 5m, like 500ms or 5s (got ${JSON.stringify(timeoutText)})`);
+  const concurrencyText = (flags.get('concurrency') as string | undefined) ?? String(DEFAULT_CONCURRENCY);
+  const concurrency = Number(concurrencyText);
+  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be a whole number from 1 to 64 (got ${JSON.stringify(concurrencyText)})`);
+  let manifest;
+  try {
+    manifest = readManifest(releaseDir);
+  } catch (e) {
+    if (e instanceof ManifestError) throw new UsageError(`--release: ${e.message}`);
+    throw e;
+  }
+  if (manifest === undefined) throw new UsageError(`--release ${releaseDir} is not a release directory (no manifest.json)`);
+  const tty = process.stderr.isTTY;
+  const report = await checkNode({
+    target: url.origin,
+    manifest,
+    timeoutMs,
+    concurrency,
+    ...(tty ? { onProgress: (done: number, total: number) => process.stderr.write(`\r${done}/${total} checked`) } : {}),
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stdout.write(renderCheck(report) + '\n');
+  return report.problems.length === 0 ? 0 : 1;
+}

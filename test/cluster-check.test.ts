@@ -1,0 +1,94 @@
+/**
+ * `pi-origin cluster check` (the canary gate until the load-test gate exists): real origin
+ * servers on [::1] serving releases, checked through the built CLI.
+ */
+import { cpSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildRelease } from '../content/release.js';
+import { run } from './helpers/cli.js';
+import { startServer } from './helpers/server.js';
+
+const SITE = {
+  'index.html': '<h1>release one</h1>\n',
+  'app.js': 'console.log("one");\n'.repeat(20),
+  'data.bin': Buffer.alloc(70000, 7),
+  _headers: '/old  /index.html  308\n',
+};
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '::1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+t.test('a node serving the release passes; another release, a damaged file and no server fail', async (t) => {
+  const dir = t.testdir({ one: SITE, two: { ...SITE, 'index.html': '<h1>release two</h1>\n' } });
+  const releases = join(dir, 'releases');
+  const one = await buildRelease(join(dir, 'one'), releases);
+  const two = await buildRelease(join(dir, 'two'), releases);
+  const served = await startServer(t, one.dir);
+
+  const pass = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--release', one.dir]);
+  t.equal(pass.code, 0, 'exit 0');
+  t.match(pass.stdout, new RegExp(`^http://\\[::1\\]:${served.port}: release ${one.id} passed the content check \\(4 requests, 0\\.1 MB, \\d+ ms\\)\\n$`), 'one line: 3 files and 1 redirect');
+  t.equal(pass.stderr, '');
+
+  const other = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}/`, '--release', two.dir]);
+  t.equal(other.code, 1, 'another release: exit 1');
+  t.equal(
+    other.stdout.replace(/\d+ ms/, 'N ms'),
+    [
+      `http://[::1]:${served.port}: release ${two.id} FAILED the content check: 4 problems (4 requests, 0.1 MB, N ms)`,
+      `  /_origin/health: says "ok ${one.id}", expected "ok ${two.id}"`,
+      `  /app.js: X-Origin-Release ${one.id}, expected ${two.id}`,
+      `  /data.bin: X-Origin-Release ${one.id}, expected ${two.id}`,
+      `  /index.html: X-Origin-Release ${one.id}, expected ${two.id}`,
+      '',
+    ].join('\n'),
+    'every problem listed, path first',
+  );
+
+  // Same size, other bytes: the server refuses the file (503), the check names it.
+  const damaged = join(dir, 'damaged', one.id);
+  cpSync(one.dir, damaged, { recursive: true });
+  writeFileSync(join(damaged, 'data.bin'), Buffer.alloc(70000, 8));
+  const bad = await startServer(t, damaged);
+  const broken = await run(['cluster', 'check', '--target', `http://[::1]:${bad.port}`, '--release', one.dir]);
+  t.equal(broken.code, 1);
+  t.match(broken.stdout, /FAILED the content check: 1 problem \(/);
+  t.match(broken.stdout, /\n {2}\/data\.bin: HTTP 503\n$/);
+
+  const port = await closedPort();
+  const down = await run(['cluster', 'check', '--target', `http://[::1]:${port}`, '--release', one.dir]);
+  t.equal(down.code, 1);
+  t.equal(down.stdout.replace(/\d+ ms/, 'N ms'), `http://[::1]:${port}: release ${one.id} FAILED the content check: 1 problem (0 requests, 0.0 MB, N ms)\n  /_origin/health: connection refused\n`);
+});
+
+t.test('usage errors name the option', async (t) => {
+  const dir = t.testdir({ site: SITE, notrelease: { 'a.txt': 'a' } });
+  const rel = await buildRelease(join(dir, 'site'), join(dir, 'releases'));
+  const cases: [string[], string][] = [
+    [['--release', rel.dir], '--target URL is required'],
+    [['--target', 'http://[::1]:1'], '--release RELEASE_DIR is required'],
+    [['--target', 'ftp://[::1]/', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],
+    [['--target', 'http://[::1]:1/x', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],
+    [['--target', 'nonsense', '--release', rel.dir], '--target must be an http:// URL like'],
+    [['--target', 'http://[::1]:1', '--release', join(dir, 'notrelease')], `--release ${join(dir, 'notrelease')} is not a release directory (no manifest.json)`],
+    [['--target', 'http://[::1]:1', '--release', rel.dir, '--timeout', '0'], '--timeout must be a duration from 1ms to 5m'],
+    [['--target', 'http://[::1]:1', '--release', rel.dir, '--concurrency', '65'], '--concurrency must be a whole number from 1 to 64 (got "65")'],
+  ];
+  const results = await Promise.all(cases.map(([args]) => run(['cluster', 'check', ...args])));
+  cases.forEach(([args, message], i) => {
+    const r = results[i]!;
+    t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
+    t.ok(r.stderr.startsWith(`pi-origin: error: check: ${message}`), `${args.join(' ')}: ${r.stderr.trim()}`);
+    t.match(r.stderr, /\(see 'pi-origin cluster check --help'\)\n$/);
+  });
+  const help = await run(['cluster', 'check', '--help']);
+  t.equal(help.code, 0);
+  for (const s of ['--target URL', '--release', '--timeout', '--concurrency', 'admin-allow', 'Exit 0']) t.match(help.stdout, s);
+});

@@ -1,0 +1,340 @@
+/**
+ * The cluster end to end, with the real playbooks: three IPv6-only nodes in network namespaces
+ * (test/rig/netns.ts, each with its own sshd and /srv/origin) and HAProxy in the root namespace
+ * on 127.0.0.1 and [::1].
+ *   1. provision the nodes and the proxy (origin_node and dualstack_proxy in test mode);
+ *   2. roll out release A: an IPv4 client through HAProxy gets A from every node, and no node
+ *      answers IPv4 (none has an IPv4 address but loopback, and even there the server refuses);
+ *   3. roll out release B with canary and gate under load through HAProxy: zero failed
+ *      requests, every body matches the manifest of the release in its header; roll back to A;
+ *   4. roll out B again and kill one node's server mid-rollout: the rollout stops naming that
+ *      node, every node serves one whole release, and rollback restores A everywhere;
+ *   5. add a fourth node: provision, roll A out to it, register it through the runtime API (it
+ *      takes traffic, HAProxy is not reloaded), then decommission it the same way.
+ * `npm run test:cluster` runs this file alone. The rig shares /etc, /opt and the process table
+ * with this machine, so everything the roles write goes to the nodes' private /srv or to this
+ * test's temporary directory; HAProxy runs as a daemon killed at teardown.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Manifest } from '../dist/content/manifest.js';
+import { buildRelease } from '../dist/content/release.js';
+import { ansibleEnv, buildArtifact, httpGet, recap, REPO, run, type Run } from './helpers/ansible.js';
+import { until } from './helpers/wait.js';
+import { createRig, type Rig, type RigNode } from './rig/netns.js';
+
+const PORT = 8080;
+const PREFIX = 'pie';
+const SUBNET = 'fd00:cafe:0:e';
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as { port: number }).port;
+    await new Promise((r) => s.close(r));
+    const v6 = createServer();
+    const ok = await new Promise<boolean>((r) => v6.once('error', () => r(false)).listen(port, '::1', () => r(true)));
+    if (ok) {
+      await new Promise((r) => v6.close(r));
+      return port;
+    }
+  }
+}
+
+interface Sample {
+  readonly status: number;
+  readonly release: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/** A keep-alive client loop through the proxy over IPv4: each body is checked against the manifest of the release in its header. */
+function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Manifest>, paths: readonly string[], loops: number): { stop: () => Promise<Sample[]> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: loops });
+  const samples: Sample[] = [];
+  let running = true;
+  const once = (path: string): Promise<Sample> =>
+    new Promise((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+        const hash = createHash('sha256');
+        res.on('data', (c: Buffer) => hash.update(c));
+        res.on('end', () => {
+          const release = String(res.headers['x-origin-release'] ?? '');
+          const file = manifests.get(release)?.files.find((f) => f.path === path);
+          resolve({ status: res.statusCode ?? 0, release, ok: file !== undefined && file.sha256 === hash.digest('hex') });
+        });
+        res.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
+      });
+      req.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
+      req.end();
+    });
+  const loop = async (i: number): Promise<void> => {
+    for (let n = i; running; n++) samples.push(await once(paths[n % paths.length] as string));
+  };
+  const all = Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
+  return {
+    stop: async () => {
+      running = false;
+      await all;
+      agent.destroy();
+      return samples;
+    },
+  };
+}
+
+t.test('cluster: provision, roll out, gate, break, roll back, scale out and in', async (t) => {
+  const started = Date.now();
+  const rig: Rig = await createRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
+  t.teardown(() => rig.destroy());
+  const work = mkdtempSync(join(tmpdir(), 'pie-cluster-'));
+  const haproxyDir = join(work, 'haproxy');
+  const pidfile = join(haproxyDir, 'haproxy.pid');
+  const socket = join(haproxyDir, 'admin.sock');
+  t.teardown(() => {
+    if (existsSync(pidfile)) for (const pid of readFileSync(pidfile, 'utf8').split(/\s+/).filter((p) => p !== '')) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
+  const proxyPort = await freePort();
+
+  const artifact = join(work, 'pi-origin.tar');
+  const { tar } = await buildArtifact(artifact);
+  t.equal(tar.code, 0, `artifact built ${tar.stderr}`);
+
+  // Releases A and B on the controller: app.js and big.bin are the same in both (hard-linked on
+  // the nodes), index.html and notes.txt differ.
+  const releases = join(work, 'releases');
+  const site = (name: string, marker: string): string => {
+    const dir = join(work, 'sites', name);
+    const files: Record<string, string | Buffer> = {
+      'index.html': `<!doctype html><h1>launch ${marker}</h1>\n`,
+      'notes.txt': `release ${marker}\n`,
+      'assets/app.js': 'console.log("launch");\n'.repeat(50),
+      'big.bin': createHash('sha512').update('big').digest().toString('hex').repeat(2000),
+    };
+    for (const [path, body] of Object.entries(files)) {
+      const full = join(dir, path);
+      rmSync(full, { force: true });
+      writeFileSync(full, body, { flag: 'w' });
+    }
+    return dir;
+  };
+  const { mkdirSync } = await import('node:fs');
+  for (const n of ['a', 'b']) mkdirSync(join(work, 'sites', n, 'assets'), { recursive: true });
+  const A = await buildRelease(site('a', 'A'), releases);
+  const B = await buildRelease(site('b', 'B'), releases);
+  const manifests = new Map([
+    [A.id, A.manifest],
+    [B.id, B.manifest],
+  ]);
+  t.not(A.id, B.id, 'two releases');
+
+  const inventory = join(work, 'inventory.yml');
+  const writeInventory = (nodes: readonly RigNode[]): void => {
+    const hosts = nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}" }`).join('\n');
+    const json = (v: unknown): string => JSON.stringify(v);
+    writeFileSync(
+      inventory,
+      [
+        'all:',
+        '  children:',
+        '    origins:',
+        '      hosts:',
+        hosts,
+        '      vars:',
+        '        ansible_user: root',
+        `        ansible_ssh_common_args: "-F ${join(rig.baseDir, 'ssh_config')}"`,
+        '        ansible_python_interpreter: /usr/bin/python3',
+        `        origin_node_artifact: ${json(artifact)}`,
+        '        origin_node_service_manager: none',
+        '        origin_node_apply_host_config: false',
+        '        origin_node_etc_root: /srv/origin/test-etc',
+        '        origin_node_app_dir: /srv/opt/pi-origin',
+        '        origin_node_create_user: false',
+        '        origin_node_user: nobody',
+        '        origin_node_group: nogroup',
+        `        origin_node_port: ${PORT}`,
+        '        origin_node_workers: 1',
+        `        origin_node_admin_allow: ${json(['::1/128', `${rig.gateway}/128`])}`,
+        `        origin_node_trusted_proxies: ${json([`${rig.gateway}/128`])}`,
+        `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
+        `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
+        `        origin_node_dns64_servers: ${json([`${SUBNET}::53`])}`,
+        `        origin_release_controller_node: ${json(process.execPath)}`,
+        '        origin_release_confirm_timeout: 5',
+        '    proxies:',
+        '      hosts:',
+        '        proxy1: { ansible_connection: local, ansible_python_interpreter: /usr/bin/python3 }',
+        '      vars:',
+        '        dualstack_proxy_service_manager: none',
+        '        dualstack_proxy_install_packages: false',
+        `        dualstack_proxy_config_dir: ${json(haproxyDir)}`,
+        `        dualstack_proxy_run_dir: ${json(haproxyDir)}`,
+        `        dualstack_proxy_socket: ${json(socket)}`,
+        `        dualstack_proxy_port: ${proxyPort}`,
+        '        dualstack_proxy_bind_ipv4: ["127.0.0.1"]',
+        '        dualstack_proxy_bind_ipv6: ["::1"]',
+        '        dualstack_proxy_check_interval: 500ms',
+        '        dualstack_proxy_log_target: ""',
+        '        dualstack_proxy_wait_timeout: 20',
+        '        dualstack_proxy_maxconn: 1000',
+        '',
+      ].join('\n'),
+    );
+  };
+  writeInventory(rig.nodes);
+
+  const env = ansibleEnv();
+  const playbook = (name: string, extra: Record<string, unknown> = {}, limit?: string, onStdout?: (s: string) => void): Promise<Run> =>
+    run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', name), '-e', JSON.stringify(extra), ...(limit === undefined ? [] : ['--limit', limit])], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) });
+  const out = (r: Run): { stdout: string; stderr: string } => ({ stdout: r.stdout.slice(-6000), stderr: r.stderr.slice(-2000) });
+  const admin = async (command: string): Promise<string> => (await run('socat', ['stdio', `unix-connect:${socket}`], { timeoutMs: 5000, ...{} }).then(() => '')) + (await socat(command));
+  const socat = async (command: string): Promise<string> => {
+    const { spawnSync } = await import('node:child_process');
+    return spawnSync('socat', ['stdio', `unix-connect:${socket}`], { input: command + '\n', encoding: 'utf8', timeout: 5000 }).stdout;
+  };
+  void admin;
+  /** Server name -> status column of `show stat`. */
+  const proxyServers = async (): Promise<Map<string, { status: string; total: number }>> => {
+    const m = new Map<string, { status: string; total: number }>();
+    for (const line of (await socat('show stat origins 4 -1')).split('\n')) {
+      const f = line.split(',');
+      if (f[0] === 'origins' && f[1] !== undefined) m.set(f[1], { status: f[17] ?? '', total: Number(f[7]) });
+    }
+    return m;
+  };
+  const haproxyPid = (): string => readFileSync(pidfile, 'utf8').trim();
+  const health = async (n: RigNode): Promise<string> => {
+    try {
+      const r = await httpGet(`http://[${n.address}]:${PORT}/_origin/health`);
+      return `${r.status} ${r.body.toString().trim()}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  /** Every file of the node, straight over IPv6: the releases named, and whether all bodies match. */
+  const servedRelease = async (n: RigNode): Promise<string> => {
+    const seen = new Set<string>();
+    for (const f of A.manifest.files) {
+      const r = await httpGet(`http://[${n.address}]:${PORT}${f.path}`);
+      const release = String(r.headers['x-origin-release']);
+      const want = manifests.get(release)?.files.find((x) => x.path === f.path)?.sha256;
+      seen.add(want === createHash('sha256').update(r.body).digest('hex') ? release : `${release}(body mismatch)`);
+    }
+    return [...seen].join('+');
+  };
+
+  // 1. Provision.
+  const provision = await playbook('provision.yml');
+  t.equal(provision.code, 0, `provision.yml exits 0 (${provision.ms} ms)`, out(provision));
+  t.ok(existsSync(pidfile), 'HAProxy runs (PID file)');
+  const pid0 = haproxyPid();
+  t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server node1 \\[${rig.nodes[0]!.address}\\]:${PORT} check inter 500ms fall 2 rise 2 send-proxy-v2 check-send-proxy`), 'backend servers by IPv6 literal, PROXY v2 on traffic and checks');
+
+  // 2. Roll out A.
+  const rolloutA = await playbook('rollout.yml', { origin_release_src: A.dir });
+  t.equal(rolloutA.code, 0, `rollout of A exits 0 (${rolloutA.ms} ms)`, out(rolloutA));
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} reports release A`);
+  t.ok(await until(async () => [...(await proxyServers()).values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
+  const viaProxy = await Promise.all(Array.from({ length: 30 }, () => httpGet(`http://127.0.0.1:${proxyPort}/index.html`)));
+  t.same([...new Set(viaProxy.map((r) => `${r.status} ${String(r.headers['x-origin-release'])}`))], [`200 ${A.id}`], 'IPv4 client through HAProxy: release A, 30 of 30');
+  const v6 = await httpGet(`http://[::1]:${proxyPort}/notes.txt`);
+  t.equal(v6.body.toString(), 'release A\n', 'IPv6 client through HAProxy too');
+  const perNode = await proxyServers();
+  for (const n of rig.nodes) t.ok((perNode.get(n.name)?.total ?? 0) > 0, `${n.name} served requests through the proxy`);
+  for (const n of rig.nodes) {
+    const v4 = await rig.exec(n, ['ip', '-4', '-o', 'addr', 'show']);
+    t.same(v4.stdout.trim().split('\n').map((l) => l.split(/\s+/)[3]), ['127.0.0.1/8'], `${n.name}: no IPv4 address but loopback`);
+    const probe = await rig.exec(n, ['/usr/bin/python3', '-c', `import socket\ns=socket.create_connection(("127.0.0.1",${PORT}),2)\ns.sendall(b"GET /index.html HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")\ns.settimeout(2)\nprint(repr(s.recv(100)))`]);
+    t.equal(probe.stdout.trim(), "b''", `${n.name}: the server answers nothing over IPv4, even on loopback`);
+  }
+
+  // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
+  const paths = A.manifest.files.map((f) => f.path);
+  const load = loadThroughProxy(proxyPort, manifests, paths, 6);
+  const rolloutB = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 1 });
+  const samples = await load.stop();
+  t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
+  t.match(rolloutB.stdout, /TASK \[origin_release : Run the canary gate against node1\]/, 'the gate ran on the canary');
+  t.match(rolloutB.stdout, /passed the content check/, 'and passed');
+  const failed = samples.filter((s) => s.status !== 200 || !s.ok);
+  t.ok(samples.length > 200, `load ran through HAProxy over IPv4 (${samples.length} requests)`);
+  t.same(failed.slice(0, 5), [], `zero failed requests, every body matches its release (${failed.length} of ${samples.length})`);
+  t.same([...new Set(samples.map((s) => s.release))].sort(), [A.id, B.id].sort(), 'the load saw A, then B');
+  for (const n of rig.nodes) t.equal(await servedRelease(n), B.id, `${n.name} serves B`);
+  const linked = await rig.exec(1, ['stat', '-c', '%i', `/srv/origin/releases/${A.id}/big.bin`, `/srv/origin/releases/${B.id}/big.bin`]);
+  const [inodeA, inodeB] = linked.stdout.trim().split('\n');
+  t.equal(inodeA, inodeB, 'an unchanged file is hard-linked between releases on the node (it did not travel again)');
+
+  const back = await playbook('rollback.yml');
+  t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+  for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
+
+  // 4. Roll out B again; node2's server dies once the canary is under way.
+  const node2 = rig.node(2);
+  let killed = false;
+  const broken = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 1 }, undefined, (s) => {
+    if (!killed && s.includes('PLAY [Canary]')) {
+      killed = true;
+      void rig.exec(node2, ['start-stop-daemon', '--stop', '--signal', 'KILL', '--pidfile', '/srv/origin/run/pi-origin.pid']);
+    }
+  });
+  t.ok(killed, 'node2 was broken mid-rollout');
+  t.not(broken.code, 0, 'the rollout fails');
+  t.match(broken.stdout, /node2 did not take release [0-9a-f]{12} \(Wait for the node to report release/, 'the report names node2 and the step');
+  const r4 = recap(broken.stdout);
+  t.equal(r4.get('node2')?.failed, 1, 'node2 failed');
+  t.equal(r4.get('node3')?.changed ?? 0, 0, 'node3 was not touched after the failure');
+  t.equal(await servedRelease(rig.node(1)), B.id, 'node1 (canary) serves B, whole');
+  t.equal(await servedRelease(rig.node(3)), A.id, 'node3 serves A, whole');
+  const link2 = await rig.exec(node2, ['readlink', '/srv/origin/releases/current']);
+  t.equal(link2.stdout.trim(), A.id, 'node2 was put back on A');
+  t.ok(await until(async () => (await proxyServers()).get('node2')?.status.startsWith('DOWN') === true, 10000), 'HAProxy took node2 out by health check');
+
+  // The operator restarts node2 (provision starts a stopped server) and rolls back.
+  const fix = await playbook('provision.yml', {}, 'node2');
+  t.equal(fix.code, 0, `provision --limit node2 exits 0`, out(fix));
+  const rollback = await playbook('rollback.yml');
+  t.equal(rollback.code, 0, `rollback exits 0 (${rollback.ms} ms)`, out(rollback));
+  t.match(rollback.stdout, new RegExp(`rolling back to release ${A.id}`));
+  for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} serves A after the rollback`);
+
+  // 5. A fourth node: provision, roll A out to it, register it without a reload.
+  const node4 = await rig.addNode();
+  writeInventory(rig.nodes);
+  const prov4 = await playbook('provision.yml', {}, 'node4');
+  t.equal(prov4.code, 0, `provision --limit node4 exits 0`, out(prov4));
+  const roll4 = await playbook('rollout.yml', { origin_release_src: A.dir }, 'node4');
+  t.equal(roll4.code, 0, `rollout of A --limit node4 exits 0`, out(roll4));
+  t.equal(await servedRelease(node4), A.id, 'node4 serves A');
+  t.notOk((await proxyServers()).has('node4'), 'node4 is not in HAProxy yet');
+  const reg = await playbook('register.yml', { origin_node: 'node4' });
+  t.equal(reg.code, 0, `register node4 exits 0`, out(reg));
+  t.equal((await proxyServers()).get('node4')?.status, 'UP', 'node4 is UP in HAProxy');
+  t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded (same process)');
+  t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 \[/, 'the configuration file has node4 for the next reload');
+  await Promise.all(Array.from({ length: 40 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
+  t.ok(((await proxyServers()).get('node4')?.total ?? 0) > 0, 'node4 takes traffic through the proxy');
+  const again = await playbook('register.yml', { origin_node: 'node4' });
+  t.equal(recap(again.stdout).get('proxy1')?.changed, 0, 'registering again changes nothing');
+
+  const dereg = await playbook('deregister.yml', { origin_node: 'node4' });
+  t.equal(dereg.code, 0, `deregister node4 exits 0`, out(dereg));
+  t.notOk((await proxyServers()).has('node4'), 'node4 is gone from HAProxy');
+  t.equal(haproxyPid(), pid0, 'still the same HAProxy process');
+  t.notMatch(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 /, 'and from the configuration file');
+  const after = await Promise.all(Array.from({ length: 20 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
+  t.same([...new Set(after.map((r) => `${r.status} ${r.body.toString()}`))], ['200 release A\n'], 'the cluster keeps serving A');
+  t.ok(Date.now() - started < 5 * 60_000, `the whole cluster test took ${Math.round((Date.now() - started) / 1000)} s (< 5 min)`);
+});
