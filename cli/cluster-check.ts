@@ -3,7 +3,8 @@
  * the rollout's canary gate runs it (until the load-test gate exists).
  */
 import { ManifestError, readManifest } from '../content/manifest.js';
-import { checkNode, DEFAULT_CONCURRENCY, renderCheck } from '../cluster/content-check.js';
+import { checkNode, DEFAULT_CONCURRENCY, renderCheck, renderWait, waitForRelease } from '../cluster/content-check.js';
+import { isReleaseId } from '../content/release-id.js';
 import { parseDuration } from './duration.js';
 import { UsageError, type Subcommand } from './subcommands.js';
 
@@ -11,22 +12,27 @@ const DEFAULT_TIMEOUT = '5s';
 
 export const CHECK: Subcommand = {
   summary: 'check that a node serves a release: health, every file, every redirect',
-  usage: `pi-origin cluster check --target URL --release RELEASE_DIR [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}]`,
+  usage: `pi-origin cluster check --target URL (--release RELEASE_DIR | --expect ID [--wait DURATION]) [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}]`,
   help: [
-    'Asks URL/_origin/health for "ok <id>", then GETs every file in RELEASE_DIR/manifest.json',
-    'from URL (no content coding) and compares status 200, X-Origin-Release, size and SHA-256,',
-    'and every redirect\'s status and Location. The rollout runs this against the canary; any',
-    'problem rolls the canary back. This machine must be in the node\'s --admin-allow.',
+    'With --release: asks URL/_origin/health for "ok <id>", then GETs every file in',
+    'RELEASE_DIR/manifest.json from URL (no content coding) and compares status 200,',
+    'X-Origin-Release, size and SHA-256, and every redirect\'s status and Location. The rollout',
+    'runs this against the canary as its gate; any problem puts the canary back.',
+    'With --expect ID: only asks /_origin/health for "ok ID", again every 100 ms for up to',
+    '--wait: how the rollout confirms that a node switched.',
+    'This machine must be in the node\'s --admin-allow.',
     '',
     'Exit 0 when the node passes; 1 listing the problems; 2 for a usage error.',
     '',
     'Options:',
     '  --target URL          the node, e.g. http://[2001:db8::11]:8080 (required)',
-    '  --release DIR         the release directory on this machine (required)',
+    '  --release DIR         the release directory on this machine: full content check',
+    '  --expect ID           the release id the node must report: health check only',
+    '  --wait DURATION       with --expect, keep asking this long (default 0: once, at most 5m)',
     `  --timeout DURATION    per request (default ${DEFAULT_TIMEOUT}, at most 5m)`,
     `  --concurrency N       requests in flight (default ${DEFAULT_CONCURRENCY}, 1-64)`,
   ].join('\n'),
-  flags: { target: 'value', release: 'value', timeout: 'value', concurrency: 'value' },
+  flags: { target: 'value', release: 'value', expect: 'value', wait: 'value', timeout: 'value', concurrency: 'value' },
   run: check,
 };
 
@@ -41,11 +47,18 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   }
   if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '')
     throw new UsageError(`--target must be an http:// URL of a node without a path, like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
+  const timeoutMs = duration(flags, 'timeout', DEFAULT_TIMEOUT, 1);
+  const expect = flags.get('expect');
   const releaseDir = flags.get('release');
-  if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR is required');
-  const timeoutText = (flags.get('timeout') as string | undefined) ?? DEFAULT_TIMEOUT;
-  const timeoutMs = parseDuration(timeoutText);
-  if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > 5 * 60_000) throw new UsageError(`--timeout must be a duration from 1ms to 5m, like 500ms or 5s (got ${JSON.stringify(timeoutText)})`);
+  if (typeof expect === 'string') {
+    if (releaseDir !== undefined) throw new UsageError('give --release or --expect, not both');
+    if (!isReleaseId(expect)) throw new UsageError(`--expect must be a release id, 12 hex digits (got ${JSON.stringify(expect)})`);
+    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: duration(flags, 'wait', '0', 0) });
+    process.stdout.write(renderWait(report) + '\n');
+    return report.problems.length === 0 ? 0 : 1;
+  }
+  if (flags.has('wait')) throw new UsageError('--wait goes with --expect');
+  if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR or --expect ID is required');
   const concurrencyText = (flags.get('concurrency') as string | undefined) ?? String(DEFAULT_CONCURRENCY);
   const concurrency = Number(concurrencyText);
   if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be a whole number from 1 to 64 (got ${JSON.stringify(concurrencyText)})`);
@@ -68,4 +81,12 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   if (tty) process.stderr.write('\r\x1b[K');
   process.stdout.write(renderCheck(report) + '\n');
   return report.problems.length === 0 ? 0 : 1;
+}
+
+/** A duration flag within 0 (or 1 ms) and 5 minutes, in milliseconds. */
+function duration(flags: ReadonlyMap<string, string | true>, name: string, fallback: string, min: number): number {
+  const text = (flags.get(name) as string | undefined) ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < min || ms > 5 * 60_000) throw new UsageError(`--${name} must be a duration from ${min === 0 ? '0' : '1ms'} to 5m, like 500ms or 5s (got ${JSON.stringify(text)})`);
+  return ms;
 }

@@ -5,6 +5,7 @@
 import { DEFAULT_GROUP, InventoryError, readInventory } from '../cluster/inventory.js';
 import { DEFAULT_TTL, DnsOptionError, originRecordSet, recordSetJson, renderZone, resolveDnsOptions, TTL_RULE, type ResolvedDnsOptions } from '../cluster/dns.js';
 import { clusterStatus, renderTable, statusJson, summaryLine, type ClusterStatus } from '../cluster/status.js';
+import { ARTIFACT } from './cluster-artifact.js';
 import { CHECK } from './cluster-check.js';
 import { parseDuration } from './duration.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
@@ -65,6 +66,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     run: dns,
   },
   check: CHECK,
+  artifact: ARTIFACT,
 };
 
 export function clusterCommand(args: readonly string[]): Promise<number> {

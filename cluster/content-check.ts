@@ -88,6 +88,42 @@ export async function checkNode(opts: CheckOptions): Promise<CheckReport> {
   return { target: base.origin, release: manifest.id, checked: jobs.length, bytes, ms: Date.now() - started, problems: problems.sort() };
 }
 
+export interface WaitOptions {
+  readonly target: string;
+  readonly release: string;
+  /** Per request. */
+  readonly timeoutMs: number;
+  /** Keep asking until the node reports the release or this much time has passed (0: ask once). */
+  readonly waitMs: number;
+}
+
+/** Retry interval while waiting: a node re-indexes within ~100 ms of a switch. */
+const WAIT_INTERVAL_MS = 100;
+
+/**
+ * Asks `/_origin/health` until it says `ok <release>` or `waitMs` has passed: how a rollout
+ * confirms that a node switched. The report has one problem (the last answer) when it did not.
+ */
+export async function waitForRelease(opts: WaitOptions): Promise<CheckReport> {
+  const started = Date.now();
+  const base = new URL(opts.target);
+  let last = '';
+  let checked = 0;
+  for (;;) {
+    checked++;
+    const health = await get(base, HEALTH_PATH, opts.timeoutMs).catch((e: Error) => e);
+    if (health instanceof Error) last = health.message;
+    else {
+      const body = health.body.toString('utf8').trim();
+      if (health.status === 200 && body === `ok ${opts.release}`) return { target: base.origin, release: opts.release, checked, bytes: 0, ms: Date.now() - started, problems: [] };
+      last = `HTTP ${health.status} ${JSON.stringify(body)}`;
+    }
+    if (Date.now() - started + WAIT_INTERVAL_MS > opts.waitMs) break;
+    await new Promise((r) => setTimeout(r, WAIT_INTERVAL_MS));
+  }
+  return { target: base.origin, release: opts.release, checked, bytes: 0, ms: Date.now() - started, problems: [`${HEALTH_PATH}: ${last}, expected "ok ${opts.release}"${opts.waitMs > 0 ? ` (waited ${opts.waitMs} ms)` : ''}`] };
+}
+
 /** One GET without content coding (the bytes are the file's), with a deadline over the whole exchange. */
 function get(base: URL, path: string, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -121,7 +157,13 @@ function get(base: URL, path: string, timeoutMs: number): Promise<Answer> {
   });
 }
 
-/** `node1 [fd00:cafe::11]:8080: release 8b02d4e6f1a7 passed (120 files, 1.2 MB, 340 ms)` or the problems. */
+/** `http://[fd00:cafe::11]:8080: reports release 8b02d4e6f1a7 (2 requests, 140 ms)` or why not. */
+export function renderWait(r: CheckReport): string {
+  if (r.problems.length === 0) return `${r.target}: reports release ${r.release} (${r.checked} request${r.checked === 1 ? '' : 's'}, ${r.ms} ms)`;
+  return `${r.target}: does NOT report release ${r.release}: ${r.problems.join('; ')}`;
+}
+
+/** `http://[fd00:cafe::11]:8080: release 8b02d4e6f1a7 passed the content check (120 requests, 1.2 MB, 340 ms)` or the problems. */
 export function renderCheck(r: CheckReport): string {
   const size = `${r.checked} requests, ${(r.bytes / 1e6).toFixed(1)} MB, ${r.ms} ms`;
   if (r.problems.length === 0) return `${r.target}: release ${r.release} passed the content check (${size})`;

@@ -41,9 +41,9 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
   // The artifact: dist + production node_modules (npm ls --omit=dev) + package.json, as a plain
   // tar (faster than gzip here; unarchive takes either).
   const artifact = join(work, 'pi-origin.tar');
-  const { prodDirs, tar } = await buildArtifact(artifact);
-  t.ok(prodDirs.includes('node_modules/uWebSockets.js'), 'production dependencies listed');
-  t.equal(tar.code, 0, `artifact built (${tar.ms} ms) ${tar.stderr}`);
+  const tar = await buildArtifact(artifact);
+  t.equal(tar.code, 0, `artifact built by pi-origin cluster artifact (${tar.ms} ms) ${tar.stderr}`);
+  t.match(tar.stdout, new RegExp(`production packages, linux-${process.arch} \\(uws_linux_${process.arch}_115\\.node\\)`));
 
   // Content: the bundled demo release in each node's private /srv/origin/releases (content
   // rollout is another role's job).

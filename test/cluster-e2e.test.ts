@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Manifest } from '../dist/content/manifest.js';
 import { buildRelease } from '../dist/content/release.js';
-import { ansibleEnv, buildArtifact, httpGet, recap, REPO, run, type Run } from './helpers/ansible.js';
+import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run, type Run } from './helpers/ansible.js';
 import { until } from './helpers/wait.js';
 import { createRig, type Rig, type RigNode } from './rig/netns.js';
 
@@ -88,11 +88,18 @@ function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Manifest>
   };
 }
 
+// About 3-4 minutes here: every Ansible task costs an ssh round trip per node.
+t.setTimeout(6 * 60_000);
+
 t.test('cluster: provision, roll out, gate, break, roll back, scale out and in', async (t) => {
   const started = Date.now();
   const rig: Rig = await createRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
-  t.teardown(() => rig.destroy());
   const work = mkdtempSync(join(tmpdir(), 'pie-cluster-'));
+  const controlDir = join(work, 'cp');
+  t.teardown(() => {
+    closeMasters(controlDir);
+    return rig.destroy();
+  });
   const haproxyDir = join(work, 'haproxy');
   const pidfile = join(haproxyDir, 'haproxy.pid');
   const socket = join(haproxyDir, 'admin.sock');
@@ -109,7 +116,7 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   const proxyPort = await freePort();
 
   const artifact = join(work, 'pi-origin.tar');
-  const { tar } = await buildArtifact(artifact);
+  const tar = await buildArtifact(artifact);
   t.equal(tar.code, 0, `artifact built ${tar.stderr}`);
 
   // Releases A and B on the controller: app.js and big.bin are the same in both (hard-linked on
@@ -195,9 +202,13 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   };
   writeInventory(rig.nodes);
 
-  const env = ansibleEnv();
+  // profile_tasks: each run's slowest tasks go into the test output (a comment), for tuning.
+  const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '8' }, controlDir);
   const playbook = (name: string, extra: Record<string, unknown> = {}, limit?: string, onStdout?: (s: string) => void): Promise<Run> =>
-    run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', name), '-e', JSON.stringify(extra), ...(limit === undefined ? [] : ['--limit', limit])], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) });
+    run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', name), '-e', JSON.stringify(extra), ...(limit === undefined ? [] : ['--limit', limit])], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
+      t.comment(`${name}${limit === undefined ? '' : ` --limit ${limit}`}: ${r.ms} ms; slowest tasks:\n${r.stdout.slice(r.stdout.lastIndexOf('=====')).split('\n').slice(1, 9).join('\n')}`);
+      return r;
+    });
   const out = (r: Run): { stdout: string; stderr: string } => ({ stdout: r.stdout.slice(-6000), stderr: r.stderr.slice(-2000) });
   const admin = async (command: string): Promise<string> => (await run('socat', ['stdio', `unix-connect:${socket}`], { timeoutMs: 5000, ...{} }).then(() => '')) + (await socat(command));
   const socat = async (command: string): Promise<string> => {
@@ -262,8 +273,8 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
 
   // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
   const paths = A.manifest.files.map((f) => f.path);
-  const load = loadThroughProxy(proxyPort, manifests, paths, 6);
-  const rolloutB = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 1 });
+  const load = loadThroughProxy(proxyPort, manifests, paths, 4);
+  const rolloutB = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 2 });
   const samples = await load.stop();
   t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
   t.match(rolloutB.stdout, /TASK \[origin_release : Run the canary gate against node1\]/, 'the gate ran on the canary');

@@ -2,7 +2,8 @@
  * Test helpers for the Ansible tests: run a command with a clean environment, read PLAY RECAP,
  * GET over HTTP, and pack the built app as the artifact the origin_node role installs.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,9 +47,25 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   });
 }
 
-/** The environment ansible-playbook runs with in tests: the repo's ansible.cfg, no colour. */
-export function ansibleEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8', ANSIBLE_CONFIG: join(REPO, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ...extra };
+/**
+ * The environment ansible-playbook runs with in tests: the repo's ansible.cfg, no colour, and no
+ * SSH ControlMaster (a master would outlive the rig) unless `controlDir` is given: then masters
+ * live there for 15 s idle, and {@link closeMasters} ends them before the rig goes.
+ */
+export function ansibleEnv(extra: NodeJS.ProcessEnv = {}, controlDir?: string): NodeJS.ProcessEnv {
+  const ssh = controlDir === undefined ? { ANSIBLE_SSH_ARGS: '' } : { ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=15s', ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir };
+  return { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8', ANSIBLE_CONFIG: join(REPO, 'ansible/ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ...ssh, ...extra };
+}
+
+/** Asks every SSH master with a socket in `controlDir` to exit. */
+export function closeMasters(controlDir: string): void {
+  let sockets: string[];
+  try {
+    sockets = readdirSync(controlDir);
+  } catch {
+    return;
+  }
+  for (const s of sockets) spawnSync('ssh', ['-o', `ControlPath=${join(controlDir, s)}`, '-O', 'exit', 'master'], { stdio: 'ignore', timeout: 5000 });
 }
 
 /** PLAY RECAP lines: host -> { ok, changed, failed, unreachable, ... }. */
@@ -99,13 +116,7 @@ export async function waitHttp(url: string, deadlineMs: number): Promise<HttpAns
   }
 }
 
-/**
- * The artifact the origin_node role installs: dist + production node_modules (npm ls
- * --omit=dev) + package.json, as a plain tar (faster than gzip here; unarchive takes either).
- */
-export async function buildArtifact(path: string): Promise<{ prodDirs: string[]; tar: Run }> {
-  const prod = await run('npm', ['ls', '--omit=dev', '--parseable', '--all'], { env: process.env });
-  const prodDirs = [...new Set(prod.stdout.split('\n').filter((l) => l.startsWith(join(REPO, 'node_modules') + '/')).map((l) => l.slice(REPO.length + 1)))];
-  const tar = await run('tar', ['-cf', path, '-C', REPO, 'package.json', 'dist', ...prodDirs]);
-  return { prodDirs, tar };
+/** The artifact the origin_node role installs, for this machine's CPU, made by `pi-origin cluster artifact`. */
+export async function buildArtifact(path: string): Promise<Run> {
+  return run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', path, '--arch', process.arch], { env: process.env });
 }

@@ -1,0 +1,52 @@
+/**
+ * `pi-origin cluster artifact`: what goes into the tar the origin_node role installs (the
+ * Ansible tests install it on rig nodes and start the server from it).
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { productionPackages } from '../cluster/artifact.js';
+import { REPO } from './helpers/ansible.js';
+import { run } from './helpers/cli.js';
+
+function listing(file: string): string[] {
+  return spawnSync('tar', ['-tf', file], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
+}
+
+t.test('the artifact holds the app, the production packages and one uWS binary', async (t) => {
+  const dir = t.testdir();
+  const out = join(dir, 'pi-origin.tar');
+  const r = await run(['cluster', 'artifact', '--out', out, '--arch', 'armhf']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, new RegExp(`^wrote ${out}: \\d+\\.\\d MB, \\d+ files, 11 production packages, linux-arm \\(uws_linux_arm_115\\.node\\)\\n$`));
+  const files = listing(out);
+  for (const f of ['package.json', 'dist/cli/main.js', 'dist/server/worker.js', 'node_modules/uWebSockets.js/src/uws.js', 'node_modules/lru-cache/package.json', 'node_modules/yaml/package.json'])
+    t.ok(files.includes(f), `has ${f}`);
+  t.same(files.filter((f) => f.includes('/binaries/')), ['node_modules/uWebSockets.js/binaries/uws_linux_arm_115.node'], 'only the armhf binary for Node 20');
+  t.same(files.filter((f) => /^dist\/demo-|^node_modules\/uWebSockets\.js\/(dist|docs)\/|^node_modules\/(tap|typescript|autocannon|eslint)\//.test(f)), [], 'no demo content, uWS fallback or dev dependencies');
+  t.same([...new Set(files.filter((f) => f.startsWith('node_modules/')).map((f) => f.split('/').slice(0, 2).join('/')))].sort(), productionPackages(REPO), 'exactly the production packages');
+  const v = spawnSync('tar', ['-tvf', out], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  t.match(v, /^\S+ 0\/0 /, 'owned by root (0/0)');
+
+  const gz = join(dir, 'pi-origin.tgz');
+  const z = await run(['cluster', 'artifact', '--out', gz]);
+  t.equal(z.code, 0);
+  t.match(z.stdout, /linux-arm64 \(uws_linux_arm64_115\.node\)/, 'arm64 (Raspberry Pi OS 64-bit) by default');
+  t.equal(spawnSync('gzip', ['-t', gz]).status, 0, '.tgz is gzipped');
+});
+
+t.test('usage errors', async (t) => {
+  const bad = await run(['cluster', 'artifact', '--out', '/tmp/x.tar', '--arch', 'mips']);
+  t.equal(bad.code, 2);
+  t.equal(bad.stderr, `pi-origin: error: artifact: --arch must be arm64, armhf or x64 (got "mips"; uWebSockets.js ships linux arm64, arm, x64) (see 'pi-origin cluster artifact --help')\n`);
+  const none = await run(['cluster', 'artifact']);
+  t.equal(none.code, 2);
+  t.match(none.stderr, /--out FILE is required/);
+  const nowhere = await run(['cluster', 'artifact', '--out', '/nonexistent-dir/x.tar']);
+  t.equal(nowhere.code, 1);
+  t.match(nowhere.stderr, /^pi-origin: error: /);
+  t.notMatch(nowhere.stderr, /\n\s+at /, 'no stack trace');
+  const help = await run(['cluster', 'artifact', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /origin_node_artifact/);
+});
