@@ -2,16 +2,36 @@
  * `pi-origin cluster <command>`: the cluster as Ansible's inventory describes it. The work is
  * in cluster/*.ts; this module parses arguments and prints.
  */
-import { DEFAULT_GROUP, InventoryError, readInventory } from '../cluster/inventory.js';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { DEFAULT_GROUP, InventoryError, readInventory, readInventoryModel } from '../cluster/inventory.js';
+import { ANSIBLE_DIR, PlaybookError, runPlaybook } from '../cluster/playbook.js';
+import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
 import { clusterStatus, renderTable, statusJson, summaryLine } from '../cluster/status.js';
+import { ManifestError, readManifest } from '../content/manifest.js';
+import { isReleaseId } from '../content/release-id.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
-
-
 
 /** `--timeout` bounds: long enough for a slow Pi on a busy link, short enough to notice a hang. */
 const TIMEOUT_MIN_MS = 1;
 const TIMEOUT_MAX_MS = 5 * 60_000;
 const DEFAULT_TIMEOUT = '2s';
+
+const PLAYBOOK_HELP = [
+  'Prints a line per task and node as Ansible reports them (failures with their whole message; on',
+  'a terminal, one more line names the nodes still running the current task), then ok, changed,',
+  'failed and unreachable per node and a summary line.',
+  '',
+  'Exit 0 when the playbook succeeds; 1 when it fails, an input is wrong or ansible-playbook is',
+  'missing (Debian package ansible); 2 for a usage error. ANSIBLE_CONFIG, when set, replaces',
+  "the package's ansible/ansible.cfg.",
+];
+const INVENTORY_OPTION = '  -i, --inventory FILE     the Ansible inventory the playbooks use (required)';
+const EXTRA_VARS_OPTION = [
+  '  -e, --extra-vars KEY=VALUE|@FILE.json',
+  '                           one more playbook variable (a string), or a JSON object of them;',
+  '                           repeatable, later ones win',
+];
 
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   status: {
@@ -36,10 +56,102 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     short: { i: 'inventory' },
     run: status,
   },
+  rollout: {
+    summary: 'roll a built release out to the origins: a canary, then batches',
+    usage: 'pi-origin cluster rollout RELEASE_DIR --inventory FILE [--batch N|N%] [-e KEY=VALUE|@FILE.json ...]',
+    help: [
+      'Runs ansible/rollout.yml with origin_release_src set to RELEASE_DIR (made absolute, symlinks',
+      'resolved): a release directory built by `pi-origin release build`, whose manifest.json id is',
+      'its name. The playbook moves one canary node first, then the others --batch at a time.',
+      '',
+      ...PLAYBOOK_HELP,
+      '',
+      'Options:',
+      INVENTORY_OPTION,
+      '  --batch N|N%             nodes per batch after the canary: a count or 1%-100%',
+      '                           (origin_rollout_batch; default: the playbook\'s)',
+      ...EXTRA_VARS_OPTION,
+    ].join('\n'),
+    flags: { inventory: 'value', batch: 'value', 'extra-vars': 'list' },
+    short: { i: 'inventory', e: 'extra-vars' },
+    positional: ['RELEASE_DIR'],
+    run: rollout,
+  },
+  rollback: {
+    summary: 'put the origins back on the previous release, or on --to ID',
+    usage: 'pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]',
+    help: [
+      'Runs ansible/rollback.yml: every origin returns to its previous release, or to release ID',
+      '(origin_rollback_to) when --to is given.',
+      '',
+      ...PLAYBOOK_HELP,
+      '',
+      'Options:',
+      INVENTORY_OPTION,
+      '  --to ID                  the release to return to: 12 hex digits (pi-origin release list)',
+      ...EXTRA_VARS_OPTION,
+    ].join('\n'),
+    flags: { inventory: 'value', to: 'value', 'extra-vars': 'list' },
+    short: { i: 'inventory', e: 'extra-vars' },
+    run: rollback,
+  },
+  register: {
+    summary: 'add a node to the cluster (ansible/register.yml)',
+    usage: 'pi-origin cluster register NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]',
+    help: [
+      'Runs ansible/register.yml with origin_node=NODE. NODE is a host name of the inventory, in any',
+      'group (a node being added need not be in the origins group yet).',
+      '',
+      ...PLAYBOOK_HELP,
+      '',
+      'Options:',
+      INVENTORY_OPTION,
+      ...EXTRA_VARS_OPTION,
+    ].join('\n'),
+    flags: { inventory: 'value', 'extra-vars': 'list' },
+    short: { i: 'inventory', e: 'extra-vars' },
+    positional: ['NODE'],
+    run: (positional, flags, lists) => nodePlaybook('register', 'registration', positional, flags, lists),
+  },
+  deregister: {
+    summary: 'take a node out of the cluster (ansible/deregister.yml)',
+    usage: 'pi-origin cluster deregister NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]',
+    help: [
+      'Runs ansible/deregister.yml with origin_node=NODE. NODE is a host name of the inventory, in',
+      'any group.',
+      '',
+      ...PLAYBOOK_HELP,
+      '',
+      'Options:',
+      INVENTORY_OPTION,
+      ...EXTRA_VARS_OPTION,
+    ].join('\n'),
+    flags: { inventory: 'value', 'extra-vars': 'list' },
+    short: { i: 'inventory', e: 'extra-vars' },
+    positional: ['NODE'],
+    run: (positional, flags, lists) => nodePlaybook('deregister', 'deregistration', positional, flags, lists),
+  },
+  provision: {
+    summary: 'install or update pi-origin and its host setup on the origins',
+    usage: 'pi-origin cluster provision --inventory FILE [-e KEY=VALUE|@FILE.json ...]',
+    help: [
+      'Runs ansible/provision.yml (the origin_node role) on the origins group. Its variables, such as',
+      'origin_node_artifact, come from the inventory or from -e.',
+      '',
+      ...PLAYBOOK_HELP,
+      '',
+      'Options:',
+      INVENTORY_OPTION,
+      ...EXTRA_VARS_OPTION,
+    ].join('\n'),
+    flags: { inventory: 'value', 'extra-vars': 'list' },
+    short: { i: 'inventory', e: 'extra-vars' },
+    run: provision,
+  },
 };
 
 export function clusterCommand(args: readonly string[]): Promise<number> {
-  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError ? fail(e.message, 1) : undefined));
+  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError || e instanceof PlaybookError || e instanceof ManifestError ? fail(e.message, 1) : undefined));
 }
 
 /** `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds, in milliseconds. */
@@ -63,4 +175,156 @@ async function status(_positional: readonly string[], flags: ReadonlyMap<string,
   if (flags.has('json')) process.stdout.write(JSON.stringify(statusJson(report), null, 2) + '\n');
   else process.stdout.write(renderTable(report) + '\n' + summaryLine(report) + '\n');
   return report.ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playbook commands
+
+/** The playbooks the commands run; each is `<dir>/<name>.yml`. */
+type PlaybookName = 'rollout' | 'rollback' | 'register' | 'deregister' | 'provision';
+
+/**
+ * The package's ansible/ directory; PI_ORIGIN_ANSIBLE_DIR replaces it so tests can run fixture
+ * playbooks (the callback plugin and ansible.cfg still come from the package).
+ */
+function playbookPath(name: PlaybookName): string {
+  const dir = process.env.PI_ORIGIN_ANSIBLE_DIR !== undefined && process.env.PI_ORIGIN_ANSIBLE_DIR !== '' ? process.env.PI_ORIGIN_ANSIBLE_DIR : ANSIBLE_DIR;
+  const path = resolve(dir, `${name}.yml`);
+  if (!existsSync(path)) throw new PlaybookError(`playbook ${path} does not exist`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  return path;
+}
+
+function requireInventory(flags: ReadonlyMap<string, string | true>): string {
+  const inventory = flags.get('inventory');
+  if (typeof inventory !== 'string') throw new UsageError('--inventory FILE is required');
+  return inventory;
+}
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The `-e` values as one object: `KEY=VALUE` (VALUE a string, as Ansible reads it) or
+ * `@FILE.json` (a JSON object). `owned` maps the variables the command sets itself to the
+ * argument that sets them; -e may not set those.
+ */
+export function parseExtraVars(values: readonly string[], owned: Readonly<Record<string, string>>): Record<string, unknown> {
+  const vars: Record<string, unknown> = {};
+  for (const value of values) {
+    let more: Record<string, unknown>;
+    if (value.startsWith('@')) {
+      more = readVarsFile(value.slice(1));
+    } else {
+      const eq = value.indexOf('=');
+      const key = value.slice(0, Math.max(eq, 0));
+      if (!VAR_NAME.test(key)) throw new UsageError(`--extra-vars takes KEY=VALUE or @FILE.json, KEY a variable name (got ${JSON.stringify(value)})`);
+      more = { [key]: value.slice(eq + 1) };
+    }
+    for (const key of Object.keys(more)) {
+      const by = owned[key];
+      if (by !== undefined) throw new UsageError(`--extra-vars cannot set ${key}: give ${by} instead`);
+    }
+    Object.assign(vars, more);
+  }
+  return vars;
+}
+
+function readVarsFile(path: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new PlaybookError(`cannot read extra vars ${path}: ${err.code ?? err.message}`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new PlaybookError(`extra vars ${path} must hold a JSON object`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  return data as Record<string, unknown>;
+}
+
+/** `--batch`: a count (a number for Ansible's `serial`) or `1%`-`100%` (a string). */
+export function parseBatch(text: string): number | string | undefined {
+  if (/^[1-9]\d{0,5}$/.test(text)) return Number(text);
+  const m = /^([1-9]\d{0,2})%$/.exec(text);
+  return m !== null && Number(m[1]) <= 100 ? text : undefined;
+}
+
+/**
+ * The release directory as the playbook gets it: absolute, symlinks resolved (so `current`
+ * works), and checked to be a release: its manifest reads and its id is the directory's name.
+ */
+function releaseDir(arg: string): { dir: string; id: string } {
+  let dir: string;
+  try {
+    dir = realpathSync(resolve(arg));
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
+  } catch (e) {
+    throw new PlaybookError(`release directory ${arg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  }
+  const manifest = readManifest(dir);
+  if (manifest === undefined) throw new PlaybookError(`${dir} has no manifest.json: not a release directory (pi-origin release build makes them)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  if (manifest.id !== basename(dir)) throw new PlaybookError(`${dir}: the manifest's id ${manifest.id} is not the directory's name (a release directory is named after its id)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  return { dir, id: manifest.id };
+}
+
+async function rollout(positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const inventory = requireInventory(flags);
+  const batchText = flags.get('batch') as string | undefined;
+  const batch = batchText === undefined ? undefined : parseBatch(batchText);
+  if (batchText !== undefined && batch === undefined) throw new UsageError(`--batch must be a positive integer or a percentage from 1% to 100% (got ${JSON.stringify(batchText)})`);
+  const extra = parseExtraVars(lists.get('extra-vars') ?? [], { origin_release_src: 'RELEASE_DIR', origin_rollout_batch: '--batch' });
+  readInventory(inventory);
+  const release = releaseDir(positional[0] as string);
+  const vars = { ...extra, origin_release_src: release.dir, ...(batch === undefined ? {} : { origin_rollout_batch: batch }) };
+  return playbook('rollout', inventory, vars, `rollout of ${release.id}`);
+}
+
+async function rollback(_positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const inventory = requireInventory(flags);
+  const to = flags.get('to') as string | undefined;
+  if (to !== undefined && !isReleaseId(to)) throw new UsageError(`--to must be a release id, 12 lower-case hex digits (got ${JSON.stringify(to)})`);
+  const extra = parseExtraVars(lists.get('extra-vars') ?? [], { origin_rollback_to: '--to' });
+  readInventory(inventory);
+  return playbook('rollback', inventory, { ...extra, ...(to === undefined ? {} : { origin_rollback_to: to }) }, to === undefined ? 'rollback' : `rollback to ${to}`);
+}
+
+async function nodePlaybook(name: 'register' | 'deregister', noun: string, positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const inventory = requireInventory(flags);
+  const node = positional[0] as string;
+  const extra = parseExtraVars(lists.get('extra-vars') ?? [], { origin_node: 'NODE' });
+  const model = readInventoryModel(inventory);
+  if (!model.hosts.has(node)) {
+    const known = [...model.hosts.keys()];
+    throw new InventoryError(`${inventory}: no host "${node}" (hosts: ${known.length === 0 ? 'none' : known.join(', ')})`);
+  }
+  return playbook(name, inventory, { ...extra, origin_node: node }, `${noun} of ${node}`);
+}
+
+async function provision(_positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const inventory = requireInventory(flags);
+  const extra = parseExtraVars(lists.get('extra-vars') ?? [], {});
+  readInventory(inventory);
+  return playbook('provision', inventory, extra, 'provisioning');
+}
+
+/**
+ * Runs a playbook with progress on stdout (Ansible's warnings and errors on stderr) and the
+ * summary at the end. Ctrl-C stops ansible-playbook (it gets SIGINT too) and still prints
+ * the summary of what ran.
+ */
+async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string): Promise<number> {
+  const path = playbookPath(name);
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+  const started = performance.now();
+  const now = (): number => performance.now() - started;
+  const printer = new ProgressPrinter(process.stdout, process.stderr, now);
+  try {
+    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
+    printer.finish();
+    process.stdout.write('\n' + renderSummary(what, result));
+    return result.code === 0 && !result.aborted ? 0 : 1;
+  } finally {
+    printer.finish();
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+  }
 }
