@@ -3,7 +3,8 @@
  * of subcommands, one argument parser, one place that turns errors into a line and an exit code.
  */
 
-export type FlagKind = 'value' | 'boolean';
+/** `list`: a value option that may be repeated (`-e a=1 -e b=2`), in order. */
+export type FlagKind = 'value' | 'boolean' | 'list';
 
 export interface Subcommand {
   readonly summary: string;
@@ -16,7 +17,8 @@ export interface Subcommand {
   readonly positional?: readonly string[];
   /** Positional arguments that may follow the required ones. */
   readonly optional?: readonly string[];
-  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number>;
+  /** `lists` holds the values of `list` options (absent when not given). */
+  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number>;
 }
 
 /** Bad arguments: printed with a pointer to the subcommand's --help, exit 2. */
@@ -44,8 +46,8 @@ export async function runGroup(group: string, table: Readonly<Record<string, Sub
     return 0;
   }
   try {
-    const { positional, flags } = parseArgs(rest, sub);
-    return await sub.run(positional, flags);
+    const { positional, flags, lists } = parseArgs(rest, sub);
+    return await sub.run(positional, flags, lists);
   } catch (e) {
     if (e instanceof UsageError) return fail(`${name}: ${e.message} (see 'pi-origin ${group} ${name} --help')`, 2);
     const code = onError(e);
@@ -55,13 +57,15 @@ export async function runGroup(group: string, table: Readonly<Record<string, Sub
 }
 
 function groupUsage(group: string, table: Readonly<Record<string, Subcommand>>): string {
-  const lines = Object.entries(table).map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`);
+  const width = Math.max(9, ...Object.keys(table).map((name) => name.length + 1));
+  const lines = Object.entries(table).map(([name, s]) => `  ${name.padEnd(width)} ${s.summary}`);
   return [`Usage: pi-origin ${group} <command> [options]`, '', 'Commands:', ...lines, '', `Run 'pi-origin ${group} <command> --help' for a command's arguments and options.`].join('\n');
 }
 
-export function parseArgs(args: readonly string[], sub: Subcommand): { positional: string[]; flags: Map<string, string | true> } {
+export function parseArgs(args: readonly string[], sub: Subcommand): { positional: string[]; flags: Map<string, string | true>; lists: Map<string, string[]> } {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === '--') {
@@ -85,7 +89,11 @@ export function parseArgs(args: readonly string[], sub: Subcommand): { positiona
     const kind = sub.flags[name];
     if (kind === undefined) throw new UsageError(`unknown option --${name}`);
     if (flags.has(name)) throw new UsageError(`--${name} given twice`);
-    if (kind === 'boolean') {
+    if (kind === 'list') {
+      const value = inline ?? args[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      lists.set(name, [...(lists.get(name) ?? []), value]);
+    } else if (kind === 'boolean') {
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
       flags.set(name, true);
     } else {
@@ -99,5 +107,5 @@ export function parseArgs(args: readonly string[], sub: Subcommand): { positiona
   if (required.length === 0 && optional.length === 0 && positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   if (positional.length < required.length || positional.length > required.length + optional.length)
     throw new UsageError(`expected ${[...required, ...optional.map((o) => `[${o}]`)].join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
-  return { positional, flags };
+  return { positional, flags, lists };
 }

@@ -76,14 +76,19 @@ export interface Inventory {
  * a host whose address or port is invalid.
  */
 export function readInventory(path: string, group: string = DEFAULT_GROUP): Inventory {
+  const model = readInventoryModel(path);
+  return { file: path, format: model.format, group, hosts: resolveGroup(model, group) };
+}
+
+/** Reads and parses `path` without resolving a group: every host and group as written. Throws InventoryError. */
+export function readInventoryModel(path: string): InventoryModel {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new InventoryError(`cannot read inventory ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const model = parseInventory(text, path, detectFormat(path, text));
-  return { file: path, format: model.format, group, hosts: resolveGroup(model, group) };
+  return parseInventory(text, path, detectFormat(path, text));
 }
 
 /** `.yml`/`.yaml`/`.json` are YAML; otherwise YAML when the first content line is `---` or a bare `key:`. */

@@ -16,7 +16,8 @@
  * test's temporary directory; HAProxy runs as a daemon killed at teardown.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Manifest } from '../dist/content/manifest.js';
 import { buildRelease } from '../dist/content/release.js';
-import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run, type Run } from './helpers/ansible.js';
+import { ansibleEnv, buildArtifact, closeMasters, httpGet, REPO, run, type Run } from './helpers/ansible.js';
 import { until } from './helpers/wait.js';
 import { createRig, type Rig, type RigNode } from './rig/netns.js';
 
@@ -45,6 +46,21 @@ async function freePort(): Promise<number> {
       return port;
     }
   }
+}
+
+/** The CLI's summary table (NODE OK CHANGED FAILED ...): host -> counts by lower-case column. */
+function summaryTable(out: string): Map<string, Record<string, number>> {
+  const lines = out.split('\n');
+  const start = lines.findIndex((l) => /^NODE\s+OK\s+CHANGED/.test(l));
+  const table = new Map<string, Record<string, number>>();
+  if (start === -1) return table;
+  const columns = (lines[start] as string).trim().split(/\s+/).slice(1).map((c) => c.toLowerCase());
+  for (const line of lines.slice(start + 1)) {
+    if (line.trim() === '') break;
+    const [host, ...counts] = line.trim().split(/\s+/);
+    table.set(host as string, Object.fromEntries(columns.map((c, i) => [c, Number(counts[i])])));
+  }
+  return table;
 }
 
 interface Sample {
@@ -137,7 +153,6 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
     }
     return dir;
   };
-  const { mkdirSync } = await import('node:fs');
   for (const n of ['a', 'b']) mkdirSync(join(work, 'sites', n, 'assets'), { recursive: true });
   const A = await buildRelease(site('a', 'A'), releases);
   const B = await buildRelease(site('b', 'B'), releases);
@@ -204,22 +219,20 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
 
   // profile_tasks: each run's slowest tasks go into the test output (a comment), for tuning.
   const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '8' }, controlDir);
-  const playbook = (name: string, extra: Record<string, unknown> = {}, limit?: string, onStdout?: (s: string) => void): Promise<Run> =>
-    run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', name), '-e', JSON.stringify(extra), ...(limit === undefined ? [] : ['--limit', limit])], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
-      t.comment(`${name}${limit === undefined ? '' : ` --limit ${limit}`}: ${r.ms} ms; slowest tasks:\n${r.stdout.slice(r.stdout.lastIndexOf('=====')).split('\n').slice(1, 9).join('\n')}`);
+  /** `pi-origin cluster ARGS -i inventory`: the operator's commands, which run the playbooks. */
+  const cluster = (args: readonly string[], onStdout?: (s: string) => void): Promise<Run> =>
+    run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', ...args, '-i', inventory], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
+      const profile = r.stdout.lastIndexOf('=====');
+      t.comment(`pi-origin cluster ${args.join(' ')}: ${r.ms} ms${profile === -1 ? '' : `; slowest tasks:\n${r.stdout.slice(profile).split('\n').slice(1, 7).join('\n')}`}`);
       return r;
     });
   const out = (r: Run): { stdout: string; stderr: string } => ({ stdout: r.stdout.slice(-6000), stderr: r.stderr.slice(-2000) });
-  const admin = async (command: string): Promise<string> => (await run('socat', ['stdio', `unix-connect:${socket}`], { timeoutMs: 5000, ...{} }).then(() => '')) + (await socat(command));
-  const socat = async (command: string): Promise<string> => {
-    const { spawnSync } = await import('node:child_process');
-    return spawnSync('socat', ['stdio', `unix-connect:${socket}`], { input: command + '\n', encoding: 'utf8', timeout: 5000 }).stdout;
-  };
-  void admin;
+  /** One command to HAProxy's runtime API. */
+  const socat = (command: string): string => spawnSync('socat', ['stdio', `unix-connect:${socket}`], { input: command + '\n', encoding: 'utf8', timeout: 5000 }).stdout;
   /** Server name -> status column of `show stat`. */
-  const proxyServers = async (): Promise<Map<string, { status: string; total: number }>> => {
+  const proxyServers = (): Map<string, { status: string; total: number }> => {
     const m = new Map<string, { status: string; total: number }>();
-    for (const line of (await socat('show stat origins 4 -1')).split('\n')) {
+    for (const line of socat('show stat origins 4 -1').split('\n')) {
       const f = line.split(',');
       if (f[0] === 'origins' && f[1] !== undefined) m.set(f[1], { status: f[17] ?? '', total: Number(f[7]) });
     }
@@ -247,22 +260,22 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   };
 
   // 1. Provision.
-  const provision = await playbook('provision.yml');
-  t.equal(provision.code, 0, `provision.yml exits 0 (${provision.ms} ms)`, out(provision));
+  const provision = await cluster(['provision']);
+  t.equal(provision.code, 0, `cluster provision exits 0 (${provision.ms} ms)`, out(provision));
   t.ok(existsSync(pidfile), 'HAProxy runs (PID file)');
   const pid0 = haproxyPid();
   t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server node1 \\[${rig.nodes[0]!.address}\\]:${PORT} check inter 500ms fall 2 rise 2 send-proxy-v2 check-send-proxy`), 'backend servers by IPv6 literal, PROXY v2 on traffic and checks');
 
   // 2. Roll out A.
-  const rolloutA = await playbook('rollout.yml', { origin_release_src: A.dir });
+  const rolloutA = await cluster(['rollout', A.dir]);
   t.equal(rolloutA.code, 0, `rollout of A exits 0 (${rolloutA.ms} ms)`, out(rolloutA));
   for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} reports release A`);
-  t.ok(await until(async () => [...(await proxyServers()).values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
+  t.ok(await until(() => [...proxyServers().values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
   const viaProxy = await Promise.all(Array.from({ length: 30 }, () => httpGet(`http://127.0.0.1:${proxyPort}/index.html`)));
   t.same([...new Set(viaProxy.map((r) => `${r.status} ${String(r.headers['x-origin-release'])}`))], [`200 ${A.id}`], 'IPv4 client through HAProxy: release A, 30 of 30');
   const v6 = await httpGet(`http://[::1]:${proxyPort}/notes.txt`);
   t.equal(v6.body.toString(), 'release A\n', 'IPv6 client through HAProxy too');
-  const perNode = await proxyServers();
+  const perNode = proxyServers();
   for (const n of rig.nodes) t.ok((perNode.get(n.name)?.total ?? 0) > 0, `${n.name} served requests through the proxy`);
   for (const n of rig.nodes) {
     const v4 = await rig.exec(n, ['ip', '-4', '-o', 'addr', 'show']);
@@ -271,14 +284,24 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
     t.equal(probe.stdout.trim(), "b''", `${n.name}: the server answers nothing over IPv4, even on loopback`);
   }
 
+  // Idempotence: provisioning and rolling out the same release again change nothing.
+  const [again1, again2] = [await cluster(['provision']), await cluster(['rollout', A.dir])];
+  for (const [what, r] of [['provision', again1], ['rollout of A', again2]] as const) {
+    const table = summaryTable(r.stdout);
+    t.equal(r.code, 0, `${what} again exits 0`, out(r));
+    t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `${what} again: changed=0 on every host (${[...table.keys()].join(', ')})`);
+  }
+  t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded by provisioning again');
+
   // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
   const paths = A.manifest.files.map((f) => f.path);
   const load = loadThroughProxy(proxyPort, manifests, paths, 4);
-  const rolloutB = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 2 });
+  const rolloutB = await cluster(['rollout', B.dir, '--batch', '2']);
   const samples = await load.stop();
   t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
-  t.match(rolloutB.stdout, /TASK \[origin_release : Run the canary gate against node1\]/, 'the gate ran on the canary');
-  t.match(rolloutB.stdout, /passed the content check/, 'and passed');
+  t.match(rolloutB.stdout, /^\[ *[\d.]+s\] Canary: Run the canary gate against node1 · node1 -> localhost ok$/m, 'the gate ran on the canary, from the controller');
+  t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the gate · node1 ok: http://\\[${rig.nodes[0]!.address}\\]:${PORT}: release ${B.id} passed the content check \\(4 requests`, 'm'), 'and passed: every file over IPv6');
+  t.match(rolloutB.stdout, new RegExp(`^rollout of ${B.id} complete on 3 nodes in `, 'm'), 'summary line');
   const failed = samples.filter((s) => s.status !== 200 || !s.ok);
   t.ok(samples.length > 200, `load ran through HAProxy over IPv4 (${samples.length} requests)`);
   t.same(failed.slice(0, 5), [], `zero failed requests, every body matches its release (${failed.length} of ${samples.length})`);
@@ -288,61 +311,61 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   const [inodeA, inodeB] = linked.stdout.trim().split('\n');
   t.equal(inodeA, inodeB, 'an unchanged file is hard-linked between releases on the node (it did not travel again)');
 
-  const back = await playbook('rollback.yml');
+  const back = await cluster(['rollback']);
   t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
   for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
 
   // 4. Roll out B again; node2's server dies once the canary is under way.
   const node2 = rig.node(2);
   let killed = false;
-  const broken = await playbook('rollout.yml', { origin_release_src: B.dir, origin_rollout_batch: 1 }, undefined, (s) => {
-    if (!killed && s.includes('PLAY [Canary]')) {
+  const broken = await cluster(['rollout', B.dir, '--batch', '1'], (s) => {
+    if (!killed && s.includes('PLAY Canary')) {
       killed = true;
       void rig.exec(node2, ['start-stop-daemon', '--stop', '--signal', 'KILL', '--pidfile', '/srv/origin/run/pi-origin.pid']);
     }
   });
   t.ok(killed, 'node2 was broken mid-rollout');
   t.not(broken.code, 0, 'the rollout fails');
-  t.match(broken.stdout, /node2 did not take release [0-9a-f]{12} \(Wait for the node to report release/, 'the report names node2 and the step');
-  const r4 = recap(broken.stdout);
+  t.match(broken.stdout, new RegExp(`^rollout of ${B.id} stopped: node2 failed at Report the failed activation: node2 did not take release ${B.id} \\(Wait for the node to report release ${B.id}: `, 'm'), 'the summary names node2 and the step');
+  const r4 = summaryTable(broken.stdout);
   t.equal(r4.get('node2')?.failed, 1, 'node2 failed');
   t.equal(r4.get('node3')?.changed ?? 0, 0, 'node3 was not touched after the failure');
   t.equal(await servedRelease(rig.node(1)), B.id, 'node1 (canary) serves B, whole');
   t.equal(await servedRelease(rig.node(3)), A.id, 'node3 serves A, whole');
   const link2 = await rig.exec(node2, ['readlink', '/srv/origin/releases/current']);
   t.equal(link2.stdout.trim(), A.id, 'node2 was put back on A');
-  t.ok(await until(async () => (await proxyServers()).get('node2')?.status.startsWith('DOWN') === true, 10000), 'HAProxy took node2 out by health check');
+  t.ok(await until(() => proxyServers().get('node2')?.status.startsWith('DOWN') === true, 10000), 'HAProxy took node2 out by health check');
 
   // The operator restarts node2 (provision starts a stopped server) and rolls back.
-  const fix = await playbook('provision.yml', {}, 'node2');
+  const fix = await cluster(['provision', '--limit', 'node2']);
   t.equal(fix.code, 0, `provision --limit node2 exits 0`, out(fix));
-  const rollback = await playbook('rollback.yml');
+  const rollback = await cluster(['rollback']);
   t.equal(rollback.code, 0, `rollback exits 0 (${rollback.ms} ms)`, out(rollback));
-  t.match(rollback.stdout, new RegExp(`rolling back to release ${A.id}`));
+  t.match(rollback.stdout, new RegExp(`Report the rollback target · node1 ok: rolling back to release ${A.id}$`, 'm'));
   for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} serves A after the rollback`);
 
   // 5. A fourth node: provision, roll A out to it, register it without a reload.
   const node4 = await rig.addNode();
   writeInventory(rig.nodes);
-  const prov4 = await playbook('provision.yml', {}, 'node4');
+  const prov4 = await cluster(['provision', '--limit', 'node4']);
   t.equal(prov4.code, 0, `provision --limit node4 exits 0`, out(prov4));
-  const roll4 = await playbook('rollout.yml', { origin_release_src: A.dir }, 'node4');
+  const roll4 = await cluster(['rollout', A.dir, '--limit', 'node4']);
   t.equal(roll4.code, 0, `rollout of A --limit node4 exits 0`, out(roll4));
   t.equal(await servedRelease(node4), A.id, 'node4 serves A');
-  t.notOk((await proxyServers()).has('node4'), 'node4 is not in HAProxy yet');
-  const reg = await playbook('register.yml', { origin_node: 'node4' });
+  t.notOk(proxyServers().has('node4'), 'node4 is not in HAProxy yet');
+  const reg = await cluster(['register', 'node4']);
   t.equal(reg.code, 0, `register node4 exits 0`, out(reg));
-  t.equal((await proxyServers()).get('node4')?.status, 'UP', 'node4 is UP in HAProxy');
+  t.equal(proxyServers().get('node4')?.status, 'UP', 'node4 is UP in HAProxy');
   t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded (same process)');
   t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 \[/, 'the configuration file has node4 for the next reload');
   await Promise.all(Array.from({ length: 40 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
-  t.ok(((await proxyServers()).get('node4')?.total ?? 0) > 0, 'node4 takes traffic through the proxy');
-  const again = await playbook('register.yml', { origin_node: 'node4' });
-  t.equal(recap(again.stdout).get('proxy1')?.changed, 0, 'registering again changes nothing');
+  t.ok((proxyServers().get('node4')?.total ?? 0) > 0, 'node4 takes traffic through the proxy');
+  const again = await cluster(['register', 'node4']);
+  t.equal(summaryTable(again.stdout).get('proxy1')?.changed, 0, 'registering again changes nothing');
 
-  const dereg = await playbook('deregister.yml', { origin_node: 'node4' });
+  const dereg = await cluster(['deregister', 'node4']);
   t.equal(dereg.code, 0, `deregister node4 exits 0`, out(dereg));
-  t.notOk((await proxyServers()).has('node4'), 'node4 is gone from HAProxy');
+  t.notOk(proxyServers().has('node4'), 'node4 is gone from HAProxy');
   t.equal(haproxyPid(), pid0, 'still the same HAProxy process');
   t.notMatch(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 /, 'and from the configuration file');
   const after = await Promise.all(Array.from({ length: 20 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
