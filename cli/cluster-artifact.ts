@@ -17,7 +17,7 @@ export const ARTIFACT: Subcommand = {
   help: [
     'Writes the tar the origin_node role installs on every node: package.json, dist/ and the',
     'production dependencies, with only the uWebSockets.js binary for linux-ARCH and Node 20',
-    '(about 15 MB instead of 125 MB). Nodes never run npm. Build first (npm ci && npm run build).',
+    '(about 14 MB instead of 125 MB). Nodes never run npm. Build first (npm ci && npm run build).',
     'FILE ending in .gz or .tgz is gzipped. Point origin_node_artifact at FILE.',
     '',
     'Options:',

@@ -132,12 +132,13 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     run: rollout,
   },
   rollback: {
-    summary: "put every origin on the canary's previous release, or on --to ID",
+    summary: 'undo the last rollout on every origin, or go to --to ID',
     usage: 'pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]',
     help: [
-      'Runs ansible/rollback.yml: every origin switches to the release the canary (the first host of',
-      'origins) served before its last change, or to release ID (origin_rollback_to) with --to.',
-      'After a rollout of B over A, finished or stopped half-way, that is A everywhere.',
+      'Runs ansible/rollback.yml: undoes the last rollout, recorded on the canary (the first host of',
+      'origins) once it passed the gate: after a rollout of B over A, finished or stopped half-way,',
+      'every origin goes back to A (the canary last). Refuses when the canary does not serve B.',
+      'With --to, every origin goes to release ID (origin_rollback_to) instead.',
       '',
       ...PLAYBOOK_HELP,
       '',

@@ -131,7 +131,8 @@ function get(base: URL, path: string, timeoutMs: number): Promise<Answer> {
       {
         host: base.hostname.replace(/^\[|\]$/g, ''),
         port: base.port === '' ? 80 : Number(base.port),
-        path: encodeURI(path),
+        // Each segment encoded on its own: a file named `a?b` or `c#d` is a path, not a query.
+        path: path.split('/').map(encodeURIComponent).join('/'),
         agent: false,
         headers: { 'User-Agent': 'pi-origin-check', 'Accept-Encoding': 'identity' },
       },

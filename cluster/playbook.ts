@@ -123,10 +123,11 @@ function packageRoot(): string {
 
 export const STDERR_KEEP = 64 * 1024;
 /**
- * Stopping a run. Ctrl-C at a terminal reaches ansible-playbook and its workers at once and
- * Ansible stops as usual. A SIGINT to ansible-playbook alone (an abort from here) is not
- * acted on until the running task ends, so SIGTERM follows: it ends ansible-playbook at once;
- * a module already running on a node finishes there unobserved.
+ * Stopping a run. ansible-playbook runs in its own process group, and an abort signals the
+ * whole group, as Ctrl-C at a terminal would: SIGINT first (Ansible stops as usual), then
+ * SIGTERM and SIGKILL for whatever is left, workers and their children included (a worker's
+ * child holding the output pipe would otherwise keep the run open). A module already running
+ * on a node finishes there unobserved.
  */
 export const TERM_AFTER_MS = 2000;
 export const KILL_AFTER_MS = 10_000;
@@ -181,15 +182,22 @@ function spawnPlaybook(command: string, args: readonly string[], options: RunPla
       resolve(collector.result(128 + constants.signals.SIGINT, null, 0, true, ''));
       return;
     }
-    const child = spawn(command, args, { env: playbookEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: playbookEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let aborted = false;
     const timers: NodeJS.Timeout[] = [];
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
     const onAbort = (): void => {
       aborted = true;
-      child.kill('SIGINT');
+      signalGroup('SIGINT');
       timers.push(
-        setTimeout(() => child.kill('SIGTERM'), TERM_AFTER_MS),
-        setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS),
+        setTimeout(() => signalGroup('SIGTERM'), TERM_AFTER_MS),
+        setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS),
       );
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });

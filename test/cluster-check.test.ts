@@ -62,6 +62,16 @@ t.test('a node serving the release passes; another release, a damaged file and n
   t.match(broken.stdout, /FAILED the content check: 1 problem \(/);
   t.match(broken.stdout, /\n {2}\/data\.bin: HTTP 503\n$/);
 
+  // --expect: health only, retried for --wait (how a rollout confirms a switch).
+  const expectOk = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', one.id]);
+  t.equal(expectOk.code, 0);
+  t.match(expectOk.stdout, new RegExp(`^http://\\[::1\\]:${served.port}: reports release ${one.id} \\(1 request, \\d+ ms\\)\\n$`));
+  const waited = Date.now();
+  const expectOther = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', two.id, '--wait', '400ms']);
+  t.equal(expectOther.code, 1);
+  t.equal(expectOther.stdout, `http://[::1]:${served.port}: does NOT report release ${two.id}: /_origin/health: HTTP 200 "ok ${one.id}", expected "ok ${two.id}" (waited 400 ms)\n`);
+  t.ok(Date.now() - waited >= 400, 'it kept asking for --wait');
+
   const port = await closedPort();
   const down = await run(['cluster', 'check', '--target', `http://[::1]:${port}`, '--release', one.dir]);
   t.equal(down.code, 1);
@@ -73,7 +83,11 @@ t.test('usage errors name the option', async (t) => {
   const rel = await buildRelease(join(dir, 'site'), join(dir, 'releases'));
   const cases: [string[], string][] = [
     [['--release', rel.dir], '--target URL is required'],
-    [['--target', 'http://[::1]:1'], '--release RELEASE_DIR is required'],
+    [['--target', 'http://[::1]:1'], '--release RELEASE_DIR or --expect ID is required'],
+    [['--target', 'http://[::1]:1', '--expect', 'abc'], '--expect must be a release id, 12 hex digits (got "abc")'],
+    [['--target', 'http://[::1]:1', '--expect', rel.id, '--release', rel.dir], 'give --release or --expect, not both'],
+    [['--target', 'http://[::1]:1', '--release', rel.dir, '--wait', '1s'], '--wait goes with --expect'],
+    [['--target', 'http://[::1]:1', '--expect', rel.id, '--wait', '6m'], '--wait must be a duration from 0 to 5m'],
     [['--target', 'ftp://[::1]/', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],
     [['--target', 'http://[::1]:1/x', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],
     [['--target', 'nonsense', '--release', rel.dir], '--target must be an http:// URL like'],

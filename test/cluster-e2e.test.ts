@@ -10,7 +10,9 @@
  *   4. roll out B again and kill one node's server mid-rollout: the rollout stops naming that
  *      node, every node serves one whole release, and rollback restores A everywhere;
  *   5. add a fourth node: provision, roll A out to it, register it through the runtime API (it
- *      takes traffic, HAProxy is not reloaded), then decommission it the same way.
+ *      takes traffic, HAProxy is not reloaded), then decommission it the same way;
+ *   6. upgrade one node's software under load (upgrade.yml: drain, restart, healthy, enable).
+ * Also: provisioning and rolling out again change nothing, and a failing gate puts the canary back.
  * `npm run test:cluster` runs this file alone. The rig shares /etc, /opt and the process table
  * with this machine, so everything the roles write goes to the nodes' private /srv or to this
  * test's temporary directory; HAProxy runs as a daemon killed at teardown.
@@ -284,9 +286,10 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
     t.equal(probe.stdout.trim(), "b''", `${n.name}: the server answers nothing over IPv4, even on loopback`);
   }
 
-  // Idempotence: provisioning and rolling out the same release again change nothing.
-  const [again1, again2] = [await cluster(['provision']), await cluster(['rollout', A.dir])];
-  for (const [what, r] of [['provision', again1], ['rollout of A', again2]] as const) {
+  // Idempotence: the proxy's provisioning and rolling out the same release again change nothing
+  // (origin_node's second run is checked by ansible-origin-node.test.ts).
+  const [again1, again2] = [await cluster(['provision', '--limit', 'proxy1']), await cluster(['rollout', A.dir])];
+  for (const [what, r] of [['provision of the proxy', again1], ['rollout of A', again2]] as const) {
     const table = summaryTable(r.stdout);
     t.equal(r.code, 0, `${what} again exits 0`, out(r));
     t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `${what} again: changed=0 on every host (${[...table.keys()].join(', ')})`);
@@ -314,6 +317,19 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   const back = await cluster(['rollback']);
   t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
   for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
+
+  // A gate that fails puts the canary back and stops the rollout before any other node moves.
+  const gateVars = join(work, 'gate-fails.json');
+  writeFileSync(gateVars, JSON.stringify({ origin_release_gate_command: ['/bin/sh', '-c', 'echo "gate: p99 too high"; exit 1', 'gate'] }));
+  const gated = await cluster(['rollout', B.dir, '-e', `@${gateVars}`]);
+  t.not(gated.code, 0, 'a failing gate fails the rollout');
+  t.match(gated.stdout, new RegExp(`^rollout of ${B.id} stopped: node1 failed at Stop the rollout: canary node1 failed the gate for release ${B.id}; it is back on ${A.id} and no other node changed\\. gate: p99 too high`, 'm'), 'the summary says the canary failed the gate, with the gate\'s words');
+  for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} still serves A`);
+  const pointers1 = await rig.exec(1, ['readlink', '/srv/origin/releases/current', '/srv/origin/releases/previous']);
+  t.equal(pointers1.stdout, `${A.id}\n${B.id}\n`, 'the canary\'s current and previous are exactly as before');
+  const nothing = await cluster(['rollback']);
+  t.equal(nothing.code, 1, 'rollback after a rejected rollout refuses: nothing to undo');
+  t.match(nothing.stdout, new RegExp(`nothing to roll back: the canary node1 serves ${A.id} and the last rollout it recorded is ${A.id} ${B.id}`));
 
   // 4. Roll out B again; node2's server dies once the canary is under way.
   const node2 = rig.node(2);
@@ -370,5 +386,20 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   t.notMatch(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 /, 'and from the configuration file');
   const after = await Promise.all(Array.from({ length: 20 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
   t.same([...new Set(after.map((r) => `${r.status} ${r.body.toString()}`))], ['200 release A\n'], 'the cluster keeps serving A');
+  // 6. A software upgrade of node3 (a new artifact) under load: drained at HAProxy, restarted,
+  // healthy, back in rotation; no client request fails.
+  const artifact2 = join(work, 'pi-origin-2.tgz');
+  const tar2 = await run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', artifact2, '--arch', process.arch], { env: process.env });
+  t.equal(tar2.code, 0, 'a second artifact (other checksum)');
+  const pid3 = (await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim();
+  const load2 = loadThroughProxy(proxyPort, manifests, paths, 3);
+  const upgrade = await run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible/upgrade.yml'), '--limit', 'node3', '-e', JSON.stringify({ origin_node_artifact: artifact2 })], { env: ansibleEnv({}, controlDir), timeoutMs: 120000 });
+  const samples2 = await load2.stop();
+  t.equal(upgrade.code, 0, `upgrade.yml --limit node3 exits 0 (${upgrade.ms} ms)`, out(upgrade));
+  t.not((await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim(), pid3, 'node3 runs a new server process');
+  t.equal(proxyServers().get('node3')?.status, 'UP', 'node3 is back UP in HAProxy');
+  const failed2 = samples2.filter((s) => s.status !== 200 || !s.ok);
+  t.same(failed2.slice(0, 5), [], `zero failed requests during the upgrade (${failed2.length} of ${samples2.length})`);
+
   t.ok(Date.now() - started < 5 * 60_000, `the whole cluster test took ${Math.round((Date.now() - started) / 1000)} s (< 5 min)`);
 });
