@@ -106,8 +106,9 @@ function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Manifest>
   };
 }
 
-// About 3-4 minutes here: every Ansible task costs an ssh round trip per node.
-t.setTimeout(6 * 60_000);
+// About 3 minutes here, run alone after the suite (npm test); the bound leaves room for a slow
+// machine, and the last assertion holds it to the 5 minutes the issue allows.
+t.setTimeout(9 * 60_000);
 
 t.test('cluster: provision, roll out, gate, break, roll back, scale out and in', async (t) => {
   const started = Date.now();
