@@ -4,6 +4,7 @@
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
 import { clusterCommand } from './cluster.js';
+import { gateCommand } from './gate.js';
 import { planCommand } from './plan.js';
 import { releaseCommand } from './release.js';
 import { serveCommand } from './serve.js';
@@ -17,6 +18,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
   release: { summary: 'build, verify, activate, roll back and prune content releases', run: releaseCommand },
   cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: clusterCommand },
+  gate: { summary: 'the release gate: scenarios at a fixed rate against their SLOs', run: gateCommand },
   plan: { summary: 'how many Pis a launch needs, and which limit binds', run: planCommand },
 };
 
