@@ -305,6 +305,7 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
   t.match(rolloutB.stdout, /^\[ *[\d.]+s\] Canary: Run the canary gate against node1 · node1 -> localhost ok$/m, 'the gate ran on the canary, from the controller');
   t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the gate · node1 ok: http://\\[${rig.nodes[0]!.address}\\]:${PORT}: release ${B.id} passed the content check \\(4 requests`, 'm'), 'and passed: every file over IPv6');
+  t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the load gate · node1 ok: pi-origin gate: release ${B.id} on http://\\[${rig.nodes[0]!.address}\\]:${PORT}: PASS$`, 'm'), 'and the load gate passed on the canary, over IPv6');
   t.match(rolloutB.stdout, new RegExp(`^rollout of ${B.id} complete on 3 nodes in `, 'm'), 'summary line');
   const failed = samples.filter((s) => s.status !== 200 || !s.ok);
   t.ok(samples.length > 200, `load ran through HAProxy over IPv4 (${samples.length} requests)`);
