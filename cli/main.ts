@@ -3,6 +3,7 @@
  * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
+import { benchCommand } from './bench.js';
 import { clusterCommand } from './cluster.js';
 import { releaseCommand } from './release.js';
 import { serveCommand } from './serve.js';
@@ -16,6 +17,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
   release: { summary: 'build, verify, activate, roll back and prune content releases', run: releaseCommand },
   cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: clusterCommand },
+  bench: { summary: 'benchmark this server against raw uWS, nginx, node:http, sirv and @fastify/static', run: benchCommand },
 };
 
 function usage(): string {
