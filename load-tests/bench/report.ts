@@ -387,7 +387,7 @@ export function markdown(rep: Report): string {
           fmtFixed(r.medianServerCpuUsPerReq, r.medianServerCpuUsPerReq < 100 ? 1 : 0),
           `${fmtFixed(r.medianLoadgenCpuPct, 0)}%`,
           String(r.non2xx3xx + r.socketErrors),
-          r.server === 'pi-origin'
+          r.server === 'pi-origin' || r.server === 'pi-origin-w2'
             ? '—'
             : fmtRatio(rep.ratios.find((x) => x.numerator === 'pi-origin' && x.denominator === r.server && x.file === f.name)?.median ?? Number.NaN),
         ]),
