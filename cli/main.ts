@@ -3,6 +3,7 @@
  * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
+import { benchCommand } from './bench.js';
 import { clusterCommand } from './cluster.js';
 import { gateCommand } from './gate.js';
 import { planCommand } from './plan.js';
@@ -20,6 +21,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: clusterCommand },
   gate: { summary: 'the release gate: scenarios at a fixed rate against their SLOs', run: gateCommand },
   plan: { summary: 'how many Pis a launch needs, and which limit binds', run: planCommand },
+  bench: { summary: 'benchmark this server against raw uWS, nginx, node:http, sirv and @fastify/static', run: benchCommand },
 };
 
 function usage(): string {

@@ -1,7 +1,8 @@
 /**
  * Fallback load generator, used by peers.ts only when wrk is not installed.
  * Runs one autocannon measurement in its own (pinnable) process and prints a
- * single `AUTOCANNON_JSON {...}` line in the same shape as the wrk results.
+ * single `AUTOCANNON_JSON {...}` line in the same shape as the wrk results,
+ * plus a per-second timeline (responses and p99) that wrk cannot give.
  */
 import autocannon from 'autocannon';
 import { parseArgs } from 'node:util';
@@ -18,22 +19,50 @@ if (!values.url) {
   process.exit(2);
 }
 
-const r = await autocannon({
-  url: values.url,
-  connections: Number(values.connections),
-  duration: Number(values.duration),
-  pipelining: 1,
-  timeout: 10,
+/** Response times (ms) per whole second since the start, for the timeline. */
+const perSecond: number[][] = [];
+let t0 = 0;
+
+function p99(sorted: readonly number[]): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
+}
+
+const r = await new Promise<autocannon.Result>((resolve, reject) => {
+  const instance = autocannon(
+    {
+      url: values.url as string,
+      connections: Number(values.connections),
+      duration: Number(values.duration),
+      pipelining: 1,
+      timeout: 10,
+    },
+    (err, result) => (err ? reject(err as Error) : resolve(result)),
+  );
+  instance.on('start', () => {
+    t0 = performance.now();
+  });
+  instance.on('response', (_client, _status, _bytes, responseTime) => {
+    const s = Math.floor((performance.now() - t0) / 1000);
+    (perSecond[s] ??= []).push(responseTime);
+  });
 });
+
 const secs = r.duration;
 const out = {
   requests: r.requests.total,
   durationS: secs,
   reqPerSec: r.requests.total / secs,
   bytesPerSec: r.throughput.total / secs,
+  latencyMeanMs: r.latency.mean,
   latencyP50Ms: r.latency.p50,
+  latencyP90Ms: r.latency.p90,
   latencyP99Ms: r.latency.p99,
+  latencyP999Ms: r.latency.p99_9,
   latencyMaxMs: r.latency.max,
+  timeline: Array.from(perSecond, (xs, t) => {
+    const sorted = (xs ?? []).sort((a, b) => a - b);
+    return sorted.length ? { t, requests: sorted.length, p99: p99(sorted) } : { t, requests: 0 };
+  }),
   non2xx3xx: r['4xx'] + r['5xx'] + r['1xx'],
   socketErrors: { connect: 0, read: r.errors - r.timeouts, write: 0, timeout: r.timeouts },
 };

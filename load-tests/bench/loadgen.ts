@@ -24,9 +24,15 @@ export interface LoadResult {
   reqPerSec: number;
   /** Response bytes (headers + bodies) per second, as counted by the load generator. */
   bytesPerSec: number;
+  latencyMeanMs: number;
   latencyP50Ms: number;
+  latencyP90Ms: number;
   latencyP99Ms: number;
+  /** NaN when the source has no such percentile (wrk's text output stops at p99). */
+  latencyP999Ms: number;
   latencyMaxMs: number;
+  /** Responses per second of the run; empty when the load generator reports only totals (wrk). */
+  timeline: { t: number; requests: number; p99?: number }[];
   /** Responses whose status was not 2xx/3xx. */
   non2xx3xx: number;
   socketErrors: SocketErrors;
@@ -57,9 +63,9 @@ export interface Loadgen {
 const WRK_LUA = `-- emitted by load-tests/bench: exact counters instead of wrk's rounded text
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("\\nBENCH_JSON {\\"requests\\":%.0f,\\"duration_us\\":%.0f,\\"bytes\\":%.0f,\\"connect\\":%.0f,\\"read\\":%.0f,\\"write\\":%.0f,\\"status\\":%.0f,\\"timeout\\":%.0f,\\"p50_us\\":%.0f,\\"p99_us\\":%.0f,\\"max_us\\":%.0f}\\n",
+  io.write(string.format("\\nBENCH_JSON {\\"requests\\":%.0f,\\"duration_us\\":%.0f,\\"bytes\\":%.0f,\\"connect\\":%.0f,\\"read\\":%.0f,\\"write\\":%.0f,\\"status\\":%.0f,\\"timeout\\":%.0f,\\"mean_us\\":%.1f,\\"p50_us\\":%.0f,\\"p90_us\\":%.0f,\\"p99_us\\":%.0f,\\"p999_us\\":%.0f,\\"max_us\\":%.0f}\\n",
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
 end
 `;
 
@@ -90,7 +96,8 @@ export function parseWrkText(text: string): Omit<LoadResult, 'loadgenCpuPct' | '
     const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m|h)`, 'm').exec(text);
     return m?.[1] && m[2] ? toMs(m[1], m[2]) : Number.NaN;
   };
-  const maxLat = num(/^[ \t]*Latency[ \t]+\S+[ \t]+\S+[ \t]+([\d.]+)(us|ms|s|m|h)/m);
+  // Thread Stats row: "Latency  <avg>  <stdev>  <max>  <+/- stdev>".
+  const latRow = num(/^[ \t]*Latency[ \t]+([\d.]+)(us|ms|s|m|h)[ \t]+\S+[ \t]+([\d.]+)(us|ms|s|m|h)/m);
   const sock = num(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
   const non = num(/Non-2xx or 3xx responses: (\d+)/);
   return {
@@ -98,9 +105,13 @@ export function parseWrkText(text: string): Omit<LoadResult, 'loadgenCpuPct' | '
     durationS: toMs(total[2] as string, total[3] as string) / 1000,
     reqPerSec: Number(rps[1]),
     bytesPerSec: Number(tps[1]) * (BYTE_UNITS[tps[2] as string] ?? Number.NaN),
+    latencyMeanMs: latRow?.[1] && latRow[2] ? toMs(latRow[1], latRow[2]) : Number.NaN,
     latencyP50Ms: pct('50'),
+    latencyP90Ms: pct('90'),
     latencyP99Ms: pct('99'),
-    latencyMaxMs: maxLat?.[1] && maxLat[2] ? toMs(maxLat[1], maxLat[2]) : Number.NaN,
+    latencyP999Ms: Number.NaN,
+    latencyMaxMs: latRow?.[3] && latRow[4] ? toMs(latRow[3], latRow[4]) : Number.NaN,
+    timeline: [],
     non2xx3xx: non ? Number(non[1]) : 0,
     socketErrors: {
       connect: sock ? Number(sock[1]) : 0,
@@ -120,8 +131,11 @@ interface WrkLua {
   write: number;
   status: number;
   timeout: number;
+  mean_us: number;
   p50_us: number;
+  p90_us: number;
   p99_us: number;
+  p999_us: number;
   max_us: number;
 }
 
@@ -135,9 +149,13 @@ function parseWrkLua(text: string): Omit<LoadResult, 'loadgenCpuPct' | 'source'>
     durationS: secs,
     reqPerSec: j.requests / secs,
     bytesPerSec: j.bytes / secs,
+    latencyMeanMs: j.mean_us / 1000,
     latencyP50Ms: j.p50_us / 1000,
+    latencyP90Ms: j.p90_us / 1000,
     latencyP99Ms: j.p99_us / 1000,
+    latencyP999Ms: j.p999_us / 1000,
     latencyMaxMs: j.max_us / 1000,
+    timeline: [],
     non2xx3xx: j.status,
     socketErrors: { connect: j.connect, read: j.read, write: j.write, timeout: j.timeout },
   };

@@ -1,12 +1,15 @@
 /**
  * pi-origin peer benchmark: pi-origin vs a bare uWebSockets.js server
- * (raw-uws.ts) vs nginx, serving the same three files over IPv6 loopback.
+ * (raw-uws.ts), nginx, node:http from memory (node-http.ts), sirv and
+ * @fastify/static, serving the same three files over IPv6 loopback.
  * Servers pinned to CPU 0, wrk pinned to CPU 1, interleaved rounds.
  *
- *   npm run bench [-- --rounds 3 --duration 5 ...]     (see --help)
+ *   pi-origin bench [--rounds 3 --duration 5 ...]      (see --help)
+ *   npm run bench:peers [-- ...]
  *
- * Writes RESULTS.md + results.json, prints a summary table on stdout and
- * progress on stderr. See load-tests/README.md.
+ * Writes RESULTS.md + results.json + bench-report.json (the shared report
+ * model), prints a summary table on stdout and progress on stderr.
+ * See load-tests/README.md.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,17 +41,30 @@ import {
   type ServerInfo,
 } from './report.js';
 import { indexCostSection } from './index-cost-section.js';
-import { serverDefs, startServer, type RunningServer, type ServerDef, type ServerId } from './servers.js';
+import { PEER_IDS, PEER_SCRIPTS, serverDefs, startServer, type PeerId, type RunningServer, type ServerDef, type ServerId } from './servers.js';
+import { toModelReport } from './bench-report.js';
+import { saveReport } from './save-report.js';
 import { BenchError, fmtFixed, fmtInt, packageRoot, readJson, shellJoin, sleep, which } from './util.js';
 
 /** Runs during which other processes (or the hypervisor) took this much of a core are flagged. */
 const DISTURBED_PCT = 10;
+/** Set by `pi-origin bench` (cli/bench.ts) so RESULTS.md shows the command the user typed. */
+const VIA_CLI_ENV = 'PI_ORIGIN_BENCH_VIA_CLI';
+/**
+ * Total seconds the harness may spend waiting for a quiet machine over the whole bench: on a
+ * host that never goes quiet, per-run waits would otherwise add minutes; interleaving and
+ * per-round ratios are what protect the comparison then, and disturbed runs are flagged.
+ */
+const QUIET_BUDGET_S = 120;
 
-const USAGE = `usage: npm run bench -- [options]
+const USAGE = `usage: pi-origin bench [options]
+       npm run bench:peers -- [options]
        node dist/load-tests/bench/peers.js [options]
 
-Benchmarks pi-origin against a bare uWebSockets.js server (raw-uws) and nginx on
-IPv6 loopback: servers pinned to CPU 0, wrk pinned to CPU 1, interleaved rounds.
+Benchmarks pi-origin against a bare uWebSockets.js server (raw-uws), nginx,
+node:http serving from memory (node-http), sirv and @fastify/static
+(fastify-static) on IPv6 loopback: servers pinned to CPU 0, wrk pinned to CPU 1,
+interleaved rounds; 1 KB, 200 KB and 5 MB files.
 
 options:
   --rounds N         interleaved rounds (default 3)
@@ -56,17 +72,18 @@ options:
   --connections C    concurrent keep-alive connections (default 50)
   --warmup S         unrecorded warm-up per server and file before round 1 (default 1; 0 = none)
   --quiet-wait S     before each run, wait up to S seconds for other processes to
-                     stop using CPU (default 10; 0 = don't wait)
+                     stop using CPU (default 10; 0 = don't wait; ${QUIET_BUDGET_S} s in total at most)
   --quick            CI smoke: 1 round x 2 s, results to load-tests/out/ unless --out is given
-  --only LIST        comma-separated subset of: pi-origin,raw-uws,nginx (default: all three)
+  --only LIST        comma-separated subset of: ${PEER_IDS.join(',')}
+                     (default: all)
   --no-workers       skip the pi-origin --workers 2 measurement
   --loadgen NAME     wrk (default when installed) or autocannon
-  --out DIR          where RESULTS.md and results.json go (default load-tests/)
+  --out DIR          where RESULTS.md, results.json and bench-report.json go (default load-tests/)
   -h, --help         this text
 
 needs: taskset (util-linux), wrk (else autocannon, much weaker), nginx (unless
---only excludes it), and a build (npm run build) for dist/cli/main.js and
-dist/load-tests/bench/raw-uws.js.
+--only excludes it), and a build (npm run build) for dist/cli/main.js and the
+peer scripts in dist/load-tests/bench/.
 `;
 
 interface Options {
@@ -76,7 +93,7 @@ interface Options {
   warmupS: number;
   quietWaitS: number;
   quick: boolean;
-  only: ('pi-origin' | 'raw-uws' | 'nginx')[];
+  only: PeerId[];
   workers: boolean;
   loadgen: LoadgenKind | undefined;
   outDir: string;
@@ -118,7 +135,7 @@ function parseOptions(argv: string[], pkgRoot: string): Options | undefined {
     return undefined;
   }
   const quick = values.quick ?? false;
-  const known = ['pi-origin', 'raw-uws', 'nginx'] as const;
+  const known = PEER_IDS;
   let only: Options['only'] = [...known];
   if (values.only !== undefined) {
     const parts = values.only.split(',').map((s) => s.trim()).filter(Boolean);
@@ -248,8 +265,9 @@ async function main(): Promise<number> {
   if (want.has('pi-origin') && opts.workers) want.add('pi-origin-w2');
   if (want.has('pi-origin') && !existsSync(join(pkgRoot, 'dist/cli/main.js')))
     throw new BenchError('dist/cli/main.js not found: run npm run build first (or use --only raw-uws,nginx)');
-  if (want.has('raw-uws') && !existsSync(join(pkgRoot, 'dist/load-tests/bench/raw-uws.js')))
-    throw new BenchError('dist/load-tests/bench/raw-uws.js not found: run npm run build first');
+  for (const [id, file] of Object.entries(PEER_SCRIPTS))
+    if (want.has(id as ServerId) && !existsSync(join(pkgRoot, 'dist/load-tests/bench', file)))
+      throw new BenchError(`dist/load-tests/bench/${file} not found: run npm run build first`);
   const nginxPath = want.has('nginx') ? which('nginx') : undefined;
   if (want.has('nginx') && !nginxPath)
     throw new BenchError('nginx not found: apt-get install -y --no-install-recommends nginx-light (or use --only pi-origin,raw-uws)');
@@ -281,7 +299,7 @@ async function main(): Promise<number> {
 
   // ---- servers: start all once, keep them up across rounds ----
   const defs = serverDefs({ pkgRoot, contentDir, tmpDir: tmpRoot, nginxPath, serverCpus, allCpus, smallFile: small.name });
-  const order: ServerId[] = (['pi-origin', 'pi-origin-w2', 'raw-uws', 'nginx'] as const).filter((id) => want.has(id));
+  const order: ServerId[] = (['pi-origin', 'pi-origin-w2', ...PEER_IDS.filter((id) => id !== 'pi-origin')] as const).filter((id) => want.has(id));
   for (const id of order) {
     const def: ServerDef = defs[id];
     log(`starting ${def.label} ...`);
@@ -323,7 +341,7 @@ async function main(): Promise<number> {
       const shift = (round - 1 + fi) % group.length;
       const rotated = [...group.slice(shift), ...group.slice(0, shift)];
       for (const [pos, s] of rotated.entries()) {
-        quietWaitTotal += await waitForQuiet(opts.quietWaitS);
+        quietWaitTotal += await waitForQuiet(quietWaitTotal < QUIET_BUDGET_S ? Math.min(opts.quietWaitS, QUIET_BUDGET_S - quietWaitTotal) : 0);
         const snap0 = snapshotAll();
         const steal0 = stealTicks();
         const cpu0 = treeCpuTicks(s.proc.pid);
@@ -388,7 +406,10 @@ async function main(): Promise<number> {
     );
   else notes.push(`No run was disturbed by other processes or hypervisor steal (threshold ${DISTURBED_PCT}% of a core).`);
   if (quietWaitTotal > 0)
-    notes.push(`The harness waited ${fmtFixed(quietWaitTotal, 0)} s in total for other processes to go quiet before runs (--quiet-wait ${opts.quietWaitS}).`);
+    notes.push(
+      `The harness waited ${fmtFixed(quietWaitTotal, 0)} s in total for other processes to go quiet before runs (--quiet-wait ${opts.quietWaitS}, at most ${QUIET_BUDGET_S} s per bench)` +
+        (quietWaitTotal >= QUIET_BUDGET_S ? '; the budget ran out, so later runs started without waiting.' : '.'),
+    );
   if (want.has('pi-origin-w2'))
     notes.push(
       'pi-origin --workers 2 runs on CPUs 0,1 and the load generator on CPU 1: they share a core, so the workers ratio is a pessimistic lower bound.',
@@ -399,11 +420,16 @@ async function main(): Promise<number> {
     );
 
   const userArgs = process.argv.slice(2);
+  const npmScript = process.env.npm_lifecycle_event;
   const rep: Report = {
     schema: 1,
     generatedAt: new Date().toISOString(),
     command: {
-      npm: process.env.npm_lifecycle_event === 'bench' ? shellJoin(['npm', 'run', 'bench', ...(userArgs.length ? ['--', ...userArgs] : [])]) : undefined,
+      npm:
+        npmScript === 'bench' || npmScript === 'bench:peers'
+          ? shellJoin(['npm', 'run', npmScript, ...(userArgs.length ? ['--', ...userArgs] : [])])
+          : undefined,
+      cli: process.env[VIA_CLI_ENV] === '1' ? shellJoin(['pi-origin', 'bench', ...userArgs]) : undefined,
       node: shellJoin(['node', relative(process.cwd(), process.argv[1] ?? 'dist/load-tests/bench/peers.js') || 'peers.js', ...userArgs]),
       cwd: process.cwd(),
     },
@@ -436,10 +462,11 @@ async function main(): Promise<number> {
   const jsonPath = join(opts.outDir, 'results.json');
   writeFileSync(mdPath, markdown(rep) + indexCostSection());
   writeFileSync(jsonPath, JSON.stringify(rep, null, 2) + '\n');
+  const reportPaths = saveReport(toModelReport(rep), opts.outDir);
 
   process.stdout.write(stdoutSummary(rep));
   if (loadgen.kind === 'autocannon') process.stdout.write('(load generator: autocannon, not wrk — small-file numbers are load-generator-bound)\n');
-  log(`wrote ${relative(process.cwd(), mdPath) || mdPath} and ${relative(process.cwd(), jsonPath) || jsonPath}`);
+  log(`wrote ${[mdPath, jsonPath, ...reportPaths].map((p) => relative(process.cwd(), p) || p).join(', ')}`);
   return 0;
 }
 

@@ -13,76 +13,20 @@
  * Prints `http://[<host>]:<port>/` on stdout once listening.
  */
 import { createRequire } from 'node:module';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { join, extname, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as UWS from 'uWebSockets.js';
-import { cacheControlFor, isCompressible } from './shared.js';
+import { loadDir, type MemoryFile } from './memory-files.js';
 
 const require = createRequire(import.meta.url);
 
 /** Bodies above this size are streamed with tryEnd/onWritable instead of res.end(). */
 const STREAM_THRESHOLD = 64 * 1024;
 
-const MIME: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.bin': 'application/octet-stream',
-};
-
-interface Entry {
-  body: Buffer;
-  contentType: string;
-  cacheControl: string;
-  vary: boolean;
-  etag: string;
-  lastModified: string;
-}
+type Entry = MemoryFile;
 
 function fail(msg: string): never {
   process.stderr.write(`raw-uws: ${msg}\n`);
   process.exit(1);
-}
-
-function loadDir(root: string): Map<string, Entry> {
-  const files = new Map<string, Entry>();
-  const walk = (dir: string): void => {
-    for (const d of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, d.name);
-      if (d.isDirectory()) {
-        walk(full);
-        continue;
-      }
-      if (!d.isFile()) continue;
-      const st = statSync(full);
-      const urlPath = '/' + relative(root, full).split(sep).join('/');
-      const mtimeSec = Math.floor(st.mtimeMs / 1000);
-      const body = readFileSync(full);
-      const contentType = MIME[extname(d.name).toLowerCase()] ?? 'application/octet-stream';
-      files.set(urlPath, {
-        body,
-        contentType,
-        cacheControl: cacheControlFor(contentType),
-        vary: isCompressible(contentType),
-        // Same shape as pi-origin's strong ETag: 32 hex digits of the body's sha256.
-        etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`,
-        lastModified: new Date(mtimeSec * 1000).toUTCString(),
-      });
-    }
-  };
-  walk(root);
-  return files;
 }
 
 function main(): void {

@@ -1,7 +1,7 @@
 /** Aggregation (medians, ratios) and rendering (RESULTS.md, results.json, stdout table). */
 import type { BenchFile } from './content.js';
 import type { LoadResult } from './loadgen.js';
-import type { ServerId } from './servers.js';
+import { PEER_IDS, type ServerId } from './servers.js';
 import { fmtFixed, fmtInt, maxOf, median, minOf } from './util.js';
 
 export interface RunRecord extends LoadResult {
@@ -100,7 +100,8 @@ export interface Parameters {
 export interface Report {
   schema: 1;
   generatedAt: string;
-  command: { npm: string | undefined; node: string; cwd: string };
+  /** How it was invoked: npm script and/or `pi-origin bench`, and always the node command. */
+  command: { npm: string | undefined; cli?: string | undefined; node: string; cwd: string };
   environment: Environment;
   parameters: Parameters;
   servers: ServerInfo[];
@@ -111,12 +112,18 @@ export interface Report {
   elapsedS: number;
 }
 
-const LABELS: Record<ServerId, string> = {
+export const LABELS: Readonly<Record<ServerId, string>> = {
   'pi-origin': 'pi-origin',
   'pi-origin-w2': 'pi-origin --workers 2',
   'raw-uws': 'raw-uws',
   nginx: 'nginx',
+  'node-http': 'node-http',
+  sirv: 'sirv',
+  'fastify-static': 'fastify-static',
 };
+
+/** The servers pi-origin is compared with: every peer but itself. */
+export const PEERS: readonly ServerId[] = PEER_IDS.filter((id) => id !== 'pi-origin');
 
 export function summarize(runs: readonly RunRecord[], files: readonly BenchFile[], servers: readonly ServerInfo[]): SummaryRow[] {
   const rows: SummaryRow[] = [];
@@ -188,9 +195,9 @@ export function ratio(
 
 export function allRatios(runs: readonly RunRecord[], files: readonly BenchFile[]): RatioRow[] {
   const pairs: [ServerId, ServerId][] = [
-    ['pi-origin', 'raw-uws'],
-    ['pi-origin', 'nginx'],
+    ...PEERS.map((p): [ServerId, ServerId] => ['pi-origin', p]),
     ['raw-uws', 'nginx'],
+    ['raw-uws', 'node-http'],
     ['pi-origin-w2', 'pi-origin'],
   ];
   const out: RatioRow[] = [];
@@ -279,7 +286,7 @@ export function markdown(rep: Report): string {
   L.push('# pi-origin peer benchmark: results', '');
   if (p.quick)
     L.push(
-      '> **Quick smoke run** (`--quick`: 1 round × 2 s). Too short and too few rounds to support any speed claim; it only proves the harness and the servers work.',
+      `> **Quick smoke run** (\`--quick\`: ${p.rounds} round(s) × ${p.durationS} s). Too short and too few rounds to support any speed claim; it only proves the harness and the servers work.`,
       '',
     );
   L.push(
@@ -289,8 +296,9 @@ export function markdown(rep: Report): string {
     '',
   );
   L.push('## Command', '', '```sh');
-  if (rep.command.npm) L.push(rep.command.npm);
-  L.push(`${rep.command.npm ? '# i.e. ' : ''}${rep.command.node}`, '```', '');
+  const outer = [rep.command.npm, rep.command.cli].filter((c): c is string => c !== undefined);
+  outer.forEach((c, i) => L.push(i === 0 ? c : `# i.e. ${c}`));
+  L.push(`${outer.length ? '# i.e. ' : ''}${rep.command.node}`, '```', '');
 
   L.push('## Environment', '');
   L.push(
@@ -366,7 +374,7 @@ export function markdown(rep: Report): string {
     L.push(`### ${f.label} — \`${f.name}\``, '');
     L.push(
       mdTable(
-        ['server', 'req/s (median)', 'req/s range', 'MB/s', 'p50 ms', 'p99 ms', 'max RSS MiB', 'server CPU', 'server CPU µs/req', 'load-gen CPU', 'errors'],
+        ['server', 'req/s (median)', 'req/s range', 'MB/s', 'p50 ms', 'p99 ms', 'max RSS MiB', 'server CPU', 'server CPU µs/req', 'load-gen CPU', 'errors', 'pi-origin / this (req/s)'],
         rows.map((r) => [
           r.serverLabel,
           `**${fmtInt(r.medianReqPerSec)}**`,
@@ -379,8 +387,11 @@ export function markdown(rep: Report): string {
           fmtFixed(r.medianServerCpuUsPerReq, r.medianServerCpuUsPerReq < 100 ? 1 : 0),
           `${fmtFixed(r.medianLoadgenCpuPct, 0)}%`,
           String(r.non2xx3xx + r.socketErrors),
+          r.server === 'pi-origin' || r.server === 'pi-origin-w2'
+            ? '—'
+            : fmtRatio(rep.ratios.find((x) => x.numerator === 'pi-origin' && x.denominator === r.server && x.file === f.name)?.median ?? Number.NaN),
         ]),
-        new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+        new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
       ),
       '',
     );

@@ -13,7 +13,18 @@ import { spawnTracked, stopSpawned, processTree, treeThreads, type Spawned } fro
 import { BenchError, shellJoin, sleep } from './util.js';
 import { CACHE_DEFAULT, CACHE_HTML } from './shared.js';
 
-export type ServerId = 'pi-origin' | 'pi-origin-w2' | 'raw-uws' | 'nginx';
+/** Servers `--only` can select, in start order; `pi-origin-w2` comes with `pi-origin`. */
+export const PEER_IDS = ['pi-origin', 'raw-uws', 'nginx', 'node-http', 'sirv', 'fastify-static'] as const;
+export type PeerId = (typeof PEER_IDS)[number];
+export type ServerId = PeerId | 'pi-origin-w2';
+
+/** The peer servers' scripts under dist/load-tests/bench/ (run with node after tsc). */
+export const PEER_SCRIPTS: Readonly<Partial<Record<ServerId, string>>> = {
+  'raw-uws': 'raw-uws.js',
+  'node-http': 'node-http.js',
+  sirv: 'sirv-server.js',
+  'fastify-static': 'fastify-static.js',
+};
 
 
 export interface ServerDef {
@@ -200,9 +211,17 @@ export interface DefsInput {
 export function serverDefs(o: DefsInput): Record<ServerId, ServerDef> {
   const node = process.execPath;
   const piMain = join(o.pkgRoot, 'dist/cli/main.js');
-  const rawUws = join(o.pkgRoot, 'dist/load-tests/bench/raw-uws.js');
   const all = (): boolean => true;
   const ready = (port: number): string => `http://[::1]:${port}/`;
+  /** A peer script from PEER_SCRIPTS, pinned like the others, given the content dir and a port. */
+  const script = (id: ServerId, label: string): ServerDef => ({
+    id,
+    label,
+    cpus: o.serverCpus,
+    measures: all,
+    argv: (port) => [node, join(o.pkgRoot, 'dist/load-tests/bench', PEER_SCRIPTS[id] ?? ''), '--dir', o.contentDir, '--host', '::1', '--port', String(port)],
+    readyLine: ready,
+  });
   const piArgv = (workers: number) => (port: number) => [
     node,
     piMain,
@@ -232,14 +251,7 @@ export function serverDefs(o: DefsInput): Record<ServerId, ServerDef> {
       argv: piArgv(2),
       readyLine: ready,
     },
-    'raw-uws': {
-      id: 'raw-uws',
-      label: 'raw-uws',
-      cpus: o.serverCpus,
-      measures: all,
-      argv: (port) => [node, rawUws, '--dir', o.contentDir, '--host', '::1', '--port', String(port)],
-      readyLine: ready,
-    },
+    'raw-uws': script('raw-uws', 'raw-uws'),
     nginx: {
       id: 'nginx',
       label: 'nginx',
@@ -249,6 +261,9 @@ export function serverDefs(o: DefsInput): Record<ServerId, ServerDef> {
       readyLine: undefined,
       prepare: (port) => writeNginxConf(nginxDir, o.contentDir, port),
     },
+    'node-http': script('node-http', 'node-http'),
+    sirv: script('sirv', 'sirv'),
+    'fastify-static': script('fastify-static', 'fastify-static'),
   };
 }
 

@@ -7,8 +7,10 @@
 
 /** pi-origin's default for HTML (CACHE_HTML). */
 export const CACHE_HTML = 'public, max-age=60, must-revalidate';
+/** pi-origin's default max-age for other, non-fingerprinted files, seconds. */
+export const CACHE_DEFAULT_MAX_AGE_S = 3600;
 /** pi-origin's default for other, non-fingerprinted files (CACHE_DEFAULT). */
-export const CACHE_DEFAULT = 'public, max-age=3600';
+export const CACHE_DEFAULT = `public, max-age=${CACHE_DEFAULT_MAX_AGE_S}`;
 
 export function cacheControlFor(contentType: string): string {
   return contentType.startsWith('text/html') ? CACHE_HTML : CACHE_DEFAULT;
