@@ -3,25 +3,21 @@
  * `pi-origin`: one CLI, a small command module per subcommand. Errors a person can act on are
  * printed as one line and exit non-zero; a stack trace means a bug.
  */
-import { benchCommand } from './bench.js';
-import { clusterCommand } from './cluster.js';
-import { gateCommand } from './gate.js';
-import { planCommand } from './plan.js';
-import { releaseCommand } from './release.js';
-import { serveCommand } from './serve.js';
 
 interface Command {
   readonly summary: string;
   run(args: readonly string[]): Promise<number>;
 }
 
+// Each command module is loaded only when it runs: a node has the production dependencies
+// only, and `serve` must not pull in the gate's autocannon or the bench's peers.
 const COMMANDS: Readonly<Record<string, Command>> = {
-  serve: { summary: 'serve a content root over HTTP (the origin node)', run: serveCommand },
-  release: { summary: 'build, verify, activate, roll back and prune content releases', run: releaseCommand },
-  cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: clusterCommand },
-  gate: { summary: 'the release gate: scenarios at a fixed rate against their SLOs', run: gateCommand },
-  plan: { summary: 'how many Pis a launch needs, and which limit binds', run: planCommand },
-  bench: { summary: 'benchmark this server against raw uWS, nginx, node:http, sirv and @fastify/static', run: benchCommand },
+  serve: { summary: 'serve a content root over HTTP (the origin node)', run: async (a) => (await import('./serve.js')).serveCommand(a) },
+  release: { summary: 'build, verify, activate, roll back and prune content releases', run: async (a) => (await import('./release.js')).releaseCommand(a) },
+  cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: async (a) => (await import('./cluster.js')).clusterCommand(a) },
+  gate: { summary: 'the release gate: scenarios at a fixed rate against their SLOs', run: async (a) => (await import('./gate.js')).gateCommand(a) },
+  plan: { summary: 'how many Pis a launch needs, and which limit binds', run: async (a) => (await import('./plan.js')).planCommand(a) },
+  bench: { summary: 'benchmark this server against raw uWS, nginx, node:http, sirv and @fastify/static', run: async (a) => (await import('./bench.js')).benchCommand(a) },
 };
 
 function usage(): string {

@@ -84,7 +84,11 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
   for (const [host, c] of r1) t.ok((c.changed ?? 0) > 0 && c.failed === 0 && c.unreachable === 0, `${host}: first run changed things, no failures`);
 
   for (const n of rig.nodes) {
-    const res = await waitHttp(`http://[${n.address}]:${PORT}/_origin/health`, 15000);
+    const res = await waitHttp(`http://[${n.address}]:${PORT}/_origin/health`, 30000).catch(async (e: Error) => {
+      // The server's own words: the background start logs to the node's run directory.
+      const log = await rig.exec(n, ['cat', '/srv/origin/run/pi-origin.log']);
+      throw new Error(`${n.name}: no answer on /_origin/health (${e.message}); server log:\n${log.stdout}${log.stderr}`);
+    });
     t.equal(res.status, 200, `${n.name}: /_origin/health answers 200 over IPv6`);
     t.equal(res.body.toString().trim(), `ok ${releaseId}`, `${n.name}: health names the release`);
   }

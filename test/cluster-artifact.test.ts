@@ -2,7 +2,10 @@
  * `pi-origin cluster artifact`: what goes into the tar the origin_node role installs (the
  * Ansible tests install it on rig nodes and start the server from it).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { productionPackages } from '../cluster/artifact.js';
@@ -33,6 +36,35 @@ t.test('the artifact holds the app, the production packages and one uWS binary',
   t.equal(z.code, 0);
   t.match(z.stdout, /linux-arm64 \(uws_linux_arm64_115\.node\)/, 'arm64 (Raspberry Pi OS 64-bit) by default');
   t.equal(spawnSync('gzip', ['-t', gz]).status, 0, '.tgz is gzipped');
+});
+
+t.test('the unpacked artifact serves on its own: no dev dependency is loaded', async (t) => {
+  // Outside the repository: Node resolves packages up the directory tree, and the repo's own
+  // node_modules (dev dependencies included) must not be found.
+  const dir = mkdtempSync(join(tmpdir(), 'pi-origin-artifact-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'pi-origin.tar');
+  t.equal((await run(['cluster', 'artifact', '--out', out, '--arch', process.arch])).code, 0);
+  const app = join(dir, 'app');
+  mkdirSync(app);
+  t.equal(spawnSync('tar', ['-xf', out, '-C', app]).status, 0, 'unpacked');
+  const release = join(REPO, 'dist/demo-releases', readlinkSync(join(REPO, 'dist/demo-releases/current')));
+  const child = spawn(process.execPath, [join(app, 'dist/cli/main.js'), 'serve', release, '--listen', '[::1]:0', '--workers', '1', '--no-watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const m = /listening on http:\/\/\[::1\]:(\d+)\//.exec(output);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`serve from the artifact exited with ${String(code)}: ${output}`)));
+  });
+  const status = await new Promise<number>((resolve, reject) => request({ host: '::1', port, path: '/' }, (res) => resolve(res.statusCode ?? 0)).on('error', reject).end());
+  t.equal(status, 200, 'pi-origin serve from the unpacked artifact answers 200');
+  const gate = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'gate', '--help'], { encoding: 'utf8' });
+  t.not(gate.status, 0, 'the gate (a controller command) is not in the artifact: autocannon is a dev dependency');
 });
 
 t.test('usage errors', async (t) => {
