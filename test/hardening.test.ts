@@ -1,0 +1,195 @@
+/**
+ * The deployment's hardening, checked on the files the roles render: the systemd unit runs the
+ * server unprivileged with only the bind capability, the nftables ruleset admits no IPv4 and
+ * only the allowed prefixes, and HAProxy drops root with a private runtime API socket. The
+ * origin_node role refuses IPv4 or empty firewall prefixes with a message naming the variable.
+ *
+ * No rig and no SSH: ansible-playbook runs against localhost (connection local) with a small
+ * playbook that includes the role's input checks (tasks_from: validate, which also loads its
+ * defaults and vars) and templates the role's own .j2 files into a test directory.
+ * `nft -c` and `haproxy -c` run when the tools are here (nft -c needs root).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { ansibleEnv, REPO, run, type Run } from './helpers/ansible.js';
+
+const ROLES = join(REPO, 'ansible/roles');
+const HTTP_ALLOW = ['2001:db8:10::2/128', '2001:db8:ff::/64'];
+const SSH_ALLOW = ['2001:db8:ff::/64'];
+
+const dir = t.testdir({
+  'inventory.ini': [
+    'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3',
+    '[origins]',
+    'pi1 ansible_host=2001:db8:10::11 origin_node_port=80',
+    'pi2 ansible_host=2001:db8:10::12 origin_node_port=80',
+    '',
+  ].join('\n'),
+  'render.yml': `---
+- name: Render the origin_node templates after the role's input checks
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check the inputs as the role does (loads its defaults and vars)
+      ansible.builtin.include_role:
+        name: origin_node
+        tasks_from: validate
+        public: true
+    - name: Render the unit and the ruleset
+      ansible.builtin.template:
+        src: "${ROLES}/origin_node/templates/{{ item }}.j2"
+        dest: "{{ out }}/{{ item }}"
+        mode: "0644"
+      loop: [pi-origin.service, pi-origin.nft]
+
+- name: Render haproxy.cfg
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - ${ROLES}/dualstack_proxy/defaults/main.yml
+    - ${ROLES}/dualstack_proxy/vars/main.yml
+  tasks:
+    - name: Render the HAProxy configuration
+      ansible.builtin.template:
+        src: "${ROLES}/dualstack_proxy/templates/haproxy.cfg.j2"
+        dest: "{{ out }}/haproxy.cfg"
+        mode: "0644"
+`,
+  good: {},
+  v4: {},
+  nossh: {},
+});
+
+const baseVars = {
+  origin_node_artifact: 'unused-here',
+  origin_node_port: 80,
+  origin_node_http_allow: HTTP_ALLOW,
+  origin_node_ssh_allow: SSH_ALLOW,
+  origin_node_trusted_proxies: ['2001:db8:10::2/128'],
+  origin_node_admin_allow: ['::1/128', '2001:db8:10::2/128'],
+};
+
+/** Renders into `dir/<name>` with the base vars plus `extra` (passed as extra vars, so they win). */
+function render(name: string, extra: Record<string, unknown> = {}): Promise<Run> {
+  const out = join(dir, name);
+  const vars = join(dir, `${name}.json`);
+  writeFileSync(vars, JSON.stringify({ ...baseVars, ...extra, out }));
+  return run('ansible-playbook', ['-i', join(dir, 'inventory.ini'), join(dir, 'render.yml'), '-e', `@${vars}`], {
+    env: ansibleEnv({ ANSIBLE_ROLES_PATH: ROLES }),
+    timeoutMs: 60000,
+  });
+}
+
+const hasAnsible = spawnSync('ansible-playbook', ['--version'], { stdio: 'ignore' }).status === 0;
+const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status === 0;
+const isRoot = process.getuid?.() === 0;
+
+/** Lines of one `chain NAME { ... }` block, trimmed, without blanks and comments. */
+function chain(ruleset: string, name: string): string[] {
+  const m = new RegExp(`\\n\\s*chain ${name} \\{\\n([^}]*)\\}`).exec(ruleset);
+  if (m === null) throw new Error(`no chain ${name} in:\n${ruleset}`);
+  return (m[1] as string).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/** The elements of `set NAME`, as written. */
+function setElements(ruleset: string, name: string): { type: string; elements: string[] } {
+  const m = new RegExp(`set ${name} \\{\\s*type (\\S+)[^}]*?elements = \\{ ([^}]*) \\}`).exec(ruleset);
+  if (m === null) throw new Error(`no set ${name} in:\n${ruleset}`);
+  return { type: m[1] as string, elements: (m[2] as string).split(',').map((e) => e.trim()) };
+}
+
+/** `Key=value` lines of the unit (every occurrence, in order). */
+function unitValues(unit: string, key: string): string[] {
+  return unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+}
+
+t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
+  const [good, v4, nossh] = await Promise.all([
+    render('good'),
+    render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
+    render('nossh', { origin_node_ssh_allow: [] }),
+  ]);
+  t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
+  const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
+  const nft = readFileSync(join(dir, 'good/pi-origin.nft'), 'utf8');
+  const haproxy = readFileSync(join(dir, 'good/haproxy.cfg'), 'utf8');
+
+  t.test('systemd unit: unprivileged, only the bind capability', (t) => {
+    t.same(unitValues(unit, 'User'), ['pi-origin'], 'one User=, the service account');
+    t.same(unitValues(unit, 'Group'), ['pi-origin']);
+    t.notMatch(unit, /^(User|Group)=(root|0)\s*$/m, 'never root');
+    t.same(unitValues(unit, 'NoNewPrivileges'), ['yes']);
+    t.same(unitValues(unit, 'CapabilityBoundingSet'), ['CAP_NET_BIND_SERVICE'], 'bounding set: bind only');
+    t.same(unitValues(unit, 'AmbientCapabilities'), ['CAP_NET_BIND_SERVICE'], 'ambient: bind only');
+    t.same(unitValues(unit, 'ProtectSystem'), ['strict']);
+    t.same(unitValues(unit, 'ProtectHome'), ['yes']);
+    t.same(unitValues(unit, 'PrivateTmp'), ['yes']);
+    t.same(unitValues(unit, 'ReadWritePaths'), ['/srv/origin'], 'the only writable path');
+    const exec = unitValues(unit, 'ExecStart')[0] ?? '';
+    t.match(exec, / --listen \[::\]:80 /, 'port 80, which needs the capability');
+    t.match(exec, / --ipv6-only( |$)/, 'the server refuses IPv4 too');
+    t.match(exec, / --trusted-proxy 2001:db8:10::2\/128 /);
+    t.match(exec, / --admin-allow ::1\/128 --admin-allow 2001:db8:10::2\/128( |$)/);
+    t.notMatch(unit, /sudo|setuid|PermissionsStartOnly|\+\//, 'no privileged ExecStart prefixes');
+    t.end();
+  });
+
+  t.test('nftables: IPv4 dropped, HTTP and SSH only from their sets', (t) => {
+    const input = chain(nft, 'input');
+    t.equal(input[0], 'type filter hook input priority filter; policy drop;', 'input policy drop');
+    t.equal(chain(nft, 'forward')[0], 'type filter hook forward priority filter; policy drop;', 'forward policy drop');
+    const v4drop = input.indexOf('meta nfproto ipv4 drop');
+    t.ok(v4drop > 0, 'IPv4 is dropped in input');
+    t.same(input.slice(1, v4drop), ['iif "lo" accept'], 'the only accept before the IPv4 drop is loopback');
+    t.same(
+      input.filter((l) => l.endsWith(' accept')),
+      ['iif "lo" accept', 'ct state established,related accept', 'meta l4proto ipv6-icmp accept', 'tcp dport 80 ip6 saddr @http_allow accept', 'tcp dport 22 ip6 saddr @ssh_allow accept'],
+      'every accept in input, exactly: nothing else opens a port',
+    );
+    t.ok(input.indexOf('meta l4proto ipv6-icmp accept') > v4drop, 'ICMPv6 (neighbour discovery) accepted, after the IPv4 drop');
+    const output = chain(nft, 'output');
+    t.ok(output.indexOf('meta nfproto ipv4 drop') > 0, 'IPv4 dropped in output too');
+    t.same(setElements(nft, 'http_allow'), { type: 'ipv6_addr', elements: HTTP_ALLOW }, 'http_allow holds the configured IPv6 prefixes');
+    t.same(setElements(nft, 'ssh_allow'), { type: 'ipv6_addr', elements: SSH_ALLOW }, 'ssh_allow holds the jump-host prefixes');
+    t.notMatch(nft, /\bip (saddr|daddr)\b/, 'no rule matches IPv4 addresses');
+    t.notMatch(nft, /\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b/, 'no IPv4 literal anywhere');
+    t.end();
+  });
+
+  t.test('nft -c accepts the ruleset', { skip: !has('nft') ? 'nft is not installed' : !isRoot ? 'nft -c needs root (netlink); run as root to check' : false }, async (t) => {
+    const r = await run('nft', ['-c', '-f', join(dir, 'good/pi-origin.nft')]);
+    t.equal(r.code, 0, r.stderr);
+  });
+
+  t.test('the role refuses an IPv4 prefix in an nftables set', (t) => {
+    t.not(v4.code, 0, 'the play fails');
+    t.match(v4.stdout, /origin_node_http_allow must be a non-empty list of IPv6 prefixes \(the nftables ruleset drops IPv4\), got \[[^\]]*10\.0\.0\.0\/8/, 'naming the variable and the value');
+    t.notMatch(v4.stdout, /TASK \[Render the unit and the ruleset\]/, 'before anything is rendered');
+    t.end();
+  });
+
+  t.test('the role refuses an empty ssh_allow (it would lock the controller out)', (t) => {
+    t.not(nossh.code, 0, 'the play fails');
+    t.match(nossh.stdout, /origin_node_ssh_allow must be a non-empty list of IPv6 prefixes.*got \[\]/);
+    t.notMatch(nossh.stdout, /TASK \[Render the unit and the ruleset\]/);
+    t.end();
+  });
+
+  t.test('HAProxy drops root; the runtime API socket is private', (t) => {
+    const global = /^global\n((?:[ \t]+.*\n)*)/m.exec(haproxy)?.[1]?.split('\n').map((l) => l.trim()) ?? [];
+    t.ok(global.includes('user haproxy'), 'user haproxy');
+    t.ok(global.includes('group haproxy'), 'group haproxy');
+    t.ok(global.includes('chroot /var/lib/haproxy'), 'chroot');
+    t.same(global.filter((l) => l.startsWith('stats socket ')), ['stats socket /run/haproxy/admin.sock mode 600 level admin'], 'one admin socket, mode 600');
+    t.notMatch(haproxy, /stats (enable|uri)/, 'no stats page over HTTP');
+    t.match(haproxy, /^ {4}server pi1 \[2001:db8:10::11\]:80 .*send-proxy-v2 check-send-proxy$/m, 'PROXY v2 to the nodes, health checks included');
+    t.end();
+  });
+
+  t.test('haproxy -c accepts the configuration', { skip: has('haproxy') ? false : 'haproxy is not installed' }, async (t) => {
+    const r = await run('haproxy', ['-c', '-f', join(dir, 'good/haproxy.cfg')]);
+    t.equal(r.code, 0, r.stdout + r.stderr);
+  });
+});
