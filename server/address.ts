@@ -147,13 +147,22 @@ export function clientFromForwardedFor(header: string, trusted: readonly Cidr[])
 }
 
 /**
+ * Stands for a client a trusted proxy forwarded without a usable address. Never the proxy's own
+ * address: the proxy is often in --admin-allow (its health checks), and a client behind it must
+ * not borrow that by sending `X-Forwarded-For: garbage`. Logged as `::`.
+ */
+export const UNKNOWN_CLIENT: Readonly<Uint8Array> = new Uint8Array(16);
+
+/**
  * Resolves the client address: the socket peer, unless the peer is a trusted proxy; then the
- * PROXY v2 source (when uWS parsed one) or X-Forwarded-For. Untrusted peers' claims are ignored.
+ * PROXY v2 source (when uWS parsed one) or X-Forwarded-For (all of the request's lines, joined
+ * with ','), or {@link UNKNOWN_CLIENT} when that header names no usable hop. A trusted peer
+ * with neither is the proxy itself (a health check). Untrusted peers' claims are ignored.
  */
 export function resolveClient(peer: Uint8Array, proxied: ArrayBuffer, forwardedFor: string, trusted: readonly Cidr[]): Uint8Array {
   if (trusted.length === 0 || !inAny(peer, trusted)) return peer;
   const fromProxy = toV6Bytes(proxied);
   if (fromProxy !== undefined) return fromProxy;
   if (forwardedFor === '') return peer;
-  return clientFromForwardedFor(forwardedFor, trusted) ?? peer;
+  return clientFromForwardedFor(forwardedFor, trusted) ?? UNKNOWN_CLIENT;
 }

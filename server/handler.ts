@@ -38,6 +38,19 @@ function plainHead(status: number): string {
   return `${TEXT_PLAIN}\r\nCache-Control: ${status === 404 || status === 301 ? CACHE_NOT_FOUND : 'no-store'}`;
 }
 
+/**
+ * Every X-Forwarded-For line, joined with ',' (RFC 9110 5.3). getHeader returns only the first,
+ * and a proxy that adds its own line (HAProxy's `option forwardfor`) leaves the client's forged
+ * line first: the rightmost hop, the one the proxy wrote, must be the one read.
+ */
+function forwardedFor(req: HttpRequest): string {
+  let all: string | undefined;
+  req.forEach((key, value) => {
+    if (key === 'x-forwarded-for') all = all === undefined ? value : `${all},${value}`;
+  });
+  return all ?? '';
+}
+
 /** The raw query string; this uWS build returns undefined rather than '' when there is none. */
 function queryOf(req: HttpRequest): string {
   const query: string | undefined = req.getQuery();
@@ -107,7 +120,11 @@ export class OriginHandler {
 
   private clientOf(res: HttpResponse, req: HttpRequest): Uint8Array {
     const peer = toV6Bytes(res.getRemoteAddress()) ?? new Uint8Array(16);
-    return resolveClient(peer, res.getProxiedRemoteAddress(), req.getHeader('x-forwarded-for'), this.options.trustedProxy);
+    const proxied = res.getProxiedRemoteAddress();
+    const trusted = this.options.trustedProxy;
+    // Headers are read only from a trusted proxy that sent no PROXY v2 address.
+    const xff = toV6Bytes(proxied) === undefined && trusted.length > 0 && inAny(peer, trusted) ? forwardedFor(req) : '';
+    return resolveClient(peer, proxied, xff, trusted);
   }
 
   private adminAllowed(res: HttpResponse, req: HttpRequest): boolean {

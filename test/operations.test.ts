@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { resolveOptions } from '../dist/server/config.js';
 import { startOrigin } from '../dist/server/origin.js';
 import { parseResponses, rawExchange, request, startServer, type RawResponse } from './helpers/server.js';
@@ -201,6 +201,48 @@ t.test('trusted proxy and access log (combined)', async (t) => {
     t.notOk(old.some((l) => l.includes('/b.txt')), 'nothing after the reopen went to the moved file');
     t.equal(current.length, 1, 'the reopened file holds what came after');
     t.match(current[0], new RegExp(`^::1 - - \\[${date}\\] "GET /b\\.txt HTTP/1\\.1" 200 4 "-" "-"$`));
+  });
+});
+
+t.test("admin through a trusted proxy whose own address is in the allow-list", async (t) => {
+  // The proxy (::1) is trusted and admin (its health checks); one client behind it is admin.
+  const { port } = await startServer(t, site, { trustedProxy: ['::1/128'], adminAllow: ['::1/128', '2001:db8::7/128'] });
+  const isAdminStatus = (r: RawResponse): boolean => r.status === 200 && /"node":/.test(r.body.toString());
+  /** /_origin/status with raw header lines (repeats allowed), optionally after a PROXY v2 header. */
+  const status = async (lines: readonly string[], proxiedFrom?: string): Promise<RawResponse> => {
+    const head = Buffer.from(`GET /_origin/status HTTP/1.1\r\nHost: origin.test\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`);
+    const bytes = proxiedFrom === undefined ? head : Buffer.concat([proxyV2(proxiedFrom, '2001:db8::1', 40000, 80), head]);
+    return one(await rawExchange(port, bytes));
+  };
+  const notAdmin = (t: Test, r: RawResponse, what: string): void => {
+    t.equal(r.status, 200, `${what}: answered as content`);
+    t.equal(r.body.toString(), '{"mine":true}\n', `${what}: the content file, not the node's status`);
+  };
+
+  t.test('the proxy itself, without claims, is admin (health checks)', async (t) => {
+    t.ok(isAdminStatus(await status([])));
+  });
+
+  t.test('PROXY v2', async (t) => {
+    t.ok(isAdminStatus(await status([], '2001:db8::7')), 'an allowed client gets the status');
+    notAdmin(t, await status([], '2001:db8::8'), 'a client outside the allow-list');
+    notAdmin(t, await status(['X-Forwarded-For: 2001:db8::7'], '2001:db8::8'), 'XFF does not override the PROXY source');
+    const metrics = one(await rawExchange(port, Buffer.concat([proxyV2('2001:db8::8', '2001:db8::1', 40000, 80), Buffer.from(httpGet('/_origin/metrics'))])));
+    t.equal(metrics.status, 404, '/_origin/metrics is missing content for it');
+    t.notMatch(metrics.body.toString(), /pi_origin_/);
+  });
+
+  t.test('X-Forwarded-For', async (t) => {
+    t.ok(isAdminStatus(await status(['X-Forwarded-For: 2001:db8::7'])), 'an allowed client gets the status');
+    notAdmin(t, await status(['X-Forwarded-For: 2001:db8::8']), 'a client outside the allow-list');
+    notAdmin(t, await status(['X-Forwarded-For: 2001:db8::7, 2001:db8::8']), 'a forged hop left of the real client');
+    // HAProxy's `option forwardfor` adds its own line after the client's: every line is read.
+    notAdmin(t, await status(['X-Forwarded-For: 2001:db8::7', 'X-Forwarded-For: 2001:db8::8']), 'a forged first line');
+    notAdmin(t, await status(['X-Forwarded-For:', 'X-Forwarded-For: 2001:db8::8']), 'an empty first line');
+    // A header naming no usable client must not fall back to the (admin) proxy's address.
+    notAdmin(t, await status(['X-Forwarded-For: garbage']), 'garbage');
+    notAdmin(t, await status(['X-Forwarded-For: 2001:db8::7, garbage']), 'garbage as the rightmost hop');
+    notAdmin(t, await status(['X-Forwarded-For: ::1']), 'only trusted hops');
   });
 });
 

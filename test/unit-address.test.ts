@@ -293,8 +293,11 @@ t.test('resolveClient: only trusted peers may name the client', (t) => {
     [trustedPeer, none, '1.1.1.1, 203.0.113.5, 10.0.0.3', trusted, '203.0.113.5', 'trusted peer: rightmost untrusted hop, trusted hops skipped'],
     [trustedV6Peer, none, '2001:db8::5, 2001:db8:ffff::1', trusted, '2001:db8::5', 'trusted v6 peer'],
     [trustedPeer, none, '', trusted, '10.0.0.2', 'trusted peer without claims: the peer'],
-    [trustedPeer, none, 'garbage', trusted, '10.0.0.2', 'garbage X-Forwarded-For: the peer'],
-    [trustedPeer, none, '203.0.113.5, garbage', trusted, '10.0.0.2', 'garbage rightmost hop: the peer'],
+    // Never the proxy itself: it may be in --admin-allow, and the client behind it is not.
+    [trustedPeer, none, 'garbage', trusted, '::', 'garbage X-Forwarded-For: unknown client, not the peer'],
+    [trustedPeer, none, '203.0.113.5, garbage', trusted, '::', 'garbage rightmost hop: unknown client'],
+    [trustedPeer, none, '10.0.0.3', trusted, '::', 'only trusted hops: unknown client'],
+    [trustedPeer, none, ',', trusted, '::', 'empty hops: unknown client'],
     [trustedPeer, new ArrayBuffer(8), '203.0.113.5', trusted, '203.0.113.5', 'a PROXY address of odd length is not used'],
   ];
   for (const [peer, proxied, xff, trust, expected, name] of cases) t.equal(formatAddress(resolveClient(peer, proxied, xff, trust)), expected, name);
