@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { parseFlags, resolveOptions } from '../dist/server/config.js';
 import { ansibleEnv, REPO, run, type Run } from './helpers/ansible.js';
 
 const ROLES = join(REPO, 'ansible/roles');
@@ -133,6 +134,20 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.match(exec, / --trusted-proxy 2001:db8:10::2\/128 /);
     t.match(exec, / --admin-allow ::1\/128 --admin-allow 2001:db8:10::2\/128( |$)/);
     t.notMatch(unit, /sudo|setuid|PermissionsStartOnly|\+\//, 'no privileged ExecStart prefixes');
+    t.end();
+  });
+
+  t.test("the unit's ExecStart is a command line the server accepts", (t) => {
+    // The role joins argv with spaces; none of the test's values holds one.
+    const argv = (unitValues(unit, 'ExecStart')[0] ?? '').split(' ');
+    t.same(argv.slice(0, 3), ['/usr/bin/node', '/opt/pi-origin/current/dist/cli/main.js', 'serve']);
+    const { raw, positional } = parseFlags(argv.slice(3));
+    t.same(positional, ['/srv/origin/releases/current']);
+    const o = resolveOptions({ flags: raw, positionalRoot: dir, defaultRoot: dir });
+    t.equal(o.ipv6Only, true);
+    t.same(o.listen.map((l) => [l.host, l.port]), [['::', 80]]);
+    t.same(o.trustedProxy.map((c) => c.text), ['2001:db8:10::2/128']);
+    t.same(o.adminAllow.map((c) => c.text), ['::1/128', '2001:db8:10::2/128'], 'only the configured admin prefixes, not the built-in loopback default');
     t.end();
   });
 
