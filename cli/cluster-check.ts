@@ -5,7 +5,7 @@
 import { ManifestError, readManifest } from '../content/manifest.js';
 import { checkNode, DEFAULT_CONCURRENCY, renderCheck, renderWait, waitForRelease } from '../cluster/content-check.js';
 import { isReleaseId } from '../content/release-id.js';
-import { parseDuration } from './duration.js';
+import { durationFlag } from './duration.js';
 import { UsageError, type Subcommand } from './subcommands.js';
 
 const DEFAULT_TIMEOUT = '5s';
@@ -47,13 +47,13 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   }
   if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '')
     throw new UsageError(`--target must be an http:// URL of a node without a path, like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
-  const timeoutMs = duration(flags, 'timeout', DEFAULT_TIMEOUT, 1);
+  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '5s');
   const expect = flags.get('expect');
   const releaseDir = flags.get('release');
   if (typeof expect === 'string') {
     if (releaseDir !== undefined) throw new UsageError('give --release or --expect, not both');
     if (!isReleaseId(expect)) throw new UsageError(`--expect must be a release id, 12 hex digits (got ${JSON.stringify(expect)})`);
-    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: duration(flags, 'wait', '0', 0) });
+    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: durationFlag(flags, 'wait', '0', 0, '5s') });
     process.stdout.write(renderWait(report) + '\n');
     return report.problems.length === 0 ? 0 : 1;
   }
@@ -81,12 +81,4 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   if (tty) process.stderr.write('\r\x1b[K');
   process.stdout.write(renderCheck(report) + '\n');
   return report.problems.length === 0 ? 0 : 1;
-}
-
-/** A duration flag within 0 (or 1 ms) and 5 minutes, in milliseconds. */
-function duration(flags: ReadonlyMap<string, string | true>, name: string, fallback: string, min: number): number {
-  const text = (flags.get(name) as string | undefined) ?? fallback;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < min || ms > 5 * 60_000) throw new UsageError(`--${name} must be a duration from ${min === 0 ? '0' : '1ms'} to 5m, like 500ms or 5s (got ${JSON.stringify(text)})`);
-  return ms;
 }

@@ -13,12 +13,10 @@ import { ManifestError, readManifest } from '../content/manifest.js';
 import { isReleaseId } from '../content/release-id.js';
 import { ARTIFACT } from './cluster-artifact.js';
 import { CHECK } from './cluster-check.js';
-import { parseDuration } from './duration.js';
+import { durationFlag } from './duration.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 
-/** `--timeout` bounds: long enough for a slow Pi on a busy link, short enough to notice a hang. */
-const TIMEOUT_MIN_MS = 1;
-const TIMEOUT_MAX_MS = 5 * 60_000;
+/** `--timeout` per node (1 ms to 5 min: long enough for a slow Pi on a busy link, short enough to notice a hang). */
 const DEFAULT_TIMEOUT = '2s';
 
 const PLAYBOOK_HELP = [
@@ -199,10 +197,7 @@ export function clusterCommand(args: readonly string[]): Promise<number> {
 function clusterTarget(flags: ReadonlyMap<string, string | true>): { inventory: string; group: string; timeoutMs: number } {
   const inventory = flags.get('inventory');
   if (typeof inventory !== 'string') throw new UsageError('--inventory FILE is required');
-  const timeoutText = (flags.get('timeout') as string | undefined) ?? DEFAULT_TIMEOUT;
-  const timeoutMs = parseDuration(timeoutText);
-  if (timeoutMs === undefined || timeoutMs < TIMEOUT_MIN_MS || timeoutMs > TIMEOUT_MAX_MS)
-    throw new UsageError(`--timeout must be a duration from 1ms to 5m, like 500ms or 2s (got ${JSON.stringify(timeoutText)})`);
+  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '2s');
   return { inventory, group: (flags.get('group') as string | undefined) ?? DEFAULT_GROUP, timeoutMs };
 }
 
