@@ -55,6 +55,17 @@ const shape = (events: readonly PlaybookEvent[]): string[] =>
 // ---------------------------------------------------------------------------------------------
 // Units: recorded output
 
+/** The summary of the serial fixture (canary batch, then host2 failing), recorded or run live. */
+const CANARY_STOPPED_SUMMARY = [
+  'NODE   OK  CHANGED  FAILED  UNREACHABLE',
+  'host1   2        1       0            0',
+  'host2   1        1       1            0',
+  'host3   1        1       0            0',
+  '',
+  `rollout of ${ID} stopped: host2 failed at Check health: health check failed`,
+  '',
+].join('\n');
+
 t.test('recorded: a canary batch, then a failure in the next batch ends the run', (t) => {
   const events = recorded('serial');
   t.same(shape(events), [
@@ -101,15 +112,7 @@ t.test('recorded: a canary batch, then a failure in the next batch ends the run'
   t.equal(err, '');
   t.equal(
     renderSummary(`rollout of ${ID}`, r),
-    [
-      'NODE   OK  CHANGED  FAILED  UNREACHABLE',
-      'host1   2        1       0            0',
-      'host2   1        1       1            0',
-      'host3   1        1       0            0',
-      '',
-      `rollout of ${ID} stopped: host2 failed at Check health: health check failed`,
-      '',
-    ].join('\n'),
+    CANARY_STOPPED_SUMMARY,
   );
   t.end();
 });
@@ -353,15 +356,7 @@ t.test('serial batches stop at the first failure (max_fail_percentage: 0) across
   t.equal(r.stoppedEarly, true);
   t.equal(
     renderSummary(`rollout of ${ID}`, r),
-    [
-      'NODE   OK  CHANGED  FAILED  UNREACHABLE',
-      'host1   2        1       0            0',
-      'host2   1        1       1            0',
-      'host3   1        1       0            0',
-      '',
-      `rollout of ${ID} stopped: host2 failed at Check health: health check failed`,
-      '',
-    ].join('\n'),
+    CANARY_STOPPED_SUMMARY,
   );
 });
 
