@@ -28,6 +28,7 @@ import t from 'tap';
 import type { Manifest } from '../dist/content/manifest.js';
 import { buildRelease } from '../dist/content/release.js';
 import { ansibleEnv, buildArtifact, closeMasters, httpGet, REPO, run, type Run } from './helpers/ansible.js';
+import { parseResponses, rawExchange } from './helpers/server.js';
 import { until } from './helpers/wait.js';
 import { createRig, type Rig, type RigNode } from './rig/netns.js';
 
@@ -278,6 +279,11 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   t.same([...new Set(viaProxy.map((r) => `${r.status} ${String(r.headers['x-origin-release'])}`))], [`200 ${A.id}`], 'IPv4 client through HAProxy: release A, 30 of 30');
   const v6 = await httpGet(`http://[::1]:${proxyPort}/notes.txt`);
   t.equal(v6.body.toString(), 'release A\n', 'IPv6 client through HAProxy too');
+  // uWS 20.30 never answers HTTP/1.0 itself: the proxy's HTTP/2 hop must turn it into HTTP/1.1.
+  for (const head of ['GET /notes.txt HTTP/1.0\r\nHost: www.test\r\n\r\n', 'GET /notes.txt HTTP/1.0\r\n\r\n']) {
+    const [r] = parseResponses(await rawExchange(proxyPort, head, '127.0.0.1', 5000));
+    t.equal(`${r?.status} ${r?.body.toString()}`, '200 release A\n', `HTTP/1.0 client through HAProxy (${head.includes('Host') ? 'with' : 'without'} Host) is answered`);
+  }
   const perNode = proxyServers();
   for (const n of rig.nodes) t.ok((perNode.get(n.name)?.total ?? 0) > 0, `${n.name} served requests through the proxy`);
   for (const n of rig.nodes) {

@@ -9,14 +9,21 @@
  * defaults and vars) and templates the role's own .j2 files into a test directory.
  * `nft -c` and `haproxy -c` run when the tools are here (nft -c needs root).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseFlags, resolveOptions } from '../dist/server/config.js';
 import { ansibleEnv, REPO, run, type Run } from './helpers/ansible.js';
 
 const ROLES = join(REPO, 'ansible/roles');
+/** RFC 4890 for a host: errors from anywhere, echo rate-limited, ND only on-link (hop limit 255), MLD from link-local. */
+const ICMPV6_ACCEPTS = [
+  'icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept',
+  'icmpv6 type echo-request limit rate 20/second burst 50 packets accept',
+  'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } ip6 hoplimit 255 accept',
+  'icmpv6 type { mld-listener-query, mld-listener-report, mld2-listener-report } ip6 saddr fe80::/10 accept',
+];
 const HTTP_ALLOW = ['2001:db8:10::2/128', '2001:db8:ff::/64'];
 const SSH_ALLOW = ['2001:db8:ff::/64'];
 
@@ -89,7 +96,8 @@ const isRoot = process.getuid?.() === 0;
 
 /** Lines of one `chain NAME { ... }` block, trimmed, without blanks and comments. */
 function chain(ruleset: string, name: string): string[] {
-  const m = new RegExp(`\\n\\s*chain ${name} \\{\\n([^}]*)\\}`).exec(ruleset);
+  // The chain ends at the first line that is only `}` (anonymous sets `{ a, b }` sit inside rules).
+  const m = new RegExp(`\\n\\s*chain ${name} \\{\\n([\\s\\S]*?)\\n\\s*\\}\\n`).exec(ruleset);
   if (m === null) throw new Error(`no chain ${name} in:\n${ruleset}`);
   return (m[1] as string).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }
@@ -128,6 +136,10 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.same(unitValues(unit, 'ProtectHome'), ['yes']);
     t.same(unitValues(unit, 'PrivateTmp'), ['yes']);
     t.same(unitValues(unit, 'ReadWritePaths'), ['/srv/origin'], 'the only writable path');
+    t.same(unitValues(unit, 'RestrictAddressFamilies'), ['AF_INET6 AF_UNIX'], 'no IPv4 sockets at all on an IPv6-only node');
+    t.same(unitValues(unit, 'SystemCallFilter'), ['@system-service']);
+    t.same(unitValues(unit, 'SystemCallErrorNumber'), ['EPERM'], 'a filtered call fails, it does not kill the server');
+    for (const key of ['RestrictNamespaces', 'RestrictSUIDSGID', 'LockPersonality', 'ProtectKernelLogs', 'ProtectClock', 'ProtectHostname']) t.same(unitValues(unit, key), ['yes'], key);
     const exec = unitValues(unit, 'ExecStart')[0] ?? '';
     t.match(exec, / --listen \[::\]:80 /, 'port 80, which needs the capability');
     t.match(exec, / --ipv6-only( |$)/, 'the server refuses IPv4 too');
@@ -160,10 +172,17 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.same(input.slice(1, v4drop), ['iif "lo" accept'], 'the only accept before the IPv4 drop is loopback');
     t.same(
       input.filter((l) => l.endsWith(' accept')),
-      ['iif "lo" accept', 'ct state established,related accept', 'meta l4proto ipv6-icmp accept', 'tcp dport 80 ip6 saddr @http_allow accept', 'tcp dport 22 ip6 saddr @ssh_allow accept'],
+      [
+        'iif "lo" accept',
+        'ct state established,related accept',
+        ...ICMPV6_ACCEPTS,
+        'tcp dport 80 ip6 saddr @http_allow accept',
+        'tcp dport 22 ip6 saddr @ssh_allow accept',
+      ],
       'every accept in input, exactly: nothing else opens a port',
     );
-    t.ok(input.indexOf('meta l4proto ipv6-icmp accept') > v4drop, 'ICMPv6 (neighbour discovery) accepted, after the IPv4 drop');
+    t.ok(input.indexOf(ICMPV6_ACCEPTS[0] as string) > v4drop, 'ICMPv6 accepted only after the IPv4 drop');
+    t.notOk(input.some((l) => /meta l4proto (ipv6-icmp|icmpv6) accept/.test(l)), 'not every ICMPv6 type (RFC 4890)');
     const output = chain(nft, 'output');
     t.ok(output.indexOf('meta nfproto ipv4 drop') > 0, 'IPv4 dropped in output too');
     t.same(setElements(nft, 'http_allow'), { type: 'ipv6_addr', elements: HTTP_ALLOW }, 'http_allow holds the configured IPv6 prefixes');
@@ -176,6 +195,22 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
   t.test('nft -c accepts the ruleset', { skip: !has('nft') ? 'nft is not installed' : !isRoot ? 'nft -c needs root (netlink); run as root to check' : false }, async (t) => {
     const r = await run('nft', ['-c', '-f', join(dir, 'good/pi-origin.nft')]);
     t.equal(r.code, 0, r.stderr);
+  });
+
+  t.test('on the wire: the ruleset in a namespace admits only what it says', { skip: !isRoot ? 'needs root (network namespaces)' : !has('nft') || !has('ip') ? 'needs nft and ip (Debian: nftables, iproute2)' : false }, async (t) => {
+    const verdict = await probeFirewall(t, join(dir, 'good/pi-origin.nft'));
+    t.same(
+      verdict,
+      {
+        http_from_allowed: true,
+        http_from_other: false,
+        ssh_from_allowed: true,
+        other_port_from_allowed: false,
+        http_over_ipv4: false,
+        echo6: true,
+      },
+      'HTTP only from http_allow, SSH from ssh_allow, no other port, nothing over IPv4; ND and echo work',
+    );
   });
 
   t.test('the role refuses an IPv4 prefix in an nftables set', (t) => {
@@ -200,6 +235,9 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.same(global.filter((l) => l.startsWith('stats socket ')), ['stats socket /run/haproxy/admin.sock mode 600 level admin'], 'one admin socket, mode 600');
     t.notMatch(haproxy, /stats (enable|uri)/, 'no stats page over HTTP');
     t.match(haproxy, /^ {4}server pi1 \[2001:db8:10::11\]:80 .*send-proxy-v2 check-send-proxy$/m, 'PROXY v2 to the nodes, health checks included');
+    t.match(haproxy, /^ {4}use_backend origins_http10 if \{ req\.ver 1\.0 \}$/m, 'HTTP/1.0 requests take the HTTP/2 hop (uWS 20.30 never answers HTTP/1.0)');
+    t.match(haproxy, /^ {4}server http11 abns@pi-origin-http11-80 proto h2 send-proxy-v2$/m);
+    t.match(haproxy, /^ {4}bind abns@pi-origin-http11-80 proto h2 accept-proxy$/m, 'the hop keeps the client address');
     t.end();
   });
 
@@ -208,3 +246,61 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.equal(r.code, 0, r.stdout + r.stderr);
   });
 });
+
+/**
+ * Two namespaces on one veth link: the node applies `ruleset` and listens on [::] (dual-stack)
+ * ports 80, 22 and 8081 and on IPv4; the client (one address inside http_allow and ssh_allow
+ * prefixes, one outside, and an IPv4 address) probes it with test/fixtures/firewall/probe.py.
+ * The link's addresses are documentation prefixes; nothing leaves the two namespaces.
+ */
+async function probeFirewall(t: Test, ruleset: string): Promise<Record<string, boolean>> {
+  const ns = { node: `phf-node-${process.pid}`, client: `phf-cli-${process.pid}` };
+  const link = { node: `phf${process.pid % 100000}a`, client: `phf${process.pid % 100000}b` };
+  const sh = async (...argv: string[]): Promise<string> => {
+    const r = await run(argv[0] as string, argv.slice(1));
+    if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const inNs = (name: string, ...argv: string[]): Promise<string> => sh('ip', 'netns', 'exec', name, ...argv);
+  t.teardown(async () => {
+    for (const name of Object.values(ns)) {
+      const pids = (await run('ip', ['netns', 'pids', name])).stdout.split('\n').filter((p) => p !== '');
+      for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+      await run('ip', ['netns', 'del', name]);
+    }
+  });
+  await sh('ip', 'netns', 'add', ns.node);
+  await sh('ip', 'netns', 'add', ns.client);
+  await sh('ip', 'link', 'add', link.node, 'netns', ns.node, 'type', 'veth', 'peer', 'name', link.client, 'netns', ns.client);
+  const node6 = '2001:db8:10::11';
+  const up = async (name: string, dev: string, v6: string[], v4: string): Promise<void> => {
+    await inNs(name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', `net.ipv6.conf.${dev}.accept_dad=0`);
+    await inNs(name, 'ip', 'link', 'set', 'lo', 'up');
+    await inNs(name, 'ip', 'link', 'set', dev, 'up');
+    for (const a of v6) await inNs(name, 'ip', '-6', 'addr', 'add', `${a}/64`, 'dev', dev, 'nodad');
+    await inNs(name, 'ip', '-4', 'addr', 'add', `${v4}/24`, 'dev', dev);
+  };
+  // The allowed client is 2001:db8:10::2 (http_allow) and also in 2001:db8:ff::/64 (ssh_allow).
+  await up(ns.node, link.node, [node6], '192.0.2.11');
+  await up(ns.client, link.client, ['2001:db8:10::2', '2001:db8:10::3'], '192.0.2.2');
+  await inNs(ns.client, 'ip', '-6', 'addr', 'add', '2001:db8:ff::2/64', 'dev', link.client, 'nodad');
+  await inNs(ns.node, 'ip', '-6', 'route', 'add', '2001:db8:ff::/64', 'dev', link.node);
+  await inNs(ns.node, 'nft', '-f', ruleset);
+  const listener = spawn('ip', ['netns', 'exec', ns.node, '/usr/bin/python3', '-c', LISTEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => listener.kill('SIGKILL'));
+  await new Promise<void>((resolve) => listener.stdout.once('data', () => resolve()));
+  const out = await inNs(ns.client, '/usr/bin/python3', join(REPO, 'test/fixtures/firewall/probe.py'), node6, '192.0.2.11', '2001:db8:ff::2', '2001:db8:10::3');
+  return JSON.parse(out) as Record<string, boolean>;
+}
+
+/** Listens on [::]:80, :22 and :8081 (dual-stack, so IPv4 too) until killed; prints once ready. */
+const LISTEN = `
+import socket, time
+socks = []
+for port in (80, 22, 8081):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(('::', port)); s.listen(16); socks.append(s)
+print('ready', flush=True)
+time.sleep(3600)
+`;
