@@ -205,6 +205,7 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
         http_from_allowed: true,
         http_from_other: false,
         ssh_from_allowed: true,
+        ssh_from_other: false,
         other_port_from_allowed: false,
         http_over_ipv4: false,
         echo6: true,
