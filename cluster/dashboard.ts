@@ -12,7 +12,7 @@ import { chooseRelease } from './dns.js';
 import { describeSource, readProxy, type ProxySource } from './haproxy-stat.js';
 import type { InventoryHost } from './inventory.js';
 import { parsePrometheusText, sumOf } from './prometheus.js';
-import { getText, humanUptime, inParallel, MAX_IN_FLIGHT, mebibytes, probeNode, summarise, summaryLine, type NodeProbe } from './status.js';
+import { getText, humanUptime, inParallel, MAX_IN_FLIGHT, mebibytes, probeNode, summarise, summaryLine, type NodeProbe, type NodeStatus } from './status.js';
 
 export const METRICS_PATH = '/_origin/metrics';
 /** How far back the cluster chart goes. */
@@ -128,7 +128,7 @@ export interface View {
  */
 export function buildView(readings: readonly Reading[], memory: ReadonlyMap<string, NodeMemory>, proxy: readonly ProxyServer[] | null): View {
   const nextMemory = new Map<string, NodeMemory>();
-  const counted = readings.map((r) => {
+  const rateOf = readings.map((r) => {
     const before = memory.get(r.host.name) ?? {};
     if (!r.probe.up) {
       nextMemory.set(r.host.name, before);
@@ -144,69 +144,74 @@ export function buildView(readings: readonly Reading[], memory: ReadonlyMap<stri
   const majorityId = typeof majority === 'string' ? majority : null;
 
   const nodes = readings.map((r, i): NodeRow => {
-    const rate = counted[i];
-    const p = r.probe;
     const lastSeen = nextMemory.get(r.host.name)?.lastSeen;
-    const base = {
-      name: p.name,
-      address: p.address,
-      port: p.port,
+    const common: RowCommon = {
+      name: r.probe.name,
+      address: r.probe.address,
+      port: r.probe.port,
       lastSeen: lastSeen === undefined ? null : new Date(lastSeen).toISOString(),
-      proxy: proxy?.find((s) => s.server === p.name) ?? null,
+      proxy: proxy?.find((s) => s.server === r.probe.name) ?? null,
     };
-    if (!p.up) {
-      return {
-        ...base,
-        up: false,
-        health: 'down',
-        release: null,
-        releaseAgrees: true,
-        uptimeSeconds: null,
-        requestsPerSecond: null,
-        bytesPerSecond: null,
-        errorsPerSecond: null,
-        cacheBytes: null,
-        cacheHitRatio: null,
-        connections: null,
-        error: p.error,
-        text: { uptime: '–', requests: '–', bytes: '–', errors: '–', cache: '–' },
-      };
-    }
-    const m = typeof r.metrics === 'string' ? undefined : r.metrics;
-    const s = p.status;
-    return {
-      ...base,
-      up: true,
-      health: s.health,
-      release: s.release,
-      releaseAgrees: s.release !== null && s.release === majorityId,
-      uptimeSeconds: s.uptimeSeconds,
-      requestsPerSecond: rate?.requestsPerSecond ?? null,
-      bytesPerSecond: rate?.bytesPerSecond ?? null,
-      errorsPerSecond: rate?.errorsPerSecond ?? null,
-      cacheBytes: m?.cacheBytes ?? s.cacheBytes,
-      cacheHitRatio: rate?.cacheHitRatio ?? null,
-      connections: m?.connections ?? s.connections,
-      error: typeof r.metrics === 'string' ? r.metrics : null,
-      text: rowText(s.uptimeSeconds, rate, m?.cacheBytes ?? s.cacheBytes),
-    };
+    return r.probe.up ? upRow(common, r.probe.status, r.metrics, rateOf[i], majorityId) : downRow(common, r.probe.error);
   });
 
   const sum = (f: (n: NodeRow) => number | null): number => nodes.reduce((a, n) => a + (f(n) ?? 0), 0);
-  const releases: Record<string, string[]> = {};
-  for (const n of nodes) if (n.up && n.release !== null) (releases[n.release] ??= []).push(n.name);
+  const status = summarise(probes);
   return {
     nodes,
     cluster: {
-      up: nodes.filter((n) => n.up).length,
-      total: nodes.length,
+      up: status.up,
+      total: status.total,
       requestsPerSecond: sum((n) => n.requestsPerSecond),
       bitsPerSecond: sum((n) => n.bytesPerSecond) * 8,
-      release: majorityId === null ? null : { id: majorityId, nodes: releases[majorityId]?.length ?? 0 },
-      releases,
-      summary: summaryLine(summarise(probes)),
+      release: majorityId === null ? null : { id: majorityId, nodes: status.releases[majorityId]?.length ?? 0 },
+      releases: status.releases,
+      summary: summaryLine(status),
     },
     memory: nextMemory,
+  };
+}
+
+type RowCommon = Pick<NodeRow, 'name' | 'address' | 'port' | 'lastSeen' | 'proxy'>;
+
+function upRow(common: RowCommon, s: NodeStatus, metrics: NodeMetrics | string, rate: Rates | undefined, majority: string | null): NodeRow {
+  const m = typeof metrics === 'string' ? undefined : metrics;
+  return {
+    ...common,
+    up: true,
+    health: s.health,
+    release: s.release,
+    releaseAgrees: s.release !== null && s.release === majority,
+    uptimeSeconds: s.uptimeSeconds,
+    requestsPerSecond: rate?.requestsPerSecond ?? null,
+    bytesPerSecond: rate?.bytesPerSecond ?? null,
+    errorsPerSecond: rate?.errorsPerSecond ?? null,
+    // Without metrics, the status document still has the cache and the connections.
+    cacheBytes: m?.cacheBytes ?? s.cacheBytes,
+    cacheHitRatio: rate?.cacheHitRatio ?? null,
+    connections: m?.connections ?? s.connections,
+    error: typeof metrics === 'string' ? metrics : null,
+    text: rowText(s.uptimeSeconds, rate, m?.cacheBytes ?? s.cacheBytes),
+  };
+}
+
+/** A node that did not answer its status: everything unknown but the error (it does not count against the release). */
+function downRow(common: RowCommon, error: string): NodeRow {
+  return {
+    ...common,
+    up: false,
+    health: 'down',
+    release: null,
+    releaseAgrees: true,
+    uptimeSeconds: null,
+    requestsPerSecond: null,
+    bytesPerSecond: null,
+    errorsPerSecond: null,
+    cacheBytes: null,
+    cacheHitRatio: null,
+    connections: null,
+    error,
+    text: { uptime: '–', requests: '–', bytes: '–', errors: '–', cache: '–' },
   };
 }
 
