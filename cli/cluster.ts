@@ -13,6 +13,7 @@ import { ManifestError, readManifest } from '../content/manifest.js';
 import { isReleaseId } from '../content/release-id.js';
 import { ARTIFACT } from './cluster-artifact.js';
 import { CHECK } from './cluster-check.js';
+import { DASHBOARD } from './cluster-dashboard.js';
 import { durationFlag } from './duration.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 
@@ -87,6 +88,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     run: dns,
   },
   check: CHECK,
+  dashboard: DASHBOARD,
   artifact: ARTIFACT,
   provision: {
     summary: 'install or update pi-origin and its host setup on the origins',

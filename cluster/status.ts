@@ -9,10 +9,10 @@ import { hostPort, nodeUrl } from './address.js';
 import type { InventoryHost } from './inventory.js';
 
 export const STATUS_PATH = '/_origin/status';
-/** A status document is a few hundred bytes; anything far larger is not one. */
+/** Status and metrics documents are a few hundred bytes to a few KiB; anything far larger is not one. */
 const MAX_BODY_BYTES = 1 << 20;
 /** Enough sockets for any Pi cluster at once, without opening thousands for a huge inventory. */
-const MAX_IN_FLIGHT = 64;
+export const MAX_IN_FLIGHT = 64;
 
 export const NODE_HEALTH = ['ok', 'draining', 'invalid-root'] as const;
 export type NodeHealth = (typeof NODE_HEALTH)[number];
@@ -65,16 +65,21 @@ export interface ClusterStatus {
 
 /** Asks every host, at most {@link MAX_IN_FLIGHT} at a time, and summarises; never rejects. */
 export async function clusterStatus(hosts: readonly InventoryHost[], timeoutMs: number): Promise<ClusterStatus> {
-  const nodes = new Array<NodeProbe>(hosts.length);
+  return summarise(await inParallel(hosts, MAX_IN_FLIGHT, (host) => probeNode(host, timeoutMs)));
+}
+
+/** `fn` over every item, at most `limit` at once; results in the items' order. */
+export async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < hosts.length) {
+    while (next < items.length) {
       const i = next++;
-      nodes[i] = await probeNode(hosts[i] as InventoryHost, timeoutMs);
+      results[i] = await fn(items[i] as T);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, hosts.length) }, worker));
-  return summarise(nodes);
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export function summarise(nodes: readonly NodeProbe[]): ClusterStatus {
@@ -91,35 +96,50 @@ export function summarise(nodes: readonly NodeProbe[]): ClusterStatus {
 }
 
 /** One GET of `/_origin/status` with a deadline covering connect, response and body. Never rejects. */
-export function probeNode(host: InventoryHost, timeoutMs: number): Promise<NodeProbe> {
+export async function probeNode(host: InventoryHost, timeoutMs: number, signal?: AbortSignal): Promise<NodeProbe> {
   const base: ProbeBase = { name: host.name, address: host.address.text, port: host.port, endpoint: hostPort(host.address, host.port), url: nodeUrl(host.address, host.port, STATUS_PATH) };
+  const answer = await getText(host, STATUS_PATH, 'application/json', timeoutMs, signal);
+  if (!answer.ok) return { ...base, up: false, error: answer.error };
+  const status = parseStatus(answer.body);
+  if (typeof status === 'string') return { ...base, up: false, error: status };
+  return { ...base, up: true, status };
+}
+
+/** A node's answer to one GET: the body of a 200, or a reason short enough for a table cell. */
+export type TextAnswer = { readonly ok: true; readonly body: string } | { readonly ok: false; readonly error: string };
+
+/**
+ * GETs `path` from the node with a deadline covering connect, response and body; anything but a
+ * 200 is an error (`HTTP 404 (not in --admin-allow?)`, `refused`, `timeout`). Never rejects.
+ */
+export function getText(host: InventoryHost, path: string, accept: string, timeoutMs: number, signal?: AbortSignal): Promise<TextAnswer> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (p: NodeProbe): void => {
+    const finish = (a: TextAnswer): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
       req.destroy();
-      resolve(p);
+      resolve(a);
     };
-    const down = (error: string): void => finish({ ...base, up: false, error });
+    const down = (error: string): void => finish({ ok: false, error });
+    const aborted = (): void => down('stopped');
     const req = request(
       {
         host: host.address.text,
         port: host.port,
-        path: STATUS_PATH,
+        path,
         // A literal is never looked up; a host name resolves to whichever family it has.
         ...(host.address.kind === 'ipv6' ? { family: 6 } : host.address.kind === 'ipv4' ? { family: 4 } : {}),
         agent: false,
-        headers: { Accept: 'application/json', 'User-Agent': 'pi-origin-cluster' },
+        headers: { Accept: accept, 'User-Agent': 'pi-origin-cluster' },
       },
       (res) => {
         readBody(res).then(
           (body) => {
             if (res.statusCode !== 200) return down(`HTTP ${res.statusCode ?? '?'}${res.statusCode === 404 || res.statusCode === 403 ? ' (not in --admin-allow?)' : ''}`);
-            const status = parseStatus(body);
-            if (typeof status === 'string') return down(status);
-            finish({ ...base, up: true, status });
+            finish({ ok: true, body });
           },
           (e: Error) => down(e.message),
         );
@@ -127,6 +147,8 @@ export function probeNode(host: InventoryHost, timeoutMs: number): Promise<NodeP
     );
     const timer = setTimeout(() => down('timeout'), timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => down(describeError(e)));
+    if (signal?.aborted === true) aborted();
+    else signal?.addEventListener('abort', aborted);
     req.end();
   });
 }
@@ -137,7 +159,7 @@ function readBody(res: IncomingMessage): Promise<string> {
     let length = 0;
     res.on('data', (c: Buffer) => {
       length += c.length;
-      if (length > MAX_BODY_BYTES) res.destroy(new Error('status response too large'));
+      if (length > MAX_BODY_BYTES) res.destroy(new Error('response too large'));
       else chunks.push(c);
     });
     res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));

@@ -199,7 +199,7 @@ t.test('usage errors exit 2, inventory errors exit 1, one line each', async (t) 
     [['cluster', 'status', '-i', join(dir, 'good'), '--timeout', '10m'], 2, `pi-origin: error: status: --timeout must be a duration from 1ms to 5m, like 500ms or 2s (got "10m") (see 'pi-origin cluster status --help')\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--frobnicate'], 2, "pi-origin: error: status: unknown option --frobnicate (see 'pi-origin cluster status --help')\n"],
     [['cluster', 'status', '-i', join(dir, 'good'), 'extra'], 2, `pi-origin: error: status: unexpected argument "extra" (see 'pi-origin cluster status --help')\n`],
-    [['cluster', 'frob'], 2, "pi-origin: error: unknown cluster command \"frob\" (expected status, dns, check, artifact, provision, rollout, rollback, register, deregister; see 'pi-origin cluster --help')\n"],
+    [['cluster', 'frob'], 2, "pi-origin: error: unknown cluster command \"frob\" (expected status, dns, check, dashboard, artifact, provision, rollout, rollback, register, deregister; see 'pi-origin cluster --help')\n"],
     [['cluster', 'status', '-i', join(dir, 'hosts')], 1, `pi-origin: error: ${join(dir, 'hosts')}:2: host node1: ansible_host "fd00::zz" is not an IPv6 or IPv4 literal or a host name\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--group', 'web'], 1, `pi-origin: error: ${join(dir, 'good')}: no group "web" (groups: origins)\n`],
     [['cluster', 'status', '-i', join(dir, 'missing')], 1, `pi-origin: error: cannot read inventory ${join(dir, 'missing')}: ENOENT\n`],
@@ -219,7 +219,7 @@ t.test('help lists the subcommands and every option', async (t) => {
   const cluster = await run(['cluster', '--help']);
   t.equal(cluster.code, 0);
   t.match(cluster.stdout, /^Commands:\n {2}status +ask every node for \/_origin\/status/m);
-  t.equal(cluster.stdout.match(/^ {2}\w+ {2,}/gm)?.length, 9, 'only the commands that exist');
+  t.equal(cluster.stdout.match(/^ {2}\w+ {2,}/gm)?.length, 10, 'only the commands that exist');
   const bare = await run(['cluster']);
   t.equal(bare.code, 2, 'no subcommand is a usage error');
   const help = await run(['cluster', 'status', '--help']);
