@@ -97,7 +97,15 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
 
 type CacheEntry = ScanCache extends Map<string, infer V> ? V : never;
 
-/** Opens the file once: fstat for the signature, then reads and hashes only if it changed. */
+/** Tries to hash a file that is being written this many times before skipping it for this scan. */
+const HASH_ATTEMPTS = 3;
+
+/**
+ * Opens the file once: fstat for the signature, then reads and hashes only if it changed. A
+ * file written while it is hashed (bytes read differ from its size, or its signature moved) is
+ * hashed again: an index must never pair one version's size with another version's hash. One
+ * still changing after HASH_ATTEMPTS is skipped; the write's own watch event brings it back.
+ */
 function hashIfChanged(f: Found<unknown>, old: CacheEntry | undefined): { stats: FileStat; sha256: string; entry: CacheEntry } | undefined {
   let fd: number;
   try {
@@ -106,19 +114,30 @@ function hashIfChanged(f: Found<unknown>, old: CacheEntry | undefined): { stats:
     return undefined;
   }
   try {
-    const st = fstatSync(fd);
-    const stats: FileStat = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
-    const sig = signature(st);
-    if (old !== undefined && old.sig === sig) return { stats, sha256: old.sha256, entry: old };
-    const h = createHash('sha256');
-    for (let pos = 0, n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, pos)) > 0; pos += n) h.update(READ_BUFFER.subarray(0, n));
-    const sha256 = h.digest('hex');
-    return { stats, sha256, entry: { sig, sha256 } };
+    let st = fstatSync(fd);
+    if (old !== undefined && old.sig === signature(st)) return { stats: statsOf(st), sha256: old.sha256, entry: old };
+    for (let attempt = 1; attempt <= HASH_ATTEMPTS; attempt++) {
+      const sig = signature(st);
+      const h = createHash('sha256');
+      let pos = 0;
+      for (let n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, pos)) > 0; pos += n) h.update(READ_BUFFER.subarray(0, n));
+      const after = fstatSync(fd);
+      if (pos === st.size && signature(after) === sig) {
+        const sha256 = h.digest('hex');
+        return { stats: statsOf(st), sha256, entry: { sig, sha256 } };
+      }
+      st = after;
+    }
+    return undefined;
   } catch {
     return undefined;
   } finally {
     closeSync(fd);
   }
+}
+
+function statsOf(st: Stats): FileStat {
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 /** Content-derived release id: 12 hex digits of sha256 over every path and hash. */

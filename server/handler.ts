@@ -60,7 +60,8 @@ function queryOf(req: HttpRequest): string {
 export class OriginHandler {
   /** Swapped atomically by the worker on re-index; each request reads it once, at its start. */
   index: ContentIndex;
-  private readonly reportErrorOnce = new Set<string>();
+  /** Files whose read failure this worker has reported: the main thread gets each once. */
+  private readonly reported = new Set<string>();
 
   constructor(
     index: ContentIndex,
@@ -69,7 +70,8 @@ export class OriginHandler {
     private readonly options: ServeOptions,
     private readonly admin: AdminEndpoints,
     private readonly log: AccessLog | undefined,
-    private readonly warn: (message: string) => void,
+    /** Called once per file (per worker) that cannot be read, with its path and the error code. */
+    private readonly reportReadError: (path: string, reason: string) => void,
   ) {
     this.index = index;
   }
@@ -178,7 +180,11 @@ export class OriginHandler {
     if (rep.size > this.bodies.maxFile) {
       // A release's files carry the manifest's times, not necessarily the disk's: compare size only.
       const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: index.fromManifest ? NaN : rep.mtimeSec, ctimeMs: rep.ctimeMs };
-      return streamFile(flight, slice, () => this.writeHead(res, rep, range, status), (err) => this.failed(flight, rep, err), outStatus);
+      return streamFile(flight, slice, {
+        head: () => this.writeHead(res, rep, range, status),
+        refuse: (err) => this.failed(flight, index, rep, err),
+        cut: (err) => void this.noteFailure(index, rep, err),
+      }, outStatus);
     }
     this.bodies.load(index.root, rep).then(
       (body) => {
@@ -189,7 +195,7 @@ export class OriginHandler {
           if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
         });
       },
-      (err: NodeJS.ErrnoException) => this.failed(flight, rep, err),
+      (err: NodeJS.ErrnoException) => this.failed(flight, index, rep, err),
     );
   }
 
@@ -202,19 +208,33 @@ export class OriginHandler {
     });
   }
 
-  /** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
-  private failed(flight: Flight, rep: Representation, err: NodeJS.ErrnoException): void {
-    if (flight.aborted) return;
-    const status = err.code === 'ENOENT' || err.code === 'ENOTDIR' ? 404 : err instanceof ContentChangedError || err.code === 'ECHANGED' ? 503 : 500;
+  /**
+   * The status a failure to send `rep` earns, counted and reported (once per file) when it is the
+   * disk's fault: a file that is gone or changed is the content's business, not an error.
+   */
+  private noteFailure(index: ContentIndex, rep: Representation, err: NodeJS.ErrnoException): number {
+    const status = failureStatus(err);
     if (status === 500) {
       this.metrics.add('readErrors', 1);
-      if (!this.reportErrorOnce.has(rep.file)) {
-        this.reportErrorOnce.add(rep.file);
-        this.warn(`cannot read ${rep.file}: ${err.code ?? err.message}`);
+      const path = `${index.root}/${rep.file}`;
+      if (!this.reported.has(path)) {
+        this.reported.add(path);
+        this.reportReadError(path, err.code ?? err.message);
       }
     }
+    return status;
+  }
+
+  /** Answers a failure that happened before anything was sent. */
+  private failed(flight: Flight, index: ContentIndex, rep: Representation, err: NodeJS.ErrnoException): void {
+    if (flight.aborted) return;
+    const status = this.noteFailure(index, rep, err);
     flight.res.cork(() => {
-      flight.res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', plainHead(status) + (status === 503 ? '\r\nRetry-After: 1' : '')).end(`${STATUS_TEXT[status]}\n`);
+      flight.res
+        .writeStatus(STATUS_TEXT[status] as string)
+        .writeHeader('Content-Type', plainHead(status) + (status === 503 ? '\r\nRetry-After: 1' : ''))
+        .writeHeader('X-Origin-Release', index.releaseId)
+        .end(`${STATUS_TEXT[status]}\n`);
     });
     flight.finish(status, 0);
   }
@@ -253,6 +273,12 @@ export class OriginHandler {
 }
 
 type Done = (status: number, bytes: number) => void;
+
+/** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
+function failureStatus(err: NodeJS.ErrnoException): 404 | 500 | 503 {
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return 404;
+  return err instanceof ContentChangedError || err.code === 'ECHANGED' ? 503 : 500;
+}
 
 /** The representation Accept-Encoding asks for; undefined when none is acceptable (406). */
 function representationFor(entry: FileEntry, req: HttpRequest): Representation | undefined {

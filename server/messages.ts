@@ -24,4 +24,6 @@ export type FromWorker =
   | { readonly type: 'listening'; readonly ports: readonly number[] }
   | { readonly type: 'listen-failed'; readonly address: string }
   | { readonly type: 'warn'; readonly message: string }
+  /** A file this worker could not read (reported once per worker; the main thread logs it once). */
+  | { readonly type: 'read-error'; readonly path: string; readonly reason: string }
   | { readonly type: 'closed' };

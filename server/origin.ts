@@ -72,6 +72,13 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   const version = packageVersion();
   const workers: Worker[] = [];
   let closing = false;
+  // Every worker reports a file that cannot be read; the operator is told once per file.
+  const unreadable = new Set<string>();
+  const reportReadError = (path: string, reason: string): void => {
+    if (unreadable.has(path)) return;
+    unreadable.add(path);
+    events.warn?.(`cannot read ${path}: ${reason} (answered 500, or cut once streaming began; logged once, every failure counted in pi_origin_read_errors_total)`);
+  };
 
   const spawn = (i: number, ports: readonly number[] | undefined): Promise<{ worker: Worker; ports: readonly number[] }> =>
     new Promise((resolve, reject) => {
@@ -81,6 +88,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
         if (m.type === 'listening') resolve({ worker: w, ports: m.ports });
         else if (m.type === 'listen-failed') reject(new StartError(`cannot listen on ${m.address} (in use, or not an address of this host)`, 'PI_ORIGIN_LISTEN'));
         else if (m.type === 'warn') events.warn?.(m.message);
+        else if (m.type === 'read-error') reportReadError(m.path, m.reason);
       });
       w.on('error', (e) => (closing ? undefined : events.warn?.(`worker ${i} failed: ${e.message}`)));
       w.on('exit', (code) => {

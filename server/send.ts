@@ -4,7 +4,7 @@
  * Every response that outlives its handler has exactly one onAborted (registered through
  * Flight before anything asynchronous) and finishes exactly once.
  */
-import { close, fstat, open, read, type Stats } from 'node:fs';
+import { close, fstat, fstatSync, open, read, type Stats } from 'node:fs';
 import type { HttpResponse } from 'uWebSockets.js';
 
 /** Bodies up to this size are written with one `end`; larger ones with `tryEnd` and backpressure. */
@@ -86,14 +86,46 @@ export interface DiskSlice {
   readonly ctimeMs: number;
 }
 
+/** What a stream reports back to the handler, which owns statuses, counters and warnings. */
+export interface StreamHooks {
+  /** Writes status and headers; runs (corked) once the file is open and still matches the index. */
+  readonly head: () => void;
+  /** Nothing was sent: the file cannot be opened or no longer matches the index. */
+  readonly refuse: (err: NodeJS.ErrnoException) => void;
+  /** The head was sent, then a read failed or the file changed: the connection is being cut. */
+  readonly cut: (err: NodeJS.ErrnoException) => void;
+}
+
+function changedError(path: string, when: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${path} changed ${when}`), { code: 'ECHANGED' });
+}
+
 /**
- * Streams a slice of a file. `writeHead` runs (inside a cork) once the file is open and still
- * matches the index; `fail` gets the error instead when it cannot be opened or has changed.
+ * After a read: the open file must be as it was when opened. write(2) and truncate set mtime
+ * before they change a byte, so a read that overlapped either is followed by a different mtime
+ * (or size). Renaming another file over it or deleting it changes neither (the open inode keeps
+ * its bytes): those downloads complete. A sync fstat on an open fd is one syscall, no disk I/O.
+ */
+function rewrittenSinceOpen(fd: number, opened: Stats, path: string): NodeJS.ErrnoException | undefined {
+  try {
+    const st = fstatSync(fd);
+    return st.size === opened.size && st.mtimeMs === opened.mtimeMs ? undefined : changedError(path, 'while being sent');
+  } catch (e) {
+    return e as NodeJS.ErrnoException;
+  }
+}
+
+/**
+ * Streams a slice of a file. `hooks.head` runs once the file is open and still matches the
+ * index; `hooks.refuse` gets the error instead when it cannot be opened or has changed. Once the
+ * head is out, a failed read, an early end of file or a write to the file cuts the connection
+ * (after `hooks.cut`): bytes read after a change are never sent under the old headers.
  * The fd is closed exactly once: at the end, on error, or on abort (after any read in progress).
  */
-export function streamFile(flight: Flight, slice: DiskSlice, writeHead: () => void, fail: (err: NodeJS.ErrnoException) => void, status: number): void {
+export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks, status: number): void {
   const res = flight.res;
   let fd = -1;
+  let opened: Stats;
   let reading = false;
   let position = slice.start;
   const end = slice.start + slice.length;
@@ -120,9 +152,11 @@ export function streamFile(flight: Flight, slice: DiskSlice, writeHead: () => vo
     read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
       reading = false;
       if (flight.aborted) return release();
-      if (err !== null || n === 0) {
+      const problem = err ?? (n === 0 ? changedError(slice.path, 'while being sent (it ended early)') : rewrittenSinceOpen(fd, opened, slice.path));
+      if (problem !== undefined) {
         // The head is already out: the only honest signal left is to cut the connection.
         release();
+        hooks.cut(problem);
         res.close();
         return;
       }
@@ -150,17 +184,18 @@ export function streamFile(flight: Flight, slice: DiskSlice, writeHead: () => vo
     return ok;
   });
 
-  open(slice.path, 'r', (err, opened) => {
-    if (err !== null) return flight.aborted ? undefined : fail(err);
-    fd = opened;
+  open(slice.path, 'r', (err, handle) => {
+    if (err !== null) return flight.aborted ? undefined : hooks.refuse(err);
+    fd = handle;
     if (flight.aborted) return release();
     fstat(fd, (err2, st) => {
       if (flight.aborted) return release();
       if (err2 !== null || changedSince(st, slice)) {
         release();
-        return fail(err2 ?? Object.assign(new Error(`${slice.path} changed since it was indexed`), { code: 'ECHANGED' }));
+        return hooks.refuse(err2 ?? changedError(slice.path, 'since it was indexed'));
       }
-      res.cork(writeHead);
+      opened = st;
+      res.cork(hooks.head);
       if (slice.length === 0) {
         res.cork(() => res.end());
         release();

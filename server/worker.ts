@@ -43,7 +43,7 @@ const admin = adminEndpoints({
   index: () => (invalidRoot ? undefined : index),
   draining: () => draining,
 });
-const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (message) => post({ type: 'warn', message }));
+const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }));
 const route = options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle;
 
 interface Listener {
