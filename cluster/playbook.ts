@@ -310,18 +310,25 @@ export function parseEventLine(line: string, at: number): PlaybookEvent {
 /** Messages that say only that something failed; the output says what. */
 const UNINFORMATIVE = /^(non-zero return code|MODULE FAILURE\b.*|One or more items failed)$/s;
 const TAIL_LINES = 20;
+/** Ansible's message for a loop that ran to its end, even when its host went unreachable in it. */
+const LOOP_DONE = 'All items completed';
 
 /**
  * What went wrong, from a failed result: `msg`, else the end of stderr, else of stdout. A
  * message that says only that something failed ("non-zero return code", "MODULE FAILURE")
- * gets the rc and the output's end appended; a loop's message gets each failed item's.
+ * gets the rc and the output's end appended; a loop's message gets each failed item's, and a
+ * loop that says only that it ended ("All items completed", an unreachable host) is its items'.
  */
 export function failureMessage(result: Readonly<Json>): string {
   const msg = str(result.msg).trim();
   const output = tail(str(result.stderr) || str(result.module_stderr)) || tail(str(result.stdout) || str(result.module_stdout));
   const rc = typeof result.rc === 'number' ? result.rc : undefined;
   const items = Array.isArray(result.results) ? (result.results as unknown[]).filter((i): i is Json => typeof i === 'object' && i !== null) : [];
-  if (items.length > 0) return [msg || 'items failed', ...items.map((i) => `item ${str(i.item)}: ${failureMessage(i)}`)].join('\n');
+  if (items.length > 0) {
+    const lines = items.map((i) => `item ${str(i.item)}: ${failureMessage(i)}`);
+    // A loop whose host became unreachable says only "All items completed": the items say why.
+    return (msg === LOOP_DONE ? lines : [msg || 'items failed', ...lines]).join('\n');
+  }
   const where = rc === undefined ? '' : ` (rc ${rc})`;
   if (msg === '') return output === '' ? `failed${where} without a message` : output;
   if (UNINFORMATIVE.test(msg) && (output !== '' || where !== '')) return `${msg.split('\n')[0] as string}${where}${output === '' ? '' : `: ${output}`}`;

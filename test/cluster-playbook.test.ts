@@ -3,7 +3,7 @@
  * - the parser and the progress/summary rendering as units, fed with output recorded from real
  *   runs of the fixture playbooks (test/fixtures/playbook-output/*.jsonl, recorded with
  *   ANSIBLE_STDOUT_CALLBACK=pi_origin_events ansible-playbook -i playbooks/hosts.ini playbooks/NAME.yml
- *   in test/fixtures; unreachable.jsonl with -i playbooks/unreachable.ini);
+ *   in test/fixtures; unreachable*.jsonl with -i playbooks/unreachable.ini);
  * - real `ansible-playbook` runs against three names for this machine (ansible_connection=local);
  * - the CLI as a person runs it (dist/), with PI_ORIGIN_ANSIBLE_DIR pointing at the fixture
  *   playbooks that stand in for ansible/rollout.yml and friends.
@@ -156,6 +156,11 @@ t.test('recorded: a loop names each failed item; an unreachable host', (t) => {
   t.match(render(events).out, `Reach: Ping · ghost UNREACHABLE: ${message}\n`);
   t.equal(summaryLine('registration of ghost', r), `registration of ghost stopped: ghost unreachable at Ping: ${message}`);
   t.equal(renderSummary('registration of ghost', r).split('\n')[1], 'ghost   0        0       0            1');
+
+  // A host that goes unreachable inside a loop: Ansible's message is "All items completed".
+  const inLoop = collect(recorded('unreachable-loop'), 4);
+  t.equal(inLoop.failures[0]?.message, `item current: ${message}\nitem previous: ${message}`, 'the items say why, not the loop');
+  t.equal(summaryLine(`rollout of ${ID}`, inLoop), `rollout of ${ID} stopped: ghost unreachable at Read the pointers: item current: ${message}`);
   t.end();
 });
 
