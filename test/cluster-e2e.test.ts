@@ -13,58 +13,26 @@
  *      takes traffic, HAProxy is not reloaded), then decommission it the same way;
  *   6. upgrade one node's software under load (upgrade.yml: drain, restart, healthy, enable).
  * Also: provisioning and rolling out again change nothing, and a failing gate puts the canary back.
- * `npm run test:cluster` runs this file alone. The rig shares /etc, /opt and the process table
- * with this machine, so everything the roles write goes to the nodes' private /srv or to this
- * test's temporary directory; HAProxy runs as a daemon killed at teardown.
+ * `npm run test:cluster` runs this file, then cluster-faults.test.ts. The rig shares /etc, /opt
+ * and the process table with this machine, so everything the roles write goes to the nodes'
+ * private /srv or to this test's temporary directory; HAProxy runs as a daemon killed at teardown.
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Manifest } from '../dist/content/manifest.js';
 import { buildRelease } from '../dist/content/release.js';
-import { ansibleEnv, buildArtifact, closeMasters, httpGet, REPO, run, type Run } from './helpers/ansible.js';
+import { ansibleEnv, httpGet, REPO, run } from './helpers/ansible.js';
+import { clusterCommand, clusterInventory, haproxyCommand, nodeHealth, parseShowStat, runTail as out, SHOW_STAT, startClusterRig, summaryTable, type ProxyServer } from './helpers/cluster.js';
 import { parseResponses, rawExchange } from './helpers/server.js';
 import { until } from './helpers/wait.js';
-import { createRig, type Rig, type RigNode } from './rig/netns.js';
+import type { RigNode } from './rig/netns.js';
 
 const PORT = 8080;
 const PREFIX = 'pie';
 const SUBNET = 'fd00:cafe:0:e';
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
-    const v6 = createServer();
-    const ok = await new Promise<boolean>((r) => v6.once('error', () => r(false)).listen(port, '::1', () => r(true)));
-    if (ok) {
-      await new Promise((r) => v6.close(r));
-      return port;
-    }
-  }
-}
-
-/** The CLI's summary table (NODE OK CHANGED FAILED ...): host -> counts by lower-case column. */
-function summaryTable(out: string): Map<string, Record<string, number>> {
-  const lines = out.split('\n');
-  const start = lines.findIndex((l) => /^NODE\s+OK\s+CHANGED/.test(l));
-  const table = new Map<string, Record<string, number>>();
-  if (start === -1) return table;
-  const columns = (lines[start] as string).trim().split(/\s+/).slice(1).map((c) => c.toLowerCase());
-  for (const line of lines.slice(start + 1)) {
-    if (line.trim() === '') break;
-    const [host, ...counts] = line.trim().split(/\s+/);
-    table.set(host as string, Object.fromEntries(columns.map((c, i) => [c, Number(counts[i])])));
-  }
-  return table;
-}
 
 interface Sample {
   readonly status: number;
@@ -113,31 +81,8 @@ t.setTimeout(9 * 60_000);
 
 t.test('cluster: provision, roll out, gate, break, roll back, scale out and in', async (t) => {
   const started = Date.now();
-  const rig: Rig = await createRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
-  const work = mkdtempSync(join(tmpdir(), 'pie-cluster-'));
-  const controlDir = join(work, 'cp');
-  t.teardown(() => {
-    closeMasters(controlDir);
-    return rig.destroy();
-  });
-  const haproxyDir = join(work, 'haproxy');
-  const pidfile = join(haproxyDir, 'haproxy.pid');
-  const socket = join(haproxyDir, 'admin.sock');
-  t.teardown(() => {
-    if (existsSync(pidfile)) for (const pid of readFileSync(pidfile, 'utf8').split(/\s+/).filter((p) => p !== '')) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
-  });
-  const proxyPort = await freePort();
-
-  const artifact = join(work, 'pi-origin.tar');
-  const tar = await buildArtifact(artifact);
-  t.equal(tar.code, 0, `artifact built ${tar.stderr}`);
+  const { rig, work, controlDir, haproxyDir, pidfile, socket, proxyPort, artifact, artifactBuild } = await startClusterRig(t, PREFIX, SUBNET);
+  t.equal(artifactBuild.code, 0, `artifact built ${artifactBuild.stderr}`);
 
   // Releases A and B on the controller: app.js and big.bin are the same in both (hard-linked on
   // the nodes), index.html and notes.txt differ.
@@ -167,90 +112,18 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   t.not(A.id, B.id, 'two releases');
 
   const inventory = join(work, 'inventory.yml');
-  const writeInventory = (nodes: readonly RigNode[]): void => {
-    const hosts = nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}" }`).join('\n');
-    const json = (v: unknown): string => JSON.stringify(v);
-    writeFileSync(
-      inventory,
-      [
-        'all:',
-        '  children:',
-        '    origins:',
-        '      hosts:',
-        hosts,
-        '      vars:',
-        '        ansible_user: root',
-        `        ansible_ssh_common_args: "-F ${join(rig.baseDir, 'ssh_config')}"`,
-        '        ansible_python_interpreter: /usr/bin/python3',
-        `        origin_node_artifact: ${json(artifact)}`,
-        '        origin_node_service_manager: none',
-        '        origin_node_apply_host_config: false',
-        '        origin_node_etc_root: /srv/origin/test-etc',
-        '        origin_node_app_dir: /srv/opt/pi-origin',
-        '        origin_node_create_user: false',
-        '        origin_node_user: nobody',
-        '        origin_node_group: nogroup',
-        `        origin_node_port: ${PORT}`,
-        '        origin_node_workers: 1',
-        `        origin_node_admin_allow: ${json(['::1/128', `${rig.gateway}/128`])}`,
-        `        origin_node_trusted_proxies: ${json([`${rig.gateway}/128`])}`,
-        `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
-        `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
-        `        origin_node_dns64_servers: ${json([`${SUBNET}::53`])}`,
-        `        origin_release_controller_node: ${json(process.execPath)}`,
-        '        origin_release_confirm_timeout: 5',
-        '    proxies:',
-        '      hosts:',
-        '        proxy1: { ansible_connection: local, ansible_python_interpreter: /usr/bin/python3 }',
-        '      vars:',
-        '        dualstack_proxy_service_manager: none',
-        '        dualstack_proxy_install_packages: false',
-        `        dualstack_proxy_config_dir: ${json(haproxyDir)}`,
-        `        dualstack_proxy_run_dir: ${json(haproxyDir)}`,
-        `        dualstack_proxy_socket: ${json(socket)}`,
-        `        dualstack_proxy_port: ${proxyPort}`,
-        '        dualstack_proxy_bind_ipv4: ["127.0.0.1"]',
-        '        dualstack_proxy_bind_ipv6: ["::1"]',
-        '        dualstack_proxy_check_interval: 500ms',
-        '        dualstack_proxy_log_target: ""',
-        '        dualstack_proxy_wait_timeout: 20',
-        '        dualstack_proxy_maxconn: 1000',
-        '',
-      ].join('\n'),
-    );
-  };
+  const writeInventory = (nodes: readonly RigNode[]): void =>
+    writeFileSync(inventory, clusterInventory({ rig, nodes, artifact, port: PORT, haproxyDir, socket, proxyPort }));
   writeInventory(rig.nodes);
 
   // profile_tasks: each run's slowest tasks go into the test output (a comment), for tuning.
   const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '8' }, controlDir);
   /** `pi-origin cluster ARGS -i inventory`: the operator's commands, which run the playbooks. */
-  const cluster = (args: readonly string[], onStdout?: (s: string) => void): Promise<Run> =>
-    run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', ...args, '-i', inventory], { env, timeoutMs: 180000, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
-      const profile = r.stdout.lastIndexOf('=====');
-      t.comment(`pi-origin cluster ${args.join(' ')}: ${r.ms} ms${profile === -1 ? '' : `; slowest tasks:\n${r.stdout.slice(profile).split('\n').slice(1, 7).join('\n')}`}`);
-      return r;
-    });
-  const out = (r: Run): { stdout: string; stderr: string } => ({ stdout: r.stdout.slice(-6000), stderr: r.stderr.slice(-2000) });
-  /** One command to HAProxy's runtime API. */
-  const socat = (command: string): string => spawnSync('socat', ['stdio', `unix-connect:${socket}`], { input: command + '\n', encoding: 'utf8', timeout: 5000 }).stdout;
-  /** Server name -> status column of `show stat`. */
-  const proxyServers = (): Map<string, { status: string; total: number }> => {
-    const m = new Map<string, { status: string; total: number }>();
-    for (const line of socat('show stat origins 4 -1').split('\n')) {
-      const f = line.split(',');
-      if (f[0] === 'origins' && f[1] !== undefined) m.set(f[1], { status: f[17] ?? '', total: Number(f[7]) });
-    }
-    return m;
-  };
+  const cluster = clusterCommand(inventory, env, (line) => t.comment(line));
+  /** Server name -> status and sessions in HAProxy's `show stat`. */
+  const proxyServers = (): Map<string, ProxyServer> => parseShowStat(haproxyCommand(socket, SHOW_STAT));
   const haproxyPid = (): string => readFileSync(pidfile, 'utf8').trim();
-  const health = async (n: RigNode): Promise<string> => {
-    try {
-      const r = await httpGet(`http://[${n.address}]:${PORT}/_origin/health`);
-      return `${r.status} ${r.body.toString().trim()}`;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
+  const health = (n: RigNode): Promise<string> => nodeHealth(n, PORT);
   /** Every file of the node, straight over IPv6: the releases named, and whether all bodies match. */
   const servedRelease = async (n: RigNode): Promise<string> => {
     const seen = new Set<string>();
