@@ -2,9 +2,12 @@
  * Slow and idle clients against the built server run as a child process (`pi-origin serve`),
  * so its resident memory and open descriptors are its own, apart from the test's sockets:
  * request heads that trickle in (slowloris), clients that never read a 5 MiB body (streamed
- * and cached), and 10,000 idle connections. uWS closes each of them on its own timeout: 10 s
- * counted in 4 s ticks, so 8 to 12 s after the socket was last armed, never by a byte received.
- * The groups share nothing (each has its own server), so they run side by side.
+ * and cached) or a 1 MiB one (the socket buffers take it whole), and 10,000 idle connections.
+ * uWS closes each of them on its own timeout: 10 s counted in 4 s ticks, so 8 to 12 s after
+ * the socket was last armed (by a write that did not fit, the end of a response, or the
+ * connection), never re-armed by a byte received. The groups share nothing (each has its own
+ * server), so they run side by side; a stalled 5 MiB response parks ~4 MiB in kernel socket
+ * buffers, so the two 5 MiB groups run one after the other.
  */
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -16,13 +19,15 @@ import { request } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { waitFor } from './helpers/wait.js';
 
-t.jobs = 3;
+t.jobs = 4;
 
 const MiB = 1024 * 1024;
 const A = 'inside a\n';
 const BODY = pseudoRandom(5 * MiB, 5);
+const MID = pseudoRandom(1 * MiB, 6);
 const dir = t.testdir({ 'a.txt': A });
 writeFileSync(join(dir, 'big.bin'), BODY);
+writeFileSync(join(dir, 'mid.bin'), MID);
 
 /** uWS's timeout fires 8 to 12 s after it was armed; earlier than this it was not the timeout. */
 const NOT_BEFORE_MS = 6_000;
@@ -136,8 +141,8 @@ function stalledReader(port: number, path: string): Promise<Socket> {
   });
 }
 
-/** Reads the rest of a stalled download until the server's FIN; checks the bytes against BODY as they come. */
-function readRest(s: Socket): Promise<{ status: number; length: number; body: number; exact: boolean }> {
+/** Reads the rest of a stalled download until the server's FIN; checks the bytes against `body` as they come. */
+function readRest(s: Socket, body: Buffer): Promise<{ status: number; length: number; body: number; exact: boolean }> {
   return new Promise((resolve) => {
     let head: Buffer = Buffer.alloc(0);
     const got = { status: 0, length: -1, body: 0, exact: true };
@@ -151,7 +156,7 @@ function readRest(s: Socket): Promise<{ status: number; length: number; body: nu
         got.length = Number(/^content-length: (\d+)$/im.exec(text)?.[1] ?? NaN);
         c = head.subarray(end + 4);
       }
-      got.exact &&= c.equals(BODY.subarray(got.body, got.body + c.length));
+      got.exact &&= c.equals(body.subarray(got.body, got.body + c.length));
       got.body += c.length;
     });
     s.on('error', () => undefined);
@@ -160,34 +165,48 @@ function readRest(s: Socket): Promise<{ status: number; length: number; body: nu
   });
 }
 
+interface Unread {
+  readonly path: string;
+  readonly body: Buffer;
+  /** Larger than the socket buffers take (~4 MiB on loopback): the server must wait on the client. */
+  readonly stalls: boolean;
+}
+const STREAMED: Unread = { path: '/big.bin', body: BODY, stalls: true };
+const SMALL: Unread = { path: '/mid.bin', body: MID, stalls: false };
+
 /**
- * `n` clients ask for big.bin and never read. The server must stall on each (all in flight),
- * close them all on its timeout (descriptors back to the baseline, nothing in flight) and
- * hold no copy of the body per connection. Returns the RSS growth.
+ * `n` clients ask for `file` and never read. When it stalls, every response waits in flight
+ * until the timeout; either way the server closes them all on its timeout (descriptors back to
+ * the baseline, nothing in flight) and holds no copy of the body per connection. Each client
+ * then reads what the kernel kept for it: exact bytes, cut short when the response stalled.
+ * Returns the RSS growth.
  */
-async function neverRead(t: Test, origin: OriginProcess, n: number): Promise<number> {
-  const base = await baseline(t, origin, '/big.bin');
+async function neverRead(t: Test, origin: OriginProcess, n: number, file: Unread): Promise<number> {
+  const base = await baseline(t, origin, file.path);
   const peak = new PeakRss(origin.pid);
   const sent = Date.now();
-  const readers = await Promise.all(Array.from({ length: n }, () => stalledReader(origin.port, '/big.bin')));
-  const inflight = await waitFor(`${n} responses in flight`, async () => ((await origin.metric('pi_origin_inflight_responses')) === n ? n : undefined), 10_000).catch(() => origin.metric('pi_origin_inflight_responses'));
-  t.equal(inflight, n, `all ${n} responses wait on their client (in flight)`);
+  const readers = await Promise.all(Array.from({ length: n }, () => stalledReader(origin.port, file.path)));
+  if (file.stalls) {
+    const inflight = await waitFor(`${n} responses in flight`, async () => ((await origin.metric('pi_origin_inflight_responses')) === n ? n : undefined), 10_000).catch(() => origin.metric('pi_origin_inflight_responses'));
+    t.equal(inflight, n, `all ${n} responses wait on their client (in flight)`);
+  }
   t.ok(origin.fds() >= base.fds + n, `the server holds the ${n} connections (${origin.fds()} descriptors)`);
-  const closedAt = await waitFor('the server to close every stalled connection', () => (origin.fds() <= base.fds + FD_SLACK ? Date.now() : undefined), 2 * CLOSED_WITHIN_MS).catch(() => Infinity);
+  const closedAt = await waitFor('the server to close every connection', () => (origin.fds() <= base.fds + FD_SLACK ? Date.now() : undefined), 2 * CLOSED_WITHIN_MS).catch(() => Infinity);
   const growth = peak.stop() - base.rss;
   t.ok(closedAt - sent >= NOT_BEFORE_MS && closedAt - sent <= CLOSED_WITHIN_MS, `the server closed all ${n} after ${closedAt - sent} ms (timeout: 8-12 s after the last write)`);
   t.equal(await origin.metric('pi_origin_inflight_responses'), 0, 'nothing left in flight');
   const fds = await settledFds(origin);
   t.ok(fds <= base.fds + FD_SLACK, `descriptors back to ${fds} (baseline ${base.fds})`);
-  // Read what the kernel still holds: an exact prefix of the body, then the server's FIN.
-  const rest = await Promise.all(readers.map(readRest));
-  t.equal(rest.filter((r) => r.status === 200 && r.length === BODY.length).length, n, 'each got the 200 head with the full Content-Length');
+  // Read what the kernel still holds, then the server's FIN.
+  const rest = await Promise.all(readers.map((r) => readRest(r, file.body)));
+  t.equal(rest.filter((r) => r.status === 200 && r.length === file.body.length).length, n, 'each got the 200 head with the full Content-Length');
   t.equal(rest.filter((r) => r.exact).length, n, 'each got exact body bytes');
   const bodies = rest.map((r) => r.body);
-  t.ok(Math.max(...bodies) < BODY.length, `each was cut short (${Math.min(...bodies)}-${Math.max(...bodies)} of ${BODY.length} body bytes)`);
-  const after = await request(origin.port, '/big.bin');
-  t.ok(after.status === 200 && after.body.equals(BODY), 'a reading client still gets the whole file');
-  t.comment(`${n} non-reading clients: baseline RSS ${mib(base.rss)} MiB, peak growth ${mib(growth)} MiB (${((growth / n) / 1024).toFixed(0)} KiB each); closed after ${closedAt - sent} ms; ${Math.min(...bodies)}-${Math.max(...bodies)} body bytes reached each`);
+  const whole = bodies.filter((b) => b === file.body.length).length;
+  if (file.stalls) t.equal(whole, 0, `each was cut short (${Math.min(...bodies)}-${Math.max(...bodies)} of ${file.body.length} body bytes)`);
+  const after = await request(origin.port, file.path);
+  t.ok(after.status === 200 && after.body.equals(file.body), 'a reading client still gets the whole file');
+  t.comment(`${n} clients not reading ${file.path} (${file.body.length} bytes): baseline RSS ${mib(base.rss)} MiB, peak growth ${mib(growth)} MiB (${((growth / n) / 1024).toFixed(0)} KiB each); closed after ${closedAt - sent} ms; ${Math.min(...bodies)}-${Math.max(...bodies)} body bytes reached each, ${whole} whole`);
   return growth;
 }
 
@@ -195,16 +214,22 @@ t.test('clients that never read a body are closed by the timeout and hold no cop
   // One after the other: each stalls ~4 MiB per connection in kernel socket buffers.
   await t.test('streamed (5 MiB above --cache-max-file): 200 clients', async (t) => {
     const origin = await start(t, ['--workers', '1', '--cache-max-file', '1MiB', '--cache-size', '8MiB']);
-    const growth = await neverRead(t, origin, 200);
+    const growth = await neverRead(t, origin, 200, STREAMED);
     t.ok(growth < 32 * MiB, `RSS grew ${mib(growth)} MiB for 200 × 5 MiB unread (bound 32 MiB; a 256 KiB read buffer each would be 50 MiB, 200 bodies 1000 MiB)`);
   });
   await t.test('cached (5 MiB under --cache-max-file): 100 clients', async (t) => {
     const origin = await start(t, ['--workers', '1', '--cache-max-file', '8MiB', '--cache-size', '64MiB']);
     t.equal(await origin.metric('pi_origin_cache_bytes'), 0, 'nothing cached before the warm-up');
-    const growth = await neverRead(t, origin, 100);
+    const growth = await neverRead(t, origin, 100, STREAMED);
     t.equal(await origin.metric('pi_origin_cache_bytes'), BODY.length, 'the body is cached once');
     t.ok(growth < 32 * MiB, `RSS grew ${mib(growth)} MiB for 100 × 5 MiB unread (bound 32 MiB)`);
   });
+});
+
+t.test('clients that never read a 1 MiB cached body: the socket buffers take it, the idle timeout closes them', async (t) => {
+  const origin = await start(t, ['--workers', '1', '--cache-max-file', '8MiB', '--cache-size', '64MiB']);
+  const growth = await neverRead(t, origin, 50, SMALL);
+  t.ok(growth < 16 * MiB, `RSS grew ${mib(growth)} MiB for 50 × 1 MiB unread (bound 16 MiB)`);
 });
 
 /** A connection that sends nothing (or one request, answered, then nothing) until the server closes it. */
