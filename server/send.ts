@@ -1,6 +1,7 @@
 /**
  * Writing bodies to uWS responses with backpressure, following uWS's VideoStreamer example:
- * `tryEnd` a chunk; when it does not fit, wait for `onWritable` and retry the unsent rest.
+ * `tryEnd` a chunk; when it does not fit, wait for `onWritable` and send the unsent rest (for a
+ * cached body, from the body; for a streamed file, read again from disk, see streamFile).
  * Every response that outlives its handler has exactly one onAborted (registered through
  * Flight before anything asynchronous) and finishes exactly once.
  */
@@ -116,20 +117,54 @@ function rewrittenSinceOpen(fd: number, opened: Stats, path: string): NodeJS.Err
 }
 
 /**
+ * Read buffers shared by every stream of this thread, at most MAX_CHUNKS of them: streaming
+ * memory is bounded per worker, whatever the number of clients. A stream holds a chunk only
+ * from its read until uWS has taken what fits (synchronously, in tryEnd), never while it waits
+ * on a client, so a client that stops reading costs a descriptor and no body memory (the unsent
+ * rest is read again when the socket is writable; it is in the page cache). Reads beyond
+ * MAX_CHUNKS wait their turn in order; the thread pool runs only four at a time anyway.
+ */
+const MAX_CHUNKS = 16;
+const spareChunks: Buffer[] = [];
+let chunksMade = 0;
+const chunkWaiters: { readonly flight: Flight; readonly use: (chunk: Buffer) => void }[] = [];
+
+/** Runs `use` with a chunk now, or once one is given back; never for a flight aborted meanwhile. */
+function withChunk(flight: Flight, use: (chunk: Buffer) => void): void {
+  let chunk = spareChunks.pop();
+  if (chunk === undefined && chunksMade < MAX_CHUNKS) {
+    chunksMade++;
+    chunk = Buffer.allocUnsafe(CHUNK);
+  }
+  if (chunk === undefined) chunkWaiters.push({ flight, use });
+  else use(chunk);
+}
+
+function giveChunk(chunk: Buffer): void {
+  let next = chunkWaiters.shift();
+  while (next?.flight.aborted) next = chunkWaiters.shift();
+  if (next === undefined) spareChunks.push(chunk);
+  else next.use(chunk);
+}
+
+/**
  * Streams a slice of a file. `hooks.head` runs once the file is open and still matches the
  * index; `hooks.refuse` gets the error instead when it cannot be opened or has changed. Once the
  * head is out, a failed read, an early end of file or a write to the file cuts the connection
  * (after `hooks.cut`): bytes read after a change are never sent under the old headers.
  * The fd is closed exactly once: at the end, on error, or on abort (after any read in progress).
+ * Each read starts at the first byte uWS has not taken, so nothing is kept between a write that
+ * did not fit and the client's next onWritable.
  */
 export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks, status: number): void {
   const res = flight.res;
   let fd = -1;
   let opened: Stats;
   let reading = false;
-  let position = slice.start;
-  const end = slice.start + slice.length;
-  const buffer = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, slice.length)));
+  /** Set while the socket is full: the next onWritable resumes reading. */
+  let waiting = false;
+  /** uWS's write offset before the first body byte: body bytes taken = getWriteOffset() - base. */
+  let base = 0;
   const release = (): void => {
     if (fd !== -1) close(fd, () => undefined);
     fd = -1;
@@ -137,51 +172,48 @@ export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks,
   flight.whenAborted(() => {
     if (!reading) release();
   });
-
-  // Set while a chunk waits for onWritable; the handler is registered once and ignores
-  // writable events at other times (a read in progress owns `buffer` then).
-  let waiting = false;
-  let chunk = buffer;
-  let base = 0;
   const complete = (): void => {
     release();
     flight.finish(status, slice.length);
   };
+  /** Offers `n` bytes of `chunk` to uWS (corked), then gives the chunk back: uWS keeps no reference. */
+  const write = (chunk: Buffer, n: number): void => {
+    const [ok, done] = res.tryEnd(chunk.subarray(0, n), slice.length);
+    giveChunk(chunk);
+    if (done) complete();
+    else if (ok) pump();
+    else waiting = true;
+  };
   const pump = (): void => {
-    reading = true;
-    read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
-      reading = false;
-      if (flight.aborted) return release();
-      const problem = err ?? (n === 0 ? changedError(slice.path, 'while being sent (it ended early)') : rewrittenSinceOpen(fd, opened, slice.path));
-      if (problem !== undefined) {
-        // The head is already out: the only honest signal left is to cut the connection.
-        release();
-        hooks.cut(problem);
-        res.close();
-        return;
-      }
-      position += n;
-      chunk = buffer.subarray(0, n);
-      res.cork(() => {
-        base = res.getWriteOffset();
-        const [ok, done] = res.tryEnd(chunk, slice.length);
-        if (done) complete();
-        else if (ok) pump();
-        else waiting = true;
+    withChunk(flight, (chunk) => {
+      reading = true;
+      const sent = res.getWriteOffset() - base;
+      read(fd, chunk, 0, Math.min(chunk.length, slice.length - sent), slice.start + sent, (err, n) => {
+        reading = false;
+        if (flight.aborted) {
+          giveChunk(chunk);
+          return release();
+        }
+        const problem = err ?? (n === 0 ? changedError(slice.path, 'while being sent (it ended early)') : rewrittenSinceOpen(fd, opened, slice.path));
+        if (problem !== undefined) {
+          // The head is already out: the only honest signal left is to cut the connection.
+          giveChunk(chunk);
+          release();
+          hooks.cut(problem);
+          res.close();
+          return;
+        }
+        res.cork(() => write(chunk, n));
       });
     });
   };
-  res.onWritable((offset) => {
-    if (!waiting) return true;
-    const [ok, done] = res.tryEnd(chunk.subarray(offset - base), slice.length);
-    if (done) {
-      waiting = false;
-      complete();
-    } else if (ok) {
+  res.onWritable(() => {
+    // Ignored unless a write did not fit (a read in progress, or a spurious event, otherwise).
+    if (waiting) {
       waiting = false;
       pump();
     }
-    return ok;
+    return true;
   });
 
   open(slice.path, 'r', (err, handle) => {
@@ -196,6 +228,7 @@ export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks,
       }
       opened = st;
       res.cork(hooks.head);
+      base = res.getWriteOffset();
       if (slice.length === 0) {
         res.cork(() => res.end());
         release();

@@ -105,6 +105,21 @@ t.test('clients that abort mid-download leak nothing', async (t) => {
   t.equal(sha256(after.body), sha256(BIG), 'still serving exact bytes');
 });
 
+t.test('more downloads at once than read buffers: all exact, and clients that leave while queued leak nothing', async (t) => {
+  // A worker has 16 read buffers; the other streams wait for one in order.
+  await waitFor('nothing in flight before counting', async () => ((await metric('pi_origin_inflight_responses')) === 0 ? true : undefined));
+  const before = openFds();
+  // The leavers hang up after their first bytes, when their next read is most likely queued.
+  const [downloads] = await Promise.all([Promise.all(Array.from({ length: 40 }, () => request(port, '/big.bin'))), Promise.all(Array.from({ length: 100 }, () => abortedDownload(1)))]);
+  const want = sha256(BIG);
+  t.equal(downloads.filter((r) => r.status === 200 && sha256(r.body) === want).length, 40, '40 concurrent downloads are exact');
+  const inflight = await waitFor('in-flight responses to drop to 0', async () => ((await metric('pi_origin_inflight_responses')) === 0 ? 0 : undefined)).catch(async () => metric('pi_origin_inflight_responses'));
+  t.equal(inflight, 0, 'nothing left in flight');
+  const slack = 4;
+  const settled = await waitFor(`open descriptors to settle near ${before}`, () => (openFds() <= before + slack ? openFds() : undefined)).catch(() => openFds());
+  t.ok(settled <= before + slack, `open descriptors: ${before} before, ${settled} after`);
+});
+
 t.test('a file rewritten after indexing is answered 503, never new bytes under old headers', async (t) => {
   for (const [name, size] of Object.entries(rewritten)) {
     const path = join(dir, name);
