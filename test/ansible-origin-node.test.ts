@@ -118,7 +118,7 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
       t.match(nft, /meta nfproto ipv4 drop/, `${n.name}: ruleset drops IPv4`);
       t.notMatch(nft, /\bip saddr|\bip daddr|nfproto ipv4 accept/, `${n.name}: ruleset accepts no IPv4`);
       t.match(nft, /policy drop/, `${n.name}: input policy drop`);
-      t.match(nft, /ipv6-icmp accept/, `${n.name}: ICMPv6 (neighbour discovery) allowed`);
+      t.match(nft, /icmpv6 type \{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect \} ip6 hoplimit 255 accept/, `${n.name}: neighbour discovery allowed on-link (the whole ruleset is checked in hardening.test.ts)`);
       t.match(nft, new RegExp(`tcp dport ${PORT} ip6 saddr @http_allow accept`), `${n.name}: HTTP only from http_allow`);
 
       const sysctl = readFileSync(join(n.dir, 'srv', TEST_ETC.slice('/srv/'.length), 'etc/sysctl.d/90-pi-origin.conf'), 'utf8');
