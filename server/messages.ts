@@ -24,4 +24,6 @@ export type FromWorker =
   | { readonly type: 'listening'; readonly ports: readonly number[] }
   | { readonly type: 'listen-failed'; readonly address: string }
   | { readonly type: 'warn'; readonly message: string }
+  /** Something nothing caught: the worker closes its sockets and ends with a non-zero code. */
+  | { readonly type: 'fault'; readonly message: string }
   | { readonly type: 'closed' };
