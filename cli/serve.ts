@@ -1,11 +1,11 @@
 /** `pi-origin serve [ROOT]`: start an origin node and keep it running until SIGTERM/SIGINT. */
-import { fileURLToPath } from 'node:url';
 import { ConfigError, parseEnv, parseFlags, resolveOptions, serveHelp } from '../server/config.js';
 import { StartError, startOrigin } from '../server/origin.js';
 import { NativeUwsError } from '../server/uws.js';
 
-/** The bundled demo site as a release, built and activated by `npm run build`. */
-export const DEMO_ROOT = fileURLToPath(new URL('../demo-releases/current', import.meta.url));
+import { DEMO_ROOT } from './demo-root.js';
+
+export { DEMO_ROOT };
 
 export async function serveCommand(args: readonly string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
