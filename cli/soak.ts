@@ -13,7 +13,7 @@ import { durationFlag, formatDuration } from './duration.js';
 import { targetOrigin, UsageError } from './subcommands.js';
 
 const DEFAULTS = { duration: '10m', rate: 500, connections: 16, workers: 2, scenario: 'mixed', maxRssGrowth: '16MiB', maxFdGrowth: 16 } as const;
-const MIN_DURATION_MS = 5_000;
+const MIN_DURATION_MS = 10_000;
 const MAX_DURATION_MS = 24 * 3_600_000;
 /** Without --warm-up: a fifth of the run, at most a minute. */
 const WARM_UP_SHARE = 0.2;
@@ -52,7 +52,7 @@ function help(root: string): string {
     'there are two or more cores. URLs come from the release manifest, as for the gate.',
     '',
     'Options:',
-    `  --duration D          how long to offer load, 5s to 24h, like 30m or 2h [default: ${DEFAULTS.duration}]`,
+    `  --duration D          how long to offer load, 10s to 24h, like 30m or 2h [default: ${DEFAULTS.duration}]`,
     `  --warm-up D           left out of the growth check [default: a fifth of --duration, at most ${WARM_UP_MAX_SEC}s]`,
     `  --rate N              requests per second offered, 1 to 100000 [default: ${DEFAULTS.rate}]`,
     `  --connections N       keep-alive connections, 1 to 1000 and at most --rate [default: ${DEFAULTS.connections}]`,
@@ -125,16 +125,20 @@ export function soakOptions(values: Values, command: string): SoakOptions {
   };
 }
 
-/** A line rewritten every second on a terminal; otherwise one every 10 s (a minute past 10 minutes). */
-function progressPrinter(durationSec: number, progressLine: (p: Progress, lastSecond: number) => string): (p: Progress) => void {
-  let previous = 0;
+/**
+ * A line rewritten every second on a terminal; otherwise one every 10 s (a minute past 10
+ * minutes). Its req/s is the mean since the line before.
+ */
+function progressPrinter(durationSec: number, progressLine: (p: Progress, rate: number) => string): (p: Progress) => void {
   const tty = process.stderr.isTTY;
   const every = durationSec > 600 ? 60 : 10;
+  let shown = { t: 0, responses: 0 };
   return (p) => {
-    const line = progressLine(p, p.responses - previous);
-    previous = p.responses;
-    if (tty) process.stderr.write(`\r\x1b[2K${line}${p.t >= p.durationSec ? '\n' : ''}`);
-    else if (p.t % every === 0 || p.t >= p.durationSec) process.stderr.write(`${line}\n`);
+    const last = p.t >= p.durationSec;
+    if (!tty && p.t % every !== 0 && !last) return;
+    const line = progressLine(p, (p.responses - shown.responses) / Math.max(1, p.t - shown.t));
+    shown = { t: p.t, responses: p.responses };
+    process.stderr.write(tty ? `\r\x1b[2K${line}${last ? '\n' : ''}` : `${line}\n`);
   };
 }
 
@@ -165,13 +169,17 @@ export async function soakCommand(args: readonly string[]): Promise<number> {
     say(`error: ${e.message} (see 'pi-origin soak --help')`);
     return 2;
   }
-  // The load generator is loaded only for a soak that runs: --help and usage errors stay quick.
-  const [{ runSoak }, { ScenarioError }, { progressLine, renderSoakSummary }, { saveReport }] = await Promise.all([
-    import('../load-tests/soak/soak.js'),
-    import('../load-tests/gate/scenarios.js'),
-    import('../load-tests/soak/summary.js'),
-    import('../load-tests/gate/save.js'),
-  ]);
+  // The load generator is loaded only for a soak that runs: --help and usage errors stay quick,
+  // and a node's artifact (no dev dependencies, so no autocannon) says what is missing.
+  let modules;
+  try {
+    modules = await Promise.all([import('../load-tests/soak/soak.js'), import('../load-tests/gate/scenarios.js'), import('../load-tests/soak/summary.js'), import('../load-tests/gate/save.js')]);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    say(`error: the soak needs the development dependencies (autocannon): run it from a checkout after npm ci (${(e as Error).message.split('\n')[0] ?? ''})`);
+    return 1;
+  }
+  const [{ runSoak }, { ScenarioError }, { progressLine, renderSoakSummary }, { saveReport }] = modules;
   let report;
   try {
     report = await runSoak({ ...options, progress: progressPrinter(options.durationSec, progressLine) });

@@ -143,7 +143,8 @@ export async function runSoak(o: SoakOptions): Promise<Report> {
       verdicts.push(...r.verdicts);
       const last = sampling.samples[sampling.samples.length - 1];
       run = { ...run, resources: thinSamples(sampling.samples), ...(r.limits === undefined ? {} : { resourceLimits: r.limits }), ...(last === undefined ? {} : { serverRssBytes: last.rssBytes }) };
-      if (sampling.samples.length > MAX_POINTS) notes.push(`charts: ${sampling.samples.length} samples and seconds thinned to ${MAX_POINTS} points (mean req/s, worst p99 per bucket); the verdicts use every sample`);
+      if (sampling.samples.length > MAX_POINTS)
+        notes.push(`charts: ${sampling.samples.length} samples and seconds thinned to one point per ${Math.ceil(sampling.samples.length / MAX_POINTS)} (mean req/s and worst p99 of each bucket, its last sample); the verdicts use every sample`);
     }
     run = { ...run, verdicts };
     const cpu = cpus()[0]?.model ?? 'unknown';

@@ -8,8 +8,8 @@ const signedMib = (bytes: number): string => `${bytes < 0 ? '-' : '+'}${mib(Math
 const signedInt = (n: number): string => `${n < 0 ? '' : '+'}${int(n)}`;
 
 /** `soak  1m40s/10m  500 req/s  RSS 71.2 MiB (+1.3 MiB)  fds 42 (+0)` */
-export function progressLine(p: Progress, lastSecond: number): string {
-  const parts = [`soak  ${formatSeconds(p.t)}/${formatSeconds(p.durationSec)}`, `${int(lastSecond)} req/s`, `${int(p.responses)} responses`];
+export function progressLine(p: Progress, rate: number): string {
+  const parts = [`soak  ${formatSeconds(p.t)}/${formatSeconds(p.durationSec)}`, `${int(rate)} req/s`, `${int(p.responses)} responses`];
   if (p.sample !== undefined) {
     // Changes are from the baseline after warm-up; none are shown before it.
     parts.push(`RSS ${mib(p.sample.rssBytes)}${p.rssDelta === undefined ? ' (warming up)' : ` (${signedMib(p.rssDelta)})`}`);
