@@ -47,13 +47,13 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   }
   if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '')
     throw new UsageError(`--target must be an http:// URL of a node without a path, like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
-  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '5s');
+  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '500ms or 5s');
   const expect = flags.get('expect');
   const releaseDir = flags.get('release');
   if (typeof expect === 'string') {
     if (releaseDir !== undefined) throw new UsageError('give --release or --expect, not both');
     if (!isReleaseId(expect)) throw new UsageError(`--expect must be a release id, 12 hex digits (got ${JSON.stringify(expect)})`);
-    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: durationFlag(flags, 'wait', '0', 0, '5s') });
+    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: durationFlag(flags, 'wait', '0', 0, '500ms or 5s') });
     process.stdout.write(renderWait(report) + '\n');
     return report.problems.length === 0 ? 0 : 1;
   }

@@ -199,7 +199,7 @@ export function clusterCommand(args: readonly string[]): Promise<number> {
 function clusterTarget(flags: ReadonlyMap<string, string | true>): { inventory: string; group: string; timeoutMs: number } {
   const inventory = flags.get('inventory');
   if (typeof inventory !== 'string') throw new UsageError('--inventory FILE is required');
-  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '2s');
+  const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '500ms or 2s');
   return { inventory, group: (flags.get('group') as string | undefined) ?? DEFAULT_GROUP, timeoutMs };
 }
 

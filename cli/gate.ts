@@ -8,6 +8,7 @@ import { SCENARIO_NAMES, SCENARIOS, ScenarioError, type ScenarioName } from '../
 import { renderSummary } from '../load-tests/gate/summary.js';
 import { packageRoot } from '../load-tests/bench/util.js';
 import { DEMO_ROOT } from './serve.js';
+import { targetOrigin, UsageError } from './subcommands.js';
 
 function help(root: string): string {
   return [
@@ -33,21 +34,6 @@ function help(root: string): string {
     '',
     'Exit status: 0 every check passed, 1 a check failed or the gate could not run, 2 usage.',
   ].join('\n');
-}
-
-class UsageError extends Error {}
-
-/** `http://[2001:db8::11]/` -> `http://[2001:db8::11]`; the gate sends absolute paths. */
-function targetOrigin(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`--target must be a URL such as http://[2001:db8::11]/ (got ${JSON.stringify(text)})`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--target must be http or https (got ${url.protocol})`);
-  if (url.pathname !== '/' || url.search !== '' || url.username !== '') throw new UsageError(`--target must be an origin with no path, query or user (got ${text})`);
-  return url.origin;
 }
 
 export async function gateCommand(args: readonly string[]): Promise<number> {

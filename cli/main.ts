@@ -16,6 +16,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   release: { summary: 'build, verify, activate, roll back and prune content releases', run: async (a) => (await import('./release.js')).releaseCommand(a) },
   cluster: { summary: 'operate the nodes listed in an Ansible inventory', run: async (a) => (await import('./cluster.js')).clusterCommand(a) },
   gate: { summary: 'the release gate: scenarios at a fixed rate against their SLOs', run: async (a) => (await import('./gate.js')).gateCommand(a) },
+  soak: { summary: 'a steady rate for a long time: fails when server memory or descriptors grow', run: async (a) => (await import('./soak.js')).soakCommand(a) },
   plan: { summary: 'how many Pis a launch needs, and which limit binds', run: async (a) => (await import('./plan.js')).planCommand(a) },
   bench: { summary: 'benchmark this server against raw uWS, nginx, node:http, sirv and @fastify/static', run: async (a) => (await import('./bench.js')).benchCommand(a) },
 };

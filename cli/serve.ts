@@ -1,11 +1,11 @@
 /** `pi-origin serve [ROOT]`: start an origin node and keep it running until SIGTERM/SIGINT. */
-import { fileURLToPath } from 'node:url';
 import { ConfigError, parseEnv, parseFlags, resolveOptions, serveHelp } from '../server/config.js';
 import { StartError, startOrigin } from '../server/origin.js';
 import { NativeUwsError } from '../server/uws.js';
 
-/** The bundled demo site as a release, built and activated by `npm run build`. */
-export const DEMO_ROOT = fileURLToPath(new URL('../demo-releases/current', import.meta.url));
+import { DEMO_ROOT } from './demo-root.js';
+
+export { DEMO_ROOT };
 
 export async function serveCommand(args: readonly string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -31,17 +31,29 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   }
   const running = node;
   return new Promise<number>((resolve) => {
-    const stop = (signal: string): void => {
-      say(`${signal}: draining`);
+    let stopping = false;
+    const stop = (why: string, code: number): void => {
+      if (stopping) return;
+      stopping = true;
+      say(`${why}: draining`);
       void running.close().then(() => {
         say('stopped');
-        resolve(0);
+        resolve(code);
       });
     };
     const reopen = (): void => running.reopenLog();
     process.on('SIGHUP', reopen);
     process.on('SIGUSR1', reopen);
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM', 0));
+    process.once('SIGINT', () => stop('SIGINT', 0));
+    // Left to Node, an exception in the main thread ends the process with the workers still
+    // holding their sockets, and Node aborts ("uv_loop_close() while having open handles").
+    // Drain instead, and exit 1 for the service manager to restart the node.
+    const fatal = (what: string, e: unknown): void => {
+      say(`error: ${what} in the main thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      stop('stopping', 1);
+    };
+    process.on('uncaughtException', (e) => fatal('uncaught exception', e));
+    process.on('unhandledRejection', (e) => fatal('unhandled promise rejection', e));
   });
 }

@@ -109,3 +109,16 @@ export function parseArgs(args: readonly string[], sub: Subcommand): { positiona
     throw new UsageError(`expected ${[...required, ...optional.map((o) => `[${o}]`)].join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
   return { positional, flags, lists };
 }
+
+/** `--target http://[2001:db8::11]/` -> `http://[2001:db8::11]`: load tests send absolute paths. */
+export function targetOrigin(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--target must be a URL such as http://[2001:db8::11]/ (got ${JSON.stringify(text)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--target must be http or https (got ${url.protocol})`);
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '') throw new UsageError(`--target must be an origin with no path, query or user (got ${text})`);
+  return url.origin;
+}

@@ -53,7 +53,11 @@ export interface Status {
   contentBytes: number;
   cacheBytes: number;
   uptimeSeconds: number;
+  /** Configured (--workers). */
   workers: number;
+  /** Accepting connections now: fewer than `workers` while a dead worker waits for its restart. */
+  workersServing: number;
+  workerRestarts: number;
   requests: number;
   bytesOut: number;
   connections: number;
@@ -73,6 +77,8 @@ export function status(state: NodeState): Status {
     cacheBytes: t.cacheBytes,
     uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
     workers: state.workers,
+    workersServing: t.serving,
+    workerRestarts: t.restarts,
     requests: t.status1xx + t.status2xx + t.status3xx + t.status4xx + t.status5xx,
     bytesOut: t.bytesOut,
     connections: establishedConnections(state.ports),
@@ -109,6 +115,12 @@ function metrics(state: NodeState): string {
     '# HELP pi_origin_active_connections Established TCP connections to the listening ports.',
     '# TYPE pi_origin_active_connections gauge',
     `pi_origin_active_connections ${establishedConnections(state.ports)}`,
+    '# HELP pi_origin_workers_serving Worker threads accepting connections.',
+    '# TYPE pi_origin_workers_serving gauge',
+    `pi_origin_workers_serving ${t.serving}`,
+    '# HELP pi_origin_worker_restarts_total Worker threads started again after one died.',
+    '# TYPE pi_origin_worker_restarts_total counter',
+    `pi_origin_worker_restarts_total ${t.restarts}`,
     '# HELP pi_origin_release_info The release this node serves.',
     '# TYPE pi_origin_release_info gauge',
     `pi_origin_release_info{release=${release},node=${node}} 1`,

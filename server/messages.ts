@@ -26,4 +26,6 @@ export type FromWorker =
   | { readonly type: 'warn'; readonly message: string }
   /** A file this worker could not read (reported once per worker; the main thread logs it once). */
   | { readonly type: 'read-error'; readonly path: string; readonly reason: string }
+  /** Something nothing caught: the worker closes its sockets and ends with a non-zero code. */
+  | { readonly type: 'fault'; readonly message: string }
   | { readonly type: 'closed' };

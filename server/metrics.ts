@@ -7,6 +7,9 @@
 export const FIELDS = [
   'status1xx', 'status2xx', 'status3xx', 'status4xx', 'status5xx',
   'bytesOut', 'cacheHits', 'cacheMisses', 'cacheBytes', 'inflight', 'readErrors',
+  // 1 while the worker accepts connections. `restarts` is the one field the main thread writes
+  // (the worker never does), as it writes `serving` = 0 for a worker that died without saying so.
+  'serving', 'restarts',
 ] as const;
 export type Field = (typeof FIELDS)[number];
 const F = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Field, number>;
@@ -39,7 +42,16 @@ export class WorkerMetrics {
   set(field: Field, n: number): void {
     this.v[this.base + F[field]] = n;
   }
+  /**
+   * A worker that died left its gauges as they were: a restarted worker takes over the slot with
+   * nothing in flight and an empty cache (its counters carry on, so totals never go back).
+   */
+  resetGauges(): void {
+    for (const f of GAUGES) this.set(f, 0);
+  }
 }
+
+const GAUGES = ['cacheBytes', 'inflight', 'serving'] as const satisfies readonly Field[];
 
 /** Sums every worker's slot. */
 export function totals(buffer: SharedArrayBuffer): Record<Field, number> {

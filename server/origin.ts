@@ -12,7 +12,7 @@ import type { ScanCache } from '../content/scan.js';
 import type { SiteIndex } from '../content/site-index.js';
 import type { ListenAddress, ServeOptions } from './config.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
-import { allocateMetrics } from './metrics.js';
+import { allocateMetrics, WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
 
 export interface OriginEvents {
@@ -35,6 +35,15 @@ export interface OriginNode {
   close(): Promise<void>;
 }
 
+/**
+ * What a test may replace in the node, never set from the command line, the environment or a
+ * configuration file (resolveOptions knows nothing of it).
+ */
+export interface OriginInternals {
+  /** The worker thread's module: a test fixture that imports server/worker.js and injects a fault. */
+  readonly workerUrl?: URL;
+}
+
 export class StartError extends Error {
   override readonly name = 'StartError';
   constructor(message: string, readonly code: string) {
@@ -44,13 +53,28 @@ export class StartError extends Error {
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 const DEBOUNCE_MS = 100;
+const RESTART_FIRST_MS = 100;
+const RESTART_MAX_MS = 10_000;
+/** A worker that served this long before it died starts the backoff over. */
+const RESTART_RESET_MS = 60_000;
+
+/** One worker's place: the thread serving it, and its deaths for the restart backoff. */
+interface Slot {
+  /** Undefined between a death and the restart. */
+  worker: Worker | undefined;
+  startedAt: number;
+  /** Deaths in a row, each less than RESTART_RESET_MS after its start. */
+  deaths: number;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-export async function startOrigin(options: ServeOptions, events: OriginEvents = {}): Promise<OriginNode> {
+export async function startOrigin(options: ServeOptions, events: OriginEvents = {}, internals: OriginInternals = {}): Promise<OriginNode> {
+  const workerUrl = internals.workerUrl ?? WORKER_URL;
   loadUws();
   const addresses = [...options.listen, ...(options.tls?.listen ?? [])];
   // Concrete ports before any worker starts: uSockets sets SO_REUSEPORT only for a non-zero
@@ -70,7 +94,8 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   const metrics = allocateMetrics(options.workers);
   const startedAt = Date.now();
   const version = packageVersion();
-  const workers: Worker[] = [];
+  const slots: Slot[] = Array.from({ length: options.workers }, () => ({ worker: undefined, startedAt: 0, deaths: 0, timer: undefined }));
+  let serving = false;
   let closing = false;
   // Every worker reports a file that cannot be read; the operator is told once per file.
   const unreadable = new Set<string>();
@@ -79,43 +104,82 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
     unreadable.add(path);
     events.warn?.(`cannot read ${path}: ${reason} (answered 500, or cut once streaming began; logged once, every failure counted in pi_origin_read_errors_total)`);
   };
+  let invalidRoot: string | undefined;
 
+  /** Starts worker `i`; resolves when it listens, rejects when it cannot listen or dies first. */
   const spawn = (i: number, ports: readonly number[] | undefined): Promise<{ worker: Worker; ports: readonly number[] }> =>
     new Promise((resolve, reject) => {
       const data: WorkerData = { options, worker: i, metrics, startedAt, version, ports, site };
-      const w = new Worker(WORKER_URL, { workerData: data });
+      const w = new Worker(workerUrl, { workerData: data });
+      const slot = slots[i] as Slot;
+      slot.worker = w;
+      slot.startedAt = Date.now();
+      if (invalidRoot !== undefined) w.postMessage({ type: 'invalid-root', reason: invalidRoot } satisfies ToWorker);
+      let listened = false;
       w.on('message', (m: FromWorker) => {
-        if (m.type === 'listening') resolve({ worker: w, ports: m.ports });
+        if (m.type === 'listening') {
+          listened = true;
+          resolve({ worker: w, ports: m.ports });
+        }
         else if (m.type === 'listen-failed') reject(new StartError(`cannot listen on ${m.address} (in use, or not an address of this host)`, 'PI_ORIGIN_LISTEN'));
         else if (m.type === 'warn') events.warn?.(m.message);
         else if (m.type === 'read-error') reportReadError(m.path, m.reason);
+        else if (m.type === 'fault') events.warn?.(`worker ${i} failed: ${m.message}; it closes its connections and ends`);
       });
       w.on('error', (e) => (closing ? undefined : events.warn?.(`worker ${i} failed: ${e.message}`)));
       w.on('exit', (code) => {
         reject(new StartError(`worker ${i} exited with code ${code} while starting`, 'PI_ORIGIN_WORKER'));
-        if (!closing && workers[i] === w) {
-          events.warn?.(`worker ${i} exited with code ${code}; restarting it`);
-          spawn(i, ports ?? resolvedPorts).then(
-            (r) => (workers[i] = r.worker),
-            (e: Error) => events.warn?.(`worker ${i} could not be restarted: ${e.message}`),
-          );
-        }
+        if (slot.worker !== w) return;
+        slot.worker = undefined;
+        // It may have died without a word: its gauges are no longer true.
+        new WorkerMetrics(metrics, i).resetGauges();
+        // A worker that never listened during the node's start fails the start instead.
+        if (!closing && (serving || listened)) scheduleRestart(i, code);
       });
-      workers[i] = w;
     });
 
+  /**
+   * A worker that died is started again after a backoff: 100 ms, doubling with each death in a
+   * row up to 10 s, so a worker that dies at once does not spin a core. One that served for a
+   * minute starts over at 100 ms.
+   */
+  const scheduleRestart = (i: number, code: number): void => {
+    const slot = slots[i] as Slot;
+    slot.deaths = Date.now() - slot.startedAt >= RESTART_RESET_MS ? 1 : slot.deaths + 1;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** (slot.deaths - 1));
+    const times = slot.deaths > 1 ? ` (${slot.deaths} times in a row)` : '';
+    events.warn?.(`worker ${i} exited with code ${code}${times}; restarting it in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`);
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (closing) return;
+      new WorkerMetrics(metrics, i).add('restarts', 1);
+      spawn(i, resolvedPorts).then(
+        () => events.info?.(`worker ${i} restarted: ${options.workers - slots.filter((s) => s.worker === undefined).length} of ${options.workers} workers running`),
+        (e: Error) => {
+          events.warn?.(`worker ${i} could not be restarted: ${e.message}`);
+          // Alive but not listening: end it, and its exit schedules the next try.
+          const w = slot.worker;
+          if (w !== undefined) void drainWorker(w);
+        },
+      );
+    }, delay);
+  };
+
+  const running = (): Worker[] => slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]));
   let resolvedPorts: readonly number[];
   try {
     const first = await spawn(0, wanted);
     resolvedPorts = first.ports;
     await Promise.all(Array.from({ length: options.workers - 1 }, (_, k) => spawn(k + 1, resolvedPorts)));
+    serving = true;
   } catch (e) {
     closing = true;
-    await Promise.all(workers.map((w) => drainWorker(w)));
+    for (const slot of slots) clearTimeout(slot.timer);
+    await Promise.all(running().map((w) => drainWorker(w)));
     throw e;
   }
 
-  const broadcast = (m: ToWorker): void => workers.forEach((w) => w.postMessage(m));
+  const broadcast = (m: ToWorker): void => running().forEach((w) => w.postMessage(m));
   let rootReal = site.root;
   let scanning: Promise<void> | undefined;
   let rescanWanted = false;
@@ -125,6 +189,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
       cache = scanned.cache;
       const changed = scanned.index.releaseId !== site.releaseId || scanned.index.root !== site.root;
       site = scanned.index;
+      invalidRoot = undefined;
       broadcast({ type: 'index', site });
       if (changed) events.info?.(`re-indexed ${options.root}: release ${site.releaseId}, ${site.files.length} files`);
       if (site.root !== rootReal) {
@@ -137,7 +202,8 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
       }
     } catch (e) {
       events.warn?.(`content root invalid, health reports 503: ${(e as Error).message}`);
-      broadcast({ type: 'invalid-root', reason: (e as Error).message });
+      invalidRoot = (e as Error).message;
+      broadcast({ type: 'invalid-root', reason: invalidRoot });
     }
   };
   const reindex = async (): Promise<void> => {
@@ -197,8 +263,9 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
         closing = true;
         clearTimeout(timer);
         clearTimeout(tlsTimer);
+        for (const slot of slots) clearTimeout(slot.timer);
         await Promise.all([contentWatcher?.close(), linkWatcher?.close(), tlsWatcher?.close()]);
-        await Promise.all(workers.map((w) => drainWorker(w)));
+        await Promise.all(running().map((w) => drainWorker(w)));
       })();
       return closed;
     },

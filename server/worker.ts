@@ -3,10 +3,14 @@
  * sharing the ports with the other workers through SO_REUSEPORT and sharing nothing else but
  * the metrics buffer. Closes its listen sockets and connections itself before it ends: a
  * thread that ends while holding uWS sockets aborts Node ("uv_loop_close() while having open
- * handles").
+ * handles"), all threads with it. So nothing may end it abruptly: an exception nothing caught
+ * (in a timer, a callback, a promise) is reported, the sockets are closed, and only then does
+ * the thread end, with code 1, for the main thread to start a new one; a request handler that
+ * throws gets its connection closed (uWS would abort on a handler that returns unanswered).
  */
+import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { AccessLog } from './access-log.js';
 import { adminEndpoints } from './admin.js';
 import { BodyStore } from './body-store.js';
@@ -25,6 +29,7 @@ const options: ServeOptions = data.options;
 const post = (m: FromWorker): void => port.postMessage(m);
 
 const metrics = new WorkerMetrics(data.metrics, data.worker);
+metrics.resetGauges();
 const bodies = new BodyStore(Math.floor(options.cacheSize / options.workers), options.cacheMaxFile, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
 let index: ContentIndex = buildContentIndex(data.site, options.headers);
@@ -44,13 +49,65 @@ const admin = adminEndpoints({
   draining: () => draining,
 });
 const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }));
-const route = options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle;
+const route = guarded(options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle);
+
+/** After a fault, responses in flight get this long before every connection is closed. */
+const FAULT_GRACE_MS = 1000;
+/** A thread that closed its sockets but still has not ended this long after a fault is ended. */
+const FAULT_EXIT_MS = FAULT_GRACE_MS + 2000;
 
 interface Listener {
   readonly app: TemplatedApp;
   sockets: us_listen_socket[];
 }
 const listeners: Listener[] = [];
+
+type Route = OriginHandler['handle'];
+
+/**
+ * A handler that throws has not answered, and uWS then aborts the process ("Returning from a
+ * request handler without responding ... is forbidden"). The connection is closed instead:
+ * never a 500, since the status line and headers of a 200 may already be written and a cache
+ * would keep the wrong body under them. The worker carries on serving.
+ */
+function guarded(next: Route): Route {
+  return (res, req) => {
+    try {
+      next(res, req);
+    } catch (e) {
+      handlerFault(res, req, e);
+    }
+  };
+}
+
+const handlerFaults = new Map<string, number>();
+
+function handlerFault(res: HttpResponse, req: HttpRequest, e: unknown): void {
+  let url = '(unknown)';
+  try {
+    url = req.getUrl();
+    res.close();
+  } catch {
+    // The response was already completed before the throw: nothing is left to close.
+  }
+  metrics.add('status5xx', 1);
+  // Reported the 1st, 2nd, 4th, 8th ... time per message: a request that keeps hitting the same
+  // bug cannot flood the log.
+  // Past 100 distinct messages (one may quote the request), the rest share one count.
+  const message = describeError(e);
+  const key = handlerFaults.has(message) || handlerFaults.size < 100 ? message : '';
+  const seen = (handlerFaults.get(key) ?? 0) + 1;
+  handlerFaults.set(key, seen);
+  if ((seen & (seen - 1)) === 0) post({ type: 'warn', message: `worker ${data.worker}: request ${JSON.stringify(url.slice(0, 200))} failed (connection closed): ${message}${seen > 1 ? ` (${seen} times so far)` : ''}` });
+}
+
+/** `TypeError: x is undefined (at handler.js:120:7)`: the message and where, never the whole stack. */
+function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return typeof e === 'string' ? e : inspect(e, { depth: 1, breakLength: Infinity });
+  const frame = /^\s+at (?:.*\()?(.*?)\)?$/m.exec(e.stack ?? '')?.[1];
+  const where = frame === undefined ? '' : ` (at ${frame.replace(/^.*\//, '')})`;
+  return `${e.name}: ${e.message}${where}`;
+}
 
 /** With --ipv6-only, uWS (which cannot set IPV6_V6ONLY) may still accept v4-mapped peers: close them. */
 function refuseIPv4(next: OriginHandler['handle']): OriginHandler['handle'] {
@@ -102,6 +159,7 @@ async function start(): Promise<void> {
     listeners.push({ app: https, sockets: tlsSockets });
   }
   for (const l of listeners) for (const s of l.sockets) ports.push(uws.us_socket_local_port(s));
+  metrics.set('serving', 1);
   post({ type: 'listening', ports });
 }
 
@@ -122,13 +180,21 @@ async function reloadTls(): Promise<void> {
   old.sockets = [];
 }
 
-function drain(): void {
+let deadline = Number.POSITIVE_INFINITY;
+
+/**
+ * Stops accepting, lets responses in flight finish for up to `graceMs` (a second call may only
+ * shorten that), then closes every connection and lets the thread end.
+ */
+function drain(graceMs: number): void {
+  deadline = Math.min(deadline, Date.now() + graceMs);
+  if (draining) return;
   draining = true;
+  metrics.set('serving', 0);
   for (const l of listeners) {
     for (const s of l.sockets) uws.us_listen_socket_close(s);
     l.sockets = [];
   }
-  const deadline = Date.now() + options.drainTimeout * 1000;
   const check = (): void => {
     if (metrics.get('inflight') > 0 && Date.now() < deadline) {
       setTimeout(check, 20);
@@ -143,6 +209,27 @@ function drain(): void {
   check();
 }
 
+let faulted = false;
+
+/**
+ * An exception nothing caught. The thread's state can no longer be trusted, but ending it now
+ * would abort the process: report it, drain briefly, and end with code 1 once the sockets are
+ * closed. The main thread starts a new worker in its place.
+ */
+function fault(what: string, e: unknown): void {
+  process.exitCode = 1;
+  if (faulted) return;
+  faulted = true;
+  post({ type: 'fault', message: `${what}: ${describeError(e)}` });
+  drain(FAULT_GRACE_MS);
+  // Something else may keep the thread alive (a pending read): by then the sockets are closed.
+  setTimeout(() => process.exit(1), FAULT_EXIT_MS).unref();
+}
+
+// In a worker thread these are the thread's own: the other threads keep serving.
+process.on('uncaughtException', (e) => fault('uncaught exception', e));
+process.on('unhandledRejection', (e) => fault('unhandled promise rejection', e));
+
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'index':
@@ -154,7 +241,7 @@ port.on('message', (m: ToWorker) => {
       invalidRoot = true;
       break;
     case 'drain':
-      drain();
+      drain(options.drainTimeout * 1000);
       break;
     case 'reopen-log':
       log?.reopen();

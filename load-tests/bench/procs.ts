@@ -127,6 +127,23 @@ export async function stopSpawned(s: Spawned, graceMs = 3000): Promise<void> {
   tracked.delete(entry);
 }
 
+/**
+ * Until the returned function is called, SIGINT and SIGTERM run `cleanUp` (synchronous: the
+ * children are killed before this process ends) and then end this process by the same signal.
+ */
+export function cleanUpOnSignal(cleanUp: () => void): () => void {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    cleanUp();
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}
+
 /** Synchronous last-resort cleanup: SIGKILL every tracked child (used from 'exit' and signal handlers). */
 export function killAllSync(): void {
   for (const e of tracked) signalEntry(e, 'SIGKILL');

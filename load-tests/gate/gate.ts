@@ -12,7 +12,7 @@
 import { availableParallelism, cpus, arch, release as osRelease, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { activateRelease } from '../../content/release.js';
-import { killAllSync, treeRssKiB } from '../bench/procs.js';
+import { cleanUpOnSignal, killAllSync, treeRssKiB } from '../bench/procs.js';
 import type { RatioBar, Report, RunReport, Verdict } from '../report/model.js';
 import type { GateConfig, ScenarioSlo } from './config.js';
 import { cacheCounters, probe, watchRelease, type CacheCounters } from './http.js';
@@ -101,12 +101,7 @@ export async function runGate(o: GateOptions): Promise<Report> {
     killAllSync();
     releases?.remove();
   };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    cleanUp();
-    process.kill(process.pid, sig);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopWatching = cleanUpOnSignal(cleanUp);
   try {
     let pi: { origin: string; pid: number | undefined; releaseId: string };
     if (o.target === undefined) {
@@ -243,7 +238,6 @@ export async function runGate(o: GateOptions): Promise<Report> {
   } finally {
     for (const s of servers) await s.stop();
     releases?.remove();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    stopWatching();
   }
 }

@@ -112,11 +112,11 @@ async function startChild(label: string, argv: readonly string[], listening: Reg
 }
 
 /**
- * `node dist/cli/main.js serve ROOT` on [::1], port 0, one worker (the baseline has one thread),
- * watching the root so a release switch is picked up.
+ * `node dist/cli/main.js serve ROOT` on [::1], port 0, one worker unless asked for more (the
+ * gate's baseline has one thread), watching the root so a release switch is picked up.
  */
-export function startPiOrigin(root: string): Promise<LocalServer> {
-  return startChild('pi-origin', [process.execPath, CLI_MAIN, 'serve', root, '--listen', '[::1]:0', '--workers', '1', '--drain-timeout', '1'], /^pi-origin: listening on http:\/\/\[::1\]:(\d+)\//);
+export function startPiOrigin(root: string, workers = 1): Promise<LocalServer> {
+  return startChild('pi-origin', [process.execPath, CLI_MAIN, 'serve', root, '--listen', '[::1]:0', '--workers', String(workers), '--drain-timeout', '1'], /^pi-origin: listening on http:\/\/\[::1\]:(\d+)\//);
 }
 
 /** The raw uWS app from the peer benchmark, serving every file of `dir` from memory. */

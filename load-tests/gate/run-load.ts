@@ -61,12 +61,29 @@ interface ResponseClient {
   readonly rate?: number;
 }
 
+interface Second {
+  responses: number;
+  /** Undefined once the second is over (or had no response). */
+  latency: LatencyHistogram | undefined;
+  p99: number;
+}
+
+function closeSecond(s: Second): void {
+  if (s.latency === undefined) return;
+  s.p99 = s.latency.percentile(99);
+  s.latency = undefined;
+}
+
 export function runFixedRate(plan: LoadPlan): Promise<LoadOutcome> {
   if (plan.requests.length === 0) return Promise.reject(new Error('no requests to send'));
   const requests: AutocannonRequest[] = plan.requests.map((r) => ({ method: 'GET', path: r.path, headers: { ...r.headers } }));
   const all = new LatencyHistogram();
   const raw = new LatencyHistogram();
-  const perSecond: { responses: number; latency: LatencyHistogram }[] = [];
+  // A second's histogram is reduced to its p99 once the next second starts (responses are filed
+  // under the second they complete in, so an earlier second gets none later): a soak of hours
+  // keeps a number per second, not 25 KB.
+  const perSecond: Second[] = [];
+  let open = 0;
   const statuses: Record<string, number> = {};
   let responses = 0;
   let bytes = 0;
@@ -103,7 +120,7 @@ export function runFixedRate(plan: LoadPlan): Promise<LoadOutcome> {
         }
         const timeline: TimelinePoint[] = Array.from({ length: plan.durationSec }, (_, t) => {
           const s = perSecond[t];
-          return s === undefined ? { t, requests: 0 } : { t, requests: s.responses, p99: s.latency.percentile(99) };
+          return s === undefined ? { t, requests: 0 } : { t, requests: s.responses, p99: s.latency?.percentile(99) ?? s.p99 };
         });
         let non2xx3xx = 0;
         for (const [status, n] of Object.entries(statuses)) if (Number(status) < 200 || Number(status) >= 400) non2xx3xx += n;
@@ -129,13 +146,14 @@ export function runFixedRate(plan: LoadPlan): Promise<LoadOutcome> {
       const t = Math.min(plan.durationSec - 1, Math.floor((now - started) / 1000));
       let second = perSecond[t];
       if (second === undefined) {
-        for (let i = perSecond.length; i < t; i++) perSecond[i] = { responses: 0, latency: new LatencyHistogram() };
-        second = { responses: 0, latency: new LatencyHistogram() };
+        for (let i = perSecond.length; i < t; i++) perSecond[i] = { responses: 0, latency: undefined, p99: 0 };
+        second = { responses: 0, latency: new LatencyHistogram(), p99: 0 };
         perSecond[t] = second;
+        for (; open < t; open++) closeSecond(perSecond[open] as Second);
       }
       second.responses++;
       if (now - ms >= timedFrom) {
-        second.latency.recordCorrected(ms, interval);
+        second.latency?.recordCorrected(ms, interval);
         all.recordCorrected(ms, interval);
         raw.record(ms);
       }

@@ -1,22 +1,23 @@
 /**
- * Where a gate report goes: `gate-<timestamp>.json` + `.html` (load-tests/report/write.ts) and
- * the same pair as `gate-latest.*`, each written via a temp + rename.
+ * Where a gate or soak report goes: `<kind>-<timestamp>.json` + `.html`
+ * (load-tests/report/write.ts) and the same pair as `<kind>-latest.*`, each written via a temp +
+ * rename.
  */
 import type { Report } from '../report/model.js';
 import { writeReport } from '../report/write.js';
 
 export interface Saved {
-  /** `<dir>/gate-<timestamp>.json` */
+  /** `<dir>/<kind>-<timestamp>.json` */
   readonly json: string;
-  /** `<dir>/gate-<timestamp>.html`: the report to look at. */
+  /** `<dir>/<kind>-<timestamp>.html`: the report to look at. */
   readonly html: string;
-  /** `<dir>/gate-latest.json`, the same content. */
+  /** `<dir>/<kind>-latest.json`, the same content. */
   readonly latest: string;
 }
 
 export function saveReport(report: Report, dir: string): Saved {
   const stamp = report.generated.replace(/[:.]/g, '-');
-  const run = writeReport(report, dir, `gate-${stamp}`);
-  const latest = writeReport(report, dir, 'gate-latest');
+  const run = writeReport(report, dir, `${report.kind}-${stamp}`);
+  const latest = writeReport(report, dir, `${report.kind}-latest`);
   return { json: run.json, html: run.html, latest: latest.json };
 }

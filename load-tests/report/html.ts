@@ -1,5 +1,5 @@
 /**
- * The HTML report of a gate or bench run: one self-contained document (inline CSS, charts as
+ * The HTML report of a gate, bench or soak run: one self-contained document (inline CSS, charts as
  * inline SVG generated here, no script, no external resource of any kind) that opens offline
  * and on a phone. The output depends on the Report alone (no clock, no randomness), so the
  * same run always renders to the same bytes.
@@ -7,11 +7,13 @@
  * Every string taken from the Report goes through `esc` (text and attribute values alike):
  * run names, commands and notes come from the command line and may hold `<`, `&` or quotes.
  */
-import type { LatencySummary, RatioBar, Report, RunReport, TimelinePoint, Verdict } from './model.js';
+import type { LatencySummary, RatioBar, Report, ResourceSample, RunReport, TimelinePoint, Verdict } from './model.js';
 
 /** The `data-chart` value of each chart; stable, tests and readers select on it. */
 export const CHART_IDS = ['latency-percentiles', 'latency-over-time', 'rate-over-time', 'ratios'] as const;
-export type ChartId = (typeof CHART_IDS)[number];
+/** Charts drawn only for runs that sampled the server (a soak), after the four above. */
+export const RESOURCE_CHART_IDS = ['memory-over-time', 'fds-over-time'] as const;
+export type ChartId = (typeof CHART_IDS)[number] | (typeof RESOURCE_CHART_IDS)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -226,44 +228,52 @@ function latencyPercentilesChart(runs: readonly RunReport[]): string {
   return figure(id, heading, svg + legend(drawn));
 }
 
-interface TimeSeries {
+interface TimeSeries<P extends { readonly t: number }> {
   readonly name: string;
   readonly style: Series;
-  readonly points: readonly TimelinePoint[];
-  /** A horizontal reference for this series (the offered rate), when any. */
-  readonly reference?: number;
+  readonly points: readonly P[];
+  /** A horizontal reference for this series (the offered rate, a soak's limit), when any. */
+  readonly reference?: { readonly value: number; readonly label: string };
+  /** A vertical mark (the end of a soak's warm-up), when any. */
+  readonly mark?: { readonly t: number; readonly label: string };
 }
 
-/** A line per run over seconds since its start; shared by (b) and (c). */
-function timeChart(
+/** A line per run over seconds since its start; shared by (b), (c) and the resource charts. */
+function timeChart<P extends { readonly t: number }>(
   id: ChartId,
   heading: string,
   title: string,
   desc: string,
   yTitle: string,
-  series: readonly TimeSeries[],
-  value: (p: TimelinePoint) => number | undefined,
+  series: readonly TimeSeries<P>[],
+  value: (p: P) => number | undefined,
   emptyNote: string,
 ): string {
   const drawn = series.filter((s) => s.points.some((p) => Number.isFinite(p.t) && Number.isFinite(value(p))));
   if (drawn.length === 0) return figure(id, heading, noData(id, emptyNote));
   const ts = drawn.flatMap((s) => s.points.map((p) => p.t)).filter(Number.isFinite);
   const tMax = Math.max(1, ...ts);
-  const ys = drawn.flatMap((s) => [...s.points.map(value), s.reference]).filter((v): v is number => Number.isFinite(v));
+  const ys = drawn.flatMap((s) => [...s.points.map(value), s.reference?.value]).filter((v): v is number => Number.isFinite(v));
   const yTicks = linearTicks(Math.max(...ys));
   const y = linear(0, yTicks[yTicks.length - 1] as number, PLOT.bottom, PLOT.top);
   const xTicks = linearTicks(tMax, 6);
   const x = linear(0, xTicks[xTicks.length - 1] as number, PLOT.left, PLOT.right);
-  const lines = drawn.map(({ name, style, points, reference }) => {
+  const lines = drawn.map(({ name, style, points, reference, mark }) => {
     const sorted = [...points].filter((p) => Number.isFinite(p.t)).sort((a, b) => a.t - b.t);
     const pts = sorted.map((p) => {
       const v = value(p);
       return Number.isFinite(v) ? ([x(p.t), y(v as number)] as const) : undefined;
     });
-    const ref = Number.isFinite(reference)
-      ? `<line class="reference" x1="${PLOT.left}" x2="${PLOT.right}" y1="${n2(y(reference as number))}" y2="${n2(y(reference as number))}" stroke="${style.colour}" stroke-dasharray="1 4" stroke-width="1.5"><title>${esc(`${name}: offered ${formatRate(reference as number)} req/s`)}</title></line>`
-      : '';
-    return `<g class="series">${ref}<path d="${linePath(pts)}" fill="none" stroke="${style.colour}" stroke-width="2" stroke-linejoin="round"${dashAttr(style.dash)}><title>${esc(name)}</title></path></g>`;
+    const ref =
+      reference !== undefined && Number.isFinite(reference.value)
+        ? `<line class="reference" x1="${PLOT.left}" x2="${PLOT.right}" y1="${n2(y(reference.value))}" y2="${n2(y(reference.value))}" stroke="${style.colour}" stroke-dasharray="1 4" stroke-width="1.5"><title>${esc(reference.label)}</title></line>`
+        : '';
+    const vertical =
+      mark !== undefined && Number.isFinite(mark.t)
+        ? `<line class="mark" x1="${n2(x(mark.t))}" x2="${n2(x(mark.t))}" y1="${PLOT.top}" y2="${PLOT.bottom}" stroke="#888" stroke-dasharray="4 3"><title>${esc(mark.label)}</title></line>` +
+          `<text class="mark-label" x="${n2(x(mark.t) + 4)}" y="${PLOT.top + 12}">${esc(mark.label)}</text>`
+        : '';
+    return `<g class="series">${ref}${vertical}<path d="${linePath(pts)}" fill="none" stroke="${style.colour}" stroke-width="2" stroke-linejoin="round"${dashAttr(style.dash)}><title>${esc(name)}</title></path></g>`;
   });
   const svg =
     svgOpen(id, title, desc, H) +
@@ -274,13 +284,61 @@ function timeChart(
   return figure(id, heading, svg + legend(drawn));
 }
 
-function timeSeries(runs: readonly RunReport[], withReference: boolean): TimeSeries[] {
+function timeSeries(runs: readonly RunReport[], withReference: boolean): TimeSeries<TimelinePoint>[] {
   return runs.map((r, i) => ({
     name: r.name,
     style: seriesStyle(i),
     points: r.timeline ?? [],
-    ...(withReference && Number.isFinite(r.offeredRate) ? { reference: r.offeredRate } : {}),
+    ...(withReference && r.offeredRate !== undefined && Number.isFinite(r.offeredRate) ? { reference: { value: r.offeredRate, label: `${r.name}: offered ${formatRate(r.offeredRate)} req/s` } } : {}),
   }));
+}
+
+/** The runs that sampled the server, with their limit (`limit` of the run, in chart units) and warm-up. */
+function resourceSeries(runs: readonly RunReport[], limit: (r: RunReport) => { value: number; label: string } | undefined): TimeSeries<ResourceSample>[] {
+  return runs.flatMap((r, i) => {
+    if (r.resources === undefined || r.resources.length === 0) return [];
+    const ref = limit(r);
+    const warmUp = r.resourceLimits?.warmUpSec;
+    return [
+      {
+        name: r.name,
+        style: seriesStyle(i),
+        points: r.resources,
+        ...(ref === undefined ? {} : { reference: ref }),
+        ...(warmUp === undefined || !(warmUp > 0) ? {} : { mark: { t: warmUp, label: 'warm-up ends' } }),
+      },
+    ];
+  });
+}
+
+const MIB = 1048576;
+
+/** Resident memory of the server over a soak, with the limit the verdict allows dotted. */
+function memoryOverTimeChart(runs: readonly RunReport[]): string {
+  return timeChart(
+    'memory-over-time',
+    'Server memory over time',
+    'Server resident memory (RSS) over time, per run (MiB)',
+    'VmRSS of the server process sampled every second, MiB against seconds since the run started. A dotted line marks the most the verdict allows; a dashed one the end of the warm-up.',
+    'RSS (MiB)',
+    resourceSeries(runs, (r) => (r.resourceLimits === undefined ? undefined : { value: r.resourceLimits.rssBytes / MIB, label: `${r.name}: limit ${formatMiB(r.resourceLimits.rssBytes)}` })),
+    (p) => p.rssBytes / MIB,
+    'no run sampled the server.',
+  );
+}
+
+/** Open descriptors of the server over a soak, with the limit dotted. */
+function fdsOverTimeChart(runs: readonly RunReport[]): string {
+  return timeChart(
+    'fds-over-time',
+    'Server file descriptors over time',
+    'Server open file descriptors over time, per run',
+    'Entries of /proc/PID/fd of the server process sampled every second, against seconds since the run started. A dotted line marks the most the verdict allows; a dashed one the end of the warm-up.',
+    'open fds',
+    resourceSeries(runs, (r) => (r.resourceLimits === undefined ? undefined : { value: r.resourceLimits.fds, label: `${r.name}: limit ${formatCount(r.resourceLimits.fds)} fds` })),
+    (p) => p.fds,
+    'no run sampled the server.',
+  );
 }
 
 /** (b) p99 of each second, for the runs that recorded it. */
@@ -440,7 +498,7 @@ table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8p
 thead th{border-bottom:2px solid var(--muted);white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .figure svg{display:block;width:100%;max-width:880px;height:auto;font:12px system-ui,sans-serif;overflow:visible}
 svg text{fill:var(--fg)}svg .axis-title{fill:var(--muted)}svg .grid{stroke:#e6e8eb}svg .axis line{stroke:#888}
-svg .ref{stroke:var(--fail);stroke-width:2}svg .ref-label{fill:var(--fail)}svg .bar-value,svg .ref-label{font-weight:700;paint-order:stroke;stroke:#fff;stroke-width:3px}
+svg .ref{stroke:var(--fail);stroke-width:2}svg .mark-label{fill:var(--muted)}svg .ref-label{fill:var(--fail)}svg .bar-value,svg .ref-label{font-weight:700;paint-order:stroke;stroke:#fff;stroke-width:3px}
 .legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px}.key{display:inline-block;width:24px;margin-right:6px;vertical-align:middle}
 .no-data{color:var(--muted);font-style:italic}
 @media (max-width:600px){body{padding:8px;font-size:14px}.figure svg{font-size:17px}}
@@ -448,7 +506,8 @@ svg .ref{stroke:var(--fail);stroke-width:2}svg .ref-label{fill:var(--fail)}svg .
 
 /**
  * Render a Report as one self-contained HTML document: header (title, time, machine, command,
- * notes, gate verdict), the four charts (each an `<svg data-chart=...>` with a `<title>`, or a
+ * notes, gate or soak verdict), the four charts, memory and descriptors over time for runs that
+ * sampled the server (each an `<svg data-chart=...>` with a `<title>`, or a
  * "no data" note), the per-run table and the verdicts. No script and no external resource;
  * a Content-Security-Policy of `default-src 'none'` makes the browser enforce that.
  */
@@ -464,7 +523,9 @@ export function renderHtmlReport(report: Report): string {
     latencyPercentilesChart(runs) +
     latencyOverTimeChart(runs) +
     rateOverTimeChart(runs) +
-    ratiosChart(report.ratios ?? []) +
+    // A soak compares nothing: no empty ratios section.
+    (report.kind === 'soak' && (report.ratios ?? []).length === 0 ? '' : ratiosChart(report.ratios ?? [])) +
+    (runs.some((r) => (r.resources?.length ?? 0) > 0) ? memoryOverTimeChart(runs) + fdsOverTimeChart(runs) : '') +
     `<section id="runs"><h2>Runs</h2>${runsTable(runs)}</section>` +
     verdictsTable(runs) +
     '</main></body></html>\n'

@@ -1,5 +1,5 @@
 /**
- * What a gate or bench run reports: the JSON written next to every run and the input of the
+ * What a gate, bench or soak run reports: the JSON written next to every run and the input of the
  * HTML report (load-tests/report/html.ts). Times in milliseconds unless the name says otherwise.
  */
 
@@ -20,6 +20,25 @@ export interface TimelinePoint {
   readonly requests: number;
   /** p99 latency of this second's responses, when known. */
   readonly p99?: number;
+}
+
+/** The server process sampled once during a soak. */
+export interface ResourceSample {
+  /** Seconds since the run started. */
+  readonly t: number;
+  /** Resident memory (VmRSS of /proc/PID/status). */
+  readonly rssBytes: number;
+  /** Open file descriptors (entries of /proc/PID/fd): sockets, files, pipes, epoll. */
+  readonly fds: number;
+}
+
+/** A soak's allowance: growth beyond these marks the run failed (drawn on the resource charts). */
+export interface ResourceLimits {
+  /** Seconds of warm-up before the baseline window. */
+  readonly warmUpSec: number;
+  /** Median RSS of the window after warm-up, plus the allowed growth. */
+  readonly rssBytes: number;
+  readonly fds: number;
 }
 
 /** A check against a service-level objective (gate) or a sanity check (bench). */
@@ -46,6 +65,9 @@ export interface RunReport {
   readonly timeline: readonly TimelinePoint[];
   /** Server resident memory at the end, when measured. */
   readonly serverRssBytes?: number;
+  /** Soak: the server's memory and descriptors over the run. */
+  readonly resources?: readonly ResourceSample[];
+  readonly resourceLimits?: ResourceLimits;
   readonly verdicts?: readonly Verdict[];
 }
 
@@ -58,14 +80,14 @@ export interface RatioBar {
 
 export interface Report {
   readonly schema: 1;
-  readonly kind: 'gate' | 'bench';
+  readonly kind: 'gate' | 'bench' | 'soak';
   readonly title: string;
   /** ISO 8601. */
   readonly generated: string;
   readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly os: string };
   /** The exact command that produced it. */
   readonly command: string;
-  /** Gate: every verdict ok. */
+  /** Gate and soak: every verdict ok. */
   readonly passed?: boolean;
   readonly runs: readonly RunReport[];
   readonly ratios: readonly RatioBar[];
