@@ -2,7 +2,6 @@
  * /_origin/health, /_origin/status and /_origin/metrics. Answered only to --admin-allow clients
  * (the handler checks); otherwise these paths fall through to content, never shadowing it.
  */
-import { readFileSync } from 'node:fs';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { ContentIndex } from './content-index.js';
 import type { AdminEndpoints } from './handler.js';
@@ -13,7 +12,6 @@ export interface NodeState {
   readonly version: string;
   readonly startedAt: number;
   readonly workers: number;
-  readonly ports: readonly number[];
   readonly metrics: SharedArrayBuffer;
   index(): ContentIndex | undefined;
   draining(): boolean;
@@ -81,7 +79,7 @@ export function status(state: NodeState): Status {
     workerRestarts: t.restarts,
     requests: t.status1xx + t.status2xx + t.status3xx + t.status4xx + t.status5xx,
     bytesOut: t.bytesOut,
-    connections: establishedConnections(state.ports),
+    connections: t.connections,
     counters: t,
   };
 }
@@ -112,9 +110,9 @@ function metrics(state: NodeState): string {
     '# HELP pi_origin_inflight_responses Responses waiting on disk or on a slow client.',
     '# TYPE pi_origin_inflight_responses gauge',
     `pi_origin_inflight_responses ${t.inflight}`,
-    '# HELP pi_origin_active_connections Established TCP connections to the listening ports.',
+    '# HELP pi_origin_active_connections Established TCP connections to the listening ports (sampled every second).',
     '# TYPE pi_origin_active_connections gauge',
-    `pi_origin_active_connections ${establishedConnections(state.ports)}`,
+    `pi_origin_active_connections ${t.connections}`,
     '# HELP pi_origin_workers_serving Worker threads accepting connections.',
     '# TYPE pi_origin_workers_serving gauge',
     `pi_origin_workers_serving ${t.serving}`,
@@ -127,27 +125,3 @@ function metrics(state: NodeState): string {
   ];
   return lines.join('\n') + '\n';
 }
-
-/**
- * Counts ESTABLISHED sockets on our listening ports from /proc/net/tcp{,6}: uWS exposes no
- * connection events for HTTP, and the kernel's view includes idle keep-alive connections.
- */
-export function establishedConnections(ports: readonly number[]): number {
-  const wanted = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0')));
-  let n = 0;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const cols = line.trim().split(/\s+/);
-      const local = cols[1];
-      if (cols[3] === '01' && local !== undefined && wanted.has(local.slice(local.lastIndexOf(':') + 1))) n++;
-    }
-  }
-  return n;
-}
-

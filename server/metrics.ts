@@ -10,6 +10,8 @@ export const FIELDS = [
   // 1 while the worker accepts connections. `restarts` is the one field the main thread writes
   // (the worker never does), as it writes `serving` = 0 for a worker that died without saying so.
   'serving', 'restarts',
+  // Established connections, sampled by the main thread (server/connections.ts) into slot 0.
+  'connections',
 ] as const;
 export type Field = (typeof FIELDS)[number];
 const F = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Field, number>;

@@ -11,6 +11,7 @@ import { loadSite } from '../content/load-site.js';
 import type { ScanCache } from '../content/scan.js';
 import type { SiteIndex } from '../content/site-index.js';
 import type { ListenAddress, ServeOptions } from './config.js';
+import { sampleConnections } from './connections.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { allocateMetrics, WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
@@ -179,6 +180,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
     throw e;
   }
 
+  const stopSampling = sampleConnections(metrics, resolvedPorts);
   const broadcast = (m: ToWorker): void => running().forEach((w) => w.postMessage(m));
   let rootReal = site.root;
   let scanning: Promise<void> | undefined;
@@ -261,6 +263,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
     close() {
       closed ??= (async () => {
         closing = true;
+        stopSampling();
         clearTimeout(timer);
         clearTimeout(tlsTimer);
         for (const slot of slots) clearTimeout(slot.timer);

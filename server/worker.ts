@@ -43,7 +43,6 @@ const admin = adminEndpoints({
   version: data.version,
   startedAt: data.startedAt,
   workers: options.workers,
-  ports,
   metrics: data.metrics,
   index: () => (invalidRoot ? undefined : index),
   draining: () => draining,

@@ -15,7 +15,7 @@ import { resolveOptions } from '../dist/server/config.js';
 import { startOrigin } from '../dist/server/origin.js';
 import { parseResponses, rawExchange, request, startServer, type RawResponse } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
-import { waitFor } from './helpers/wait.js';
+import { until, waitFor } from './helpers/wait.js';
 
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -102,7 +102,10 @@ t.test('admin endpoints, default allow-list', async (t) => {
       connections: Number,
     });
     t.ok((status['requests'] as number) >= 3, 'counts the requests made so far');
-    t.ok((status['connections'] as number) >= 1, 'the status request itself is an established connection');
+    // Connections are sampled by the main thread about once a second: hold one open meanwhile.
+    const held = await holdConnection(t, port);
+    t.ok(await until(async () => (JSON.parse((await request(port, '/_origin/status')).body.toString()) as { connections: number }).connections >= 1, 3000), 'an open connection is counted');
+    held.destroy();
     t.ok((status['cacheBytes'] as number) >= 6, 'a.txt is in the body cache');
     t.ok((status['uptimeSeconds'] as number) >= 0);
   });
@@ -123,7 +126,9 @@ t.test('admin endpoints, default allow-list', async (t) => {
     t.ok(value('pi_origin_cache_hits_total') >= 1, 'second a.txt was a cache hit');
     t.ok(value('pi_origin_cache_misses_total') >= 1, 'first a.txt was a cache miss');
     t.ok(value('pi_origin_cache_bytes') >= 6, 'cache bytes');
-    t.ok(value('pi_origin_active_connections') >= 1, 'active connections');
+    const held = await holdConnection(t, port);
+    t.ok(await until(async () => /^pi_origin_active_connections [1-9]/m.test((await request(port, '/_origin/metrics')).body.toString()), 3000), 'active connections');
+    held.destroy();
     t.equal(value('pi_origin_inflight_responses'), 0, 'nothing in flight');
     t.match(m, new RegExp(`^pi_origin_release_info\\{release="${release}"[,}].* 1$`, 'm'));
     const samples = m.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
@@ -288,7 +293,10 @@ t.test('two workers serve 100 keep-alive connections', async (t) => {
   t.teardown(() => results.forEach((r) => r.socket.destroy()));
   t.equal(results.filter((r) => r.response.status === 200 && r.response.body.toString() === 'hello\n').length, 100, 'every request succeeded');
   t.equal(results.filter((r) => !r.socket.destroyed).length, 100, 'every connection is still open (keep-alive)');
-  const status = JSON.parse((await request(port, '/_origin/status')).body.toString()) as { workers: number; connections: number; requests: number };
+  const getStatus = async (): Promise<{ workers: number; connections: number; requests: number }> => JSON.parse((await request(port, '/_origin/status')).body.toString()) as { workers: number; connections: number; requests: number };
+  let status = await getStatus();
+  // Connections are sampled once a second by the main thread.
+  await until(async () => (status = await getStatus()).connections >= 100, 3000);
   t.equal(status.workers, 2);
   t.ok(status.connections >= 100, `connections (${status.connections}) counts the idle keep-alive connections`);
   t.ok(status.requests >= 100, "both workers' requests are summed");
@@ -391,3 +399,11 @@ t.test('[::] without --ipv6-only is dual-stack; then a graceful close', async (t
     t.pass('the process did not abort');
   });
 });
+
+/** An idle connection to the server, open until the test ends. */
+function holdConnection(t: Test, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '::1', port }, () => resolve(s)).once('error', reject);
+    t.teardown(() => s.destroy());
+  });
+}
