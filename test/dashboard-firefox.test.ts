@@ -6,13 +6,9 @@
  * page's CSP; the test also waits for refreshes, a node going DOWN, and checks that the page
  * loaded nothing but its own origin, logged no error, and that its inline style applied. Skipped when firefox-esr is not installed.
  */
-import { join } from 'node:path';
 import t from 'tap';
-import { listeningPort, start } from './helpers/cli.js';
-import { startDashboard } from './helpers/dashboard.js';
+import { startDashboard, startThreeOrigins } from './helpers/dashboard.js';
 import { launchFirefox, NO_FIREFOX, type Firefox } from './helpers/firefox.js';
-import { writeInventory } from './helpers/inventory.js';
-import { startServer } from './helpers/server.js';
 import { until, waitFor } from './helpers/wait.js';
 
 const INTERVAL_MS = 500;
@@ -55,23 +51,9 @@ t.test('three origins on [::1], one on another release: the page in firefox-esr'
     b: { 'index.html': '<h1>one</h1>\n' },
     c: { 'index.html': '<h1>two</h1>\n' },
   });
-  const [n1, n3] = await Promise.all(['a', 'c'].map((d) => startServer(t, join(dir, d))));
-  if (n1 === undefined || n3 === undefined) throw new Error('two servers');
-  // node2 is a process of its own, so that it can be killed as a node dies.
-  const server2 = start(['serve', join(dir, 'b'), '--listen', '[::1]:0', '--workers', '1']);
-  t.teardown(() => void server2.child.kill('SIGKILL'));
-  const n2port = await listeningPort(server2);
-  if (typeof n2port !== 'number') throw new Error(`node2 did not start: ${n2port.stderr}`);
-  const same = n1.node.releaseId();
-  const other = n3.node.releaseId();
+  const { n1, n2, n3, same, other, inventory, killNode2 } = await startThreeOrigins(t, dir);
   t.not(other, same, 'c is another release');
 
-  const inventory = writeInventory(join(dir, 'hosts.ini'), [
-    ['node1', '::1', n1.port],
-    // Spelled out in full: the page must show it in RFC 5952 form.
-    ['node2', '0:0:0:0:0:0:0:1', n2port],
-    ['node3', '::1', n3.port],
-  ]);
   const dash = await startDashboard(t, ['-i', inventory, '--interval', `${INTERVAL_MS}ms`]);
 
   if (firefox === undefined) throw new Error('firefox not started');
@@ -92,7 +74,7 @@ t.test('three origins on [::1], one on another release: the page in firefox-esr'
     rows.map((r) => [r.name, r.address, r.port, r.health, r.release]),
     [
       ['node1', '::1', `port ${n1.port}`, 'ok', same],
-      ['node2', '::1', `port ${n2port}`, 'ok', same],
+      ['node2', '::1', `port ${n2.port}`, 'ok', same],
       ['node3', '::1', `port ${n3.port}`, 'ok', other],
     ],
     'every node with its exact address and release, in inventory order',
@@ -116,7 +98,7 @@ t.test('three origins on [::1], one on another release: the page in firefox-esr'
   t.ok(await until(async () => (await polls()) >= before + 2, 5000), 'the page refreshes');
 
   // Kill node2: the page shows it DOWN, still with its address.
-  server2.child.kill('SIGKILL');
+  killNode2();
   const down = await waitFor('node2 DOWN', async () => (await ff.run<Row[]>(READ_ROWS)).find((r) => r.name === 'node2' && r.health === 'DOWN'), 10_000);
   t.equal(down.address, '::1', 'node2 DOWN, still listed with its address');
   t.match(await ff.run<string>("return document.getElementById('summary').textContent;"), /^2\/3 up; /);

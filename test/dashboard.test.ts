@@ -17,11 +17,9 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { writeReport } from '../load-tests/report/write.js';
-import { listeningPort, start } from './helpers/cli.js';
-import { writeInventory } from './helpers/inventory.js';
-import { addressStyle, backgroundOf, CHROMIUM, horizontalOverflow, NO_CHROMIUM, openPage, readRows, startDashboard } from './helpers/dashboard.js';
+import { addressStyle, backgroundOf, CHROMIUM, horizontalOverflow, NO_CHROMIUM, openPage, readRows, startDashboard, startThreeOrigins } from './helpers/dashboard.js';
 import { gateReport } from './helpers/report-fixture.js';
-import { request, startServer } from './helpers/server.js';
+import { request } from './helpers/server.js';
 import { until, waitFor } from './helpers/wait.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
@@ -92,16 +90,7 @@ t.test('three origins on [::1], one on another release, HAProxy in front: the pa
     c: { 'index.html': '<h1>two</h1>\n', 'app.js': 'console.log(1)\n' },
     reports: {},
   });
-  const [n1, n3] = await Promise.all(['a', 'c'].map((d) => startServer(t, join(dir, d))));
-  if (n1 === undefined || n3 === undefined) throw new Error('two servers');
-  // node2 is a process of its own, so that it can be stopped at once (SIGKILL), as a node dies.
-  const server2 = start(['serve', join(dir, 'b'), '--listen', '[::1]:0', '--workers', '1']);
-  t.teardown(() => void server2.child.kill('SIGKILL'));
-  const n2port = await listeningPort(server2);
-  if (typeof n2port !== 'number') throw new Error(`node2 did not start: ${n2port.stderr}`);
-  const n2 = { port: n2port };
-  const same = n1.node.releaseId();
-  const other = n3.node.releaseId();
+  const { n1, n2, n3, same, other, inventory, killNode2 } = await startThreeOrigins(t, dir);
   t.equal((await request(n2.port, '/index.html')).headers['x-origin-release'], same, 'a and b are one release');
   t.not(other, same, 'c is another');
 
@@ -111,12 +100,6 @@ t.test('three origins on [::1], one on another release, HAProxy in front: the pa
   haproxy?.command('set server origins/node1 state drain');
   haproxy?.command('disable server origins/node3');
 
-  const inventory = writeInventory(join(dir, 'hosts.ini'), [
-    ['node1', '::1', n1.port],
-    // Spelled out in full: the page must show it in RFC 5952 form.
-    ['node2', '0:0:0:0:0:0:0:1', n2.port],
-    ['node3', '::1', n3.port],
-  ]);
   const reports = join(dir, 'reports');
   writeReport(gateReport(), reports, 'gate-latest');
 
@@ -207,7 +190,7 @@ t.test('three origins on [::1], one on another release, HAProxy in front: the pa
   // asks it again and one until the page asks the dashboard again.
   const answersBefore = o.stateAnswers();
   const killedAt = Date.now();
-  server2.child.kill('SIGKILL');
+  killNode2();
   await o.page.waitForSelector('tr[data-node="node2"].down', { timeout: 10_000 });
   const downMs = Date.now() - killedAt;
   t.ok(downMs <= 2 * INTERVAL_MS + 1000, `node2 shown DOWN ${downMs} ms after it was killed, after ${o.stateAnswers() - answersBefore} refreshes of the page (${INTERVAL_MS} ms each; bound: two refreshes and 1 s for a busy machine)`);

@@ -4,9 +4,12 @@
  * dashboard's origin and every console message, and read the node rows back from the DOM.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import { listeningPort, start, type Result } from './cli.js';
+import { writeInventory } from './inventory.js';
+import { startServer } from './server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const NO_CHROMIUM = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`;
@@ -41,6 +44,48 @@ export async function startDashboard(t: Test, args: readonly string[]): Promise<
     },
     stdout: p.stdout,
     stderr: p.stderr,
+  };
+}
+
+export interface ThreeOrigins {
+  readonly n1: { readonly port: number };
+  readonly n2: { readonly port: number };
+  readonly n3: { readonly port: number };
+  /** The release of node1 and node2 (dirs a and b hold the same bytes). */
+  readonly same: string;
+  /** node3's release (dir c). */
+  readonly other: string;
+  /** hosts.ini in `dir`, group origins, node2's address spelled out in full. */
+  readonly inventory: string;
+  /** Stops node2 at once (SIGKILL), as a node dies. */
+  readonly killNode2: () => void;
+}
+
+/**
+ * The browser tests' cluster: origins on [::1] serving `dir`/a, b and c. node2 is a process of
+ * its own, so that it can be killed; node1 and node3 run in the test.
+ */
+export async function startThreeOrigins(t: Test, dir: string): Promise<ThreeOrigins> {
+  const [n1, n3] = await Promise.all(['a', 'c'].map((d) => startServer(t, join(dir, d))));
+  if (n1 === undefined || n3 === undefined) throw new Error('two servers');
+  const server2 = start(['serve', join(dir, 'b'), '--listen', '[::1]:0', '--workers', '1']);
+  t.teardown(() => void server2.child.kill('SIGKILL'));
+  const n2port = await listeningPort(server2);
+  if (typeof n2port !== 'number') throw new Error(`node2 did not start: ${n2port.stderr}`);
+  const inventory = writeInventory(join(dir, 'hosts.ini'), [
+    ['node1', '::1', n1.port],
+    // Spelled out in full: the page must show it in RFC 5952 form.
+    ['node2', '0:0:0:0:0:0:0:1', n2port],
+    ['node3', '::1', n3.port],
+  ]);
+  return {
+    n1,
+    n2: { port: n2port },
+    n3,
+    same: n1.node.releaseId(),
+    other: n3.node.releaseId(),
+    inventory,
+    killNode2: () => void server2.child.kill('SIGKILL'),
   };
 }
 
