@@ -8,7 +8,7 @@
  * Screenshots are kept under .tap/fixtures/ (git-ignored); their paths are printed.
  * Skipped when chromium is not installed; the HAProxy part when haproxy is not.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { writeReport } from '../load-tests/report/write.js';
+import { haproxyCommand } from './helpers/cluster.js';
 import { addressStyle, backgroundOf, CHROMIUM, horizontalOverflow, NO_CHROMIUM, openPage, readRows, startDashboard, startThreeOrigins } from './helpers/dashboard.js';
 import { gateReport } from './helpers/report-fixture.js';
 import { request } from './helpers/server.js';
@@ -65,7 +66,7 @@ async function startHaproxy(t: Test, ports: readonly number[]): Promise<{ socket
     rmSync(dir, { recursive: true, force: true });
   });
   await waitFor(`HAProxy's socket (${stderr})`, () => (existsSync(socket) ? true : undefined), 10_000);
-  const command = (c: string): string => spawnSync('socat', ['stdio', `unix-connect:${socket}`], { input: c + '\n', encoding: 'utf8', timeout: 5000 }).stdout;
+  const command = (c: string): string => haproxyCommand(socket, c);
   return { socket, command };
 }
 
