@@ -3,8 +3,11 @@
  * node-http.ts over node:http): every regular file of a directory read into a Buffer at start,
  * with the header values pi-origin sends for it computed once. Sharing this module is what makes
  * the two baselines send the same header block, so their difference is the HTTP stack alone.
+ * It also holds what every peer process shares: its arguments, its listening line and, for the
+ * node:http peers, listening until a signal.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { join, extname, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -65,7 +68,7 @@ export function loadDir(root: string): Map<string, MemoryFile> {
   return files;
 }
 
-/** `--dir DIR [--host ::1] [--port 0]`, as raw-uws takes them; undefined after --help. Exits with a one-line error. */
+/** `--dir DIR [--host ::1] [--port 0]`, as every in-memory peer takes them; undefined after --help. Exits with a one-line error. */
 export function parseServerArgs(name: string): { dir: string; host: string; port: number } | undefined {
   const fail = (msg: string): never => {
     process.stderr.write(`${name}: ${msg}\n`);
@@ -89,7 +92,7 @@ export function parseServerArgs(name: string): { dir: string; host: string; port
     process.stdout.write(`usage: ${name} --dir DIR [--host ::1] [--port 0]\n`);
     return undefined;
   }
-  if (values.dir === undefined) return fail('--dir is required');
+  if (values.dir === undefined || values.dir === '') return fail('--dir is required');
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${values.port}`);
   return { dir: values.dir, host: values.host.replace(/^\[(.*)\]$/, '$1'), port };
@@ -98,4 +101,25 @@ export function parseServerArgs(name: string): { dir: string; host: string; port
 /** The line the harness waits for: `<name>: ... on http://[host]:port/`. */
 export function listeningLine(name: string, host: string, port: number, what: string): string {
   return `${name}: ${what} on http://${host.includes(':') ? `[${host}]` : host}:${port}/\n`;
+}
+
+/**
+ * Runs a node:http peer: listens on `args`, prints its listening line, and on SIGTERM or SIGINT
+ * closes every connection (idle keep-alive ones too) and exits.
+ */
+export function serveUntilSignalled(server: Server, name: string, args: { readonly host: string; readonly port: number }, what: string): void {
+  // uWS and nginx (as configured) never close a busy keep-alive connection; neither does this.
+  server.keepAliveTimeout = 60_000;
+  server.listen({ host: args.host, port: args.port }, () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : args.port;
+    process.stdout.write(listeningLine(name, args.host, port, what));
+  });
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

@@ -9,7 +9,7 @@
  * Prints `node-http: N files from DIR on http://[<host>]:<port>/` once listening.
  */
 import { createServer } from 'node:http';
-import { listeningLine, loadDir, parseServerArgs } from './memory-files.js';
+import { loadDir, parseServerArgs, serveUntilSignalled } from './memory-files.js';
 
 interface Prepared {
   readonly body: Buffer;
@@ -58,20 +58,7 @@ function main(): void {
     if (req.method === 'HEAD') res.end();
     else res.end(f.body);
   });
-  // uWS and nginx (as configured) never close a busy keep-alive connection; neither does this.
-  server.keepAliveTimeout = 60_000;
-  server.listen({ host: args.host, port: args.port }, () => {
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : args.port;
-    process.stdout.write(listeningLine('node-http', args.host, port, `${files.size} files from ${args.dir}`));
-  });
-  const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  serveUntilSignalled(server, 'node-http', args, `${files.size} files from ${args.dir}`);
 }
 
 main();

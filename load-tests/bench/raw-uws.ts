@@ -13,9 +13,8 @@
  * Prints `http://[<host>]:<port>/` on stdout once listening.
  */
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
 import type * as UWS from 'uWebSockets.js';
-import { loadDir, type MemoryFile } from './memory-files.js';
+import { listeningLine, loadDir, parseServerArgs, type MemoryFile } from './memory-files.js';
 
 const require = createRequire(import.meta.url);
 
@@ -30,35 +29,16 @@ function fail(msg: string): never {
 }
 
 function main(): void {
-  let values: { dir?: string | undefined; host?: string | undefined; port?: string | undefined; help?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      options: {
-        dir: { type: 'string' },
-        host: { type: 'string', default: '::1' },
-        port: { type: 'string', default: '0' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write('usage: raw-uws --dir DIR [--host ::1] [--port 0]\n');
-    return;
-  }
-  if (!values.dir) fail('--dir is required');
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${values.port}`);
-  const host = (values.host ?? '::1').replace(/^\[(.*)\]$/, '$1');
+  const args = parseServerArgs('raw-uws');
+  if (args === undefined) return;
+  const { dir, host, port } = args;
 
   const uWS = require('uWebSockets.js') as typeof UWS;
   // The packaged fork silently falls back to a pure-Node implementation if the
   // native addon does not load; a benchmark against that would be meaningless.
   if (!String(uWS.App).includes('[native code]')) fail('uWebSockets.js native addon not loaded (JS fallback in use)');
 
-  const files = loadDir(values.dir);
+  const files = loadDir(dir);
   const app = uWS.App();
 
   const writeHeaders = (res: UWS.HttpResponse, f: Entry): void => {
@@ -118,8 +98,7 @@ function main(): void {
   app.listen(host, port, (ls) => {
     if (!ls) fail(`could not listen on [${host}]:${port}`);
     const actual = uWS.us_socket_local_port(ls);
-    const shown = host.includes(':') ? `[${host}]` : host;
-    process.stdout.write(`raw-uws: ${files.size} files from ${values.dir} on http://${shown}:${actual}/\n`);
+    process.stdout.write(listeningLine('raw-uws', host, actual, `${files.size} files from ${dir}`));
     const stop = (): void => {
       uWS.us_listen_socket_close(ls);
       process.exit(0);

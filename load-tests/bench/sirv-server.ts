@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import sirv from 'sirv';
-import { listeningLine, parseServerArgs } from './memory-files.js';
+import { parseServerArgs, serveUntilSignalled } from './memory-files.js';
 import { CACHE_DEFAULT_MAX_AGE_S, CACHE_HTML } from './shared.js';
 
 function main(): void {
@@ -32,19 +32,7 @@ function main(): void {
     },
   });
   const server = createServer((req, res) => serve(req, res));
-  server.keepAliveTimeout = 60_000;
-  server.listen({ host: args.host, port: args.port }, () => {
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : args.port;
-    process.stdout.write(listeningLine('sirv', args.host, port, `files from ${args.dir}`));
-  });
-  const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  serveUntilSignalled(server, 'sirv', args, `files from ${args.dir}`);
 }
 
 main();
