@@ -17,6 +17,7 @@ import {
   toV6Bytes,
   type Cidr,
 } from '../server/address.js';
+import { parseIPv6 } from '../cluster/address.js';
 
 /** 16 bytes from eight 16-bit groups, built without parseAddress. */
 function fromGroups(groups: readonly number[]): Uint8Array {
@@ -296,6 +297,32 @@ t.test('property: a parsed prefix holds exactly the addresses its text means; ot
   // Text glued from the characters prefixes are made of: whatever is accepted means what it says.
   const junk = fc.array(fc.constantFrom('0', '1', '7', 'f', 'F', 'ffff', '255', '10', ':', '::', '.', '[', ']', '/', '/32', '/8', '%', 'g', ' '), { maxLength: 16 }).map((p) => p.join(''));
   fc.assert(fc.property(junk, fc.array(bytes16, { minLength: 1, maxLength: 8 }), (text, probes) => check(text, probes)), { seed, numRuns: 5000 });
+  t.end();
+});
+
+/** The eight groups of an IPv6 literal as the WHATWG URL parser reads it: an oracle independent of both parsers. */
+function urlGroups(text: string): number[] | undefined {
+  if (!isIPv6(text) || text.includes('%')) return undefined;
+  const [head = '', tail] = new URL(`http://[${text}]/`).hostname.slice(1, -1).split('::');
+  const h = head === '' ? [] : head.split(':');
+  const r = tail === undefined || tail === '' ? [] : tail.split(':');
+  return [...h, ...Array<string>(tail === undefined ? 0 : 8 - h.length - r.length).fill('0'), ...r].map((g) => parseInt(g, 16));
+}
+
+t.test('property: both IPv6 parsers (server and cluster) read a literal as the URL parser does, and refuse the rest', (t) => {
+  const junk = fc.array(fc.constantFrom('0', '1', 'f', 'FFFF', 'ffff', '00000', '12345', ':', '::', ':::', '.', '1.2.3.4', '255', '256', '01', '%', 'eth0', '[', ']', 'g', ' '), { maxLength: 14 }).map((p) => p.join(''));
+  fc.assert(
+    fc.property(junk, (text) => {
+      const want = urlGroups(text);
+      const cluster = parseIPv6(text);
+      if (JSON.stringify(cluster) !== JSON.stringify(want)) throw new Error(`cluster parseIPv6(${JSON.stringify(text)}) = ${JSON.stringify(cluster)}, want ${JSON.stringify(want)}`);
+      if (isIPv4(text)) return;
+      const server = parseAddress(text);
+      const bytes = server === undefined ? undefined : Array.from({ length: 8 }, (_, i) => ((server[i * 2] as number) << 8) | (server[i * 2 + 1] as number));
+      if (JSON.stringify(bytes) !== JSON.stringify(want)) throw new Error(`server parseAddress(${JSON.stringify(text)}) = ${JSON.stringify(bytes)}, want ${JSON.stringify(want)}`);
+    }),
+    { seed, numRuns: 20000 },
+  );
   t.end();
 });
 
