@@ -193,7 +193,7 @@ export function unreachableReason(address: string): string | undefined {
 }
 
 /** True for fc00::/7 (RFC 4193) literals. */
-export function isUniqueLocal(address: string): boolean {
+function isUniqueLocal(address: string): boolean {
   const bytes = ipv6Bytes(address);
   return bytes !== undefined && inAny(bytes, UNIQUE_LOCAL);
 }
