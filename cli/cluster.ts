@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { DEFAULT_TTL, DnsOptionError, originRecordSet, recordSetJson, renderZone, resolveDnsOptions, TTL_RULE, type ResolvedDnsOptions } from '../cluster/dns.js';
+import { DEFAULT_TTL, DnsAddressError, DnsOptionError, originRecordSet, recordSetJson, recordWarnings, refuseUnreachable, renderZone, resolveDnsOptions, TTL_RULE, type ResolvedDnsOptions } from '../cluster/dns.js';
 import { DEFAULT_GROUP, InventoryError, readInventory, readInventoryModel } from '../cluster/inventory.js';
 import { ANSIBLE_DIR, PlaybookError, runPlaybook } from '../cluster/playbook.js';
 import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
@@ -70,8 +70,13 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'nodes serve (or --release). The output is a zone-file fragment: comments naming the nodes',
       "left out and why, then 'FQDN. TTL IN AAAA ADDRESS' lines sorted by address.",
       '',
+      'An inventory address no CDN can reach (loopback, link-local, multicast, the documentation',
+      'prefixes 2001:db8::/32 and 3fff::/20, anything outside 2000::/3) is refused before any',
+      'node is asked; a unique-local one (fc00::/7) is published with a warning on stderr.',
+      '',
       'Exit 0 when there is at least one record; 1 when every node was left out (the reasons go',
-      'to stderr and nothing to stdout) or the inventory is invalid; 2 for a usage error.',
+      'to stderr and nothing to stdout), the inventory is invalid or names an address no CDN can',
+      'reach; 2 for a usage error.',
       '',
       'Options:',
       '  -i, --inventory FILE  the Ansible inventory the playbooks use (required)',
@@ -192,7 +197,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
 };
 
 export function clusterCommand(args: readonly string[]): Promise<number> {
-  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError || e instanceof PlaybookError || e instanceof ManifestError ? fail(e.message, 1) : undefined));
+  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError || e instanceof PlaybookError || e instanceof ManifestError || e instanceof DnsAddressError ? fail(e.message, 1) : undefined));
 }
 
 /** `--inventory`, `--group` and `--timeout`, checked; then every node asked. */
@@ -231,7 +236,10 @@ async function dns(_positional: readonly string[], flags: ReadonlyMap<string, st
   const name = flags.get('name');
   if (typeof name !== 'string') throw new UsageError('--name FQDN is required');
   const options = dnsOptions(name, flags.get('ttl') as string | undefined, flags.get('release') as string | undefined);
-  const set = originRecordSet(await askCluster(target), { ...options, now: new Date() });
+  const { hosts } = readInventory(target.inventory, target.group);
+  refuseUnreachable(hosts.map((h) => ({ name: h.name, address: h.address.text })));
+  const set = originRecordSet(await clusterStatus(hosts, target.timeoutMs), { ...options, now: new Date() });
+  for (const w of recordWarnings(set)) process.stderr.write(`pi-origin: warning: ${w}\n`);
   const empty = set.records.length === 0;
   if (flags.has('json')) process.stdout.write(JSON.stringify(recordSetJson(set), null, 2) + '\n');
   // An empty fragment on stdout could be loaded as a zone with no origin at all: keep it off stdout.

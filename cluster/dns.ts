@@ -5,6 +5,7 @@
  * and that serve the same bytes. Pure: no I/O, and the clock comes in with the options.
  */
 import { isReleaseId } from '../content/release-id.js';
+import { inAny, parseAddress as addressBytes, parseCidr, type Cidr } from '../server/address.js';
 import { parseAddress, parseIPv6 } from './address.js';
 import { healthCell, type ClusterStatus, type NodeProbe } from './status.js';
 
@@ -102,12 +103,15 @@ export interface RecordSet {
 }
 
 /**
- * Decides, node by node and in this order, why a node is not published: its address is not an
- * IPv6 literal DNS can carry, it is not up and `ok`, it serves another release, or an earlier
- * node already has its address (an RRset holds each address once, RFC 2181 §5).
+ * Throws {@link DnsAddressError} when a node's address is one no CDN can reach (see
+ * {@link refuseUnreachable}). Otherwise decides, node by node and in this order, why a node is
+ * not published: its address is not an IPv6 literal DNS can carry, it is not up and `ok`, it
+ * serves another release, or an earlier node already has its address (an RRset holds each
+ * address once, RFC 2181 §5).
  */
 export function originRecordSet(report: ClusterStatus, options: DnsOptions): RecordSet {
   const o = resolveDnsOptions(options);
+  refuseUnreachable(report.nodes);
   const reasons = new Map<NodeProbe, string>();
   for (const n of report.nodes) {
     const problem = addressProblem(n.address) ?? (n.up ? (n.status.health === 'ok' ? undefined : `health ${n.status.health}`) : healthCell(n));
@@ -138,6 +142,82 @@ export function originRecordSet(report: ClusterStatus, options: DnsOptions): Rec
     records,
     skipped: report.nodes.filter((n) => reasons.has(n)).map((n) => ({ node: n.name, address: n.address, reason: reasons.get(n) as string })),
   };
+}
+
+/** An inventory whose nodes include addresses no CDN can reach; one line naming each node and address. */
+export class DnsAddressError extends Error {
+  readonly code = 'PI_ORIGIN_DNS_ADDRESS';
+  override readonly name = 'DnsAddressError';
+  constructor(readonly refused: readonly SkippedNode[]) {
+    super(
+      `cannot publish ${refused.map((r) => `${r.node} ${r.address} (${r.reason})`).join(', ')}: a CDN cannot reach ${refused.length === 1 ? 'it' : 'them'}; set ansible_host to ${refused.length === 1 ? "the node's" : "each node's"} global IPv6 address`,
+    );
+  }
+}
+
+function prefix(text: string): Cidr {
+  const c = parseCidr(text);
+  if (c === undefined) throw new RangeError(`bad built-in prefix ${text}`);
+  return c;
+}
+
+/** Special-purpose prefixes (RFC 6890 and its registry) a CDN can never fetch from, first match names it. */
+const UNREACHABLE: readonly (readonly [Cidr, string])[] = [
+  [prefix('::/128'), 'unspecified address'],
+  [prefix('::1/128'), 'loopback address'],
+  [prefix('::ffff:0:0/96'), 'IPv4-mapped address'],
+  [prefix('fe80::/10'), 'link-local address'],
+  [prefix('ff00::/8'), 'multicast address'],
+  [prefix('2001:db8::/32'), 'documentation address, 2001:db8::/32'],
+  [prefix('3fff::/20'), 'documentation address, 3fff::/20'],
+];
+/** RFC 4193: routed inside a site only. Published with a warning: an internal resolver may want them. */
+const UNIQUE_LOCAL = [prefix('fc00::/7')];
+/** Where IANA allocates global unicast addresses; the rest of the space is reserved or special. */
+const GLOBAL_UNICAST = [prefix('2000::/3')];
+
+/** The 16 bytes of an IPv6 literal (a `%zone` dropped), or undefined for anything else. */
+function ipv6Bytes(text: string): Uint8Array | undefined {
+  if (!text.includes(':')) return undefined;
+  const pct = text.indexOf('%');
+  return addressBytes(pct === -1 ? text : text.slice(0, pct));
+}
+
+/** Why an IPv6 literal can never be an origin a CDN reaches, or undefined (not IPv6, or global unicast). */
+export function unreachableReason(address: string): string | undefined {
+  const bytes = ipv6Bytes(address);
+  if (bytes === undefined) return undefined;
+  for (const [p, reason] of UNREACHABLE) if (inAny(bytes, [p])) return reason;
+  if (inAny(bytes, UNIQUE_LOCAL) || inAny(bytes, GLOBAL_UNICAST)) return undefined;
+  return 'not a global unicast address (outside 2000::/3)';
+}
+
+/** True for fc00::/7 (RFC 4193) literals. */
+function isUniqueLocal(address: string): boolean {
+  const bytes = ipv6Bytes(address);
+  return bytes !== undefined && inAny(bytes, UNIQUE_LOCAL);
+}
+
+/**
+ * Refuses the whole set when any node's address is one a CDN can never reach (loopback,
+ * link-local, documentation, ...): such an inventory is a mistake to fix, not a node state to
+ * skip, and a zone with `AAAA ::1` in it would send the CDN to itself. Checked before any node
+ * is asked, so the answer does not depend on which nodes happen to be up.
+ */
+export function refuseUnreachable(nodes: readonly { readonly name: string; readonly address: string }[]): void {
+  const refused: SkippedNode[] = [];
+  for (const n of nodes) {
+    const reason = unreachableReason(n.address);
+    if (reason !== undefined) refused.push({ node: n.name, address: n.address, reason });
+  }
+  if (refused.length > 0) throw new DnsAddressError(refused);
+}
+
+/** One warning per record on a unique-local address: printed, but reachable only from inside the site. */
+export function recordWarnings(set: RecordSet): string[] {
+  return set.records
+    .filter((r) => isUniqueLocal(r.address))
+    .map((r) => `${set.name} AAAA ${r.address} (${r.node}) is a unique-local address (fc00::/7): only resolvers and CDNs inside your network can reach it`);
 }
 
 /** Why an inventory address cannot be an AAAA record, or undefined when it can. */

@@ -55,9 +55,50 @@ export function defaultCacheControl(path: string, type: string): string {
   return CACHE_DEFAULT;
 }
 
-export function compilePattern(pattern: string): RegExp {
-  const body = pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(pattern.startsWith('/') ? `^${body}$` : `(?:^|/)${body}$`);
+/** A compiled rule pattern: true when it matches the path. */
+export type PathMatcher = (path: string) => boolean;
+
+/**
+ * `*` matches any run of characters, `/` included; every other character is literal. A pattern
+ * starting with `/` matches the whole path; any other (`*.html` from `--cache-control`) matches
+ * from the start of the path or of a segment to the end.
+ *
+ * No regular expression: `.*` per star backtracks exponentially (`/*a*a*a*a*a*a*b` took seconds
+ * on a 65-character path). Here the literal pieces between the stars are placed leftmost-first,
+ * each after the one before, and the last piece at the end. With only `*` as a wildcard the
+ * leftmost place of a piece always leaves the most room for the rest, so one forward pass
+ * decides: at worst O(path × pattern) character comparisons, however many stars.
+ */
+export function compilePattern(pattern: string): PathMatcher {
+  const pieces = pattern.split('*');
+  const first = pieces[0] as string;
+  const anchored = pattern.startsWith('/');
+  if (pieces.length === 1) return anchored ? (path) => path === pattern : (path) => path === pattern || path.endsWith('/' + pattern);
+  const middle = pieces.slice(1, -1);
+  const last = pieces[pieces.length - 1] as string;
+  return (path) => {
+    const start = anchored ? (path.startsWith(first) ? 0 : -1) : segmentStart(path, first);
+    return start !== -1 && piecesFit(path, start + first.length, middle, last);
+  };
+}
+
+/** Where the earliest match of `first` that begins the path or a segment starts; -1 when none. */
+function segmentStart(path: string, first: string): number {
+  if (path.startsWith(first)) return 0;
+  const at = path.indexOf('/' + first);
+  return at === -1 ? -1 : at + 1;
+}
+
+/** Do `middle` (in order, each leftmost) and then `last` (at the very end) fit in `path` from `from` on? */
+function piecesFit(path: string, from: number, middle: readonly string[], last: string): boolean {
+  const end = path.length - last.length;
+  let at = from;
+  for (const piece of middle) {
+    const found = path.indexOf(piece, at);
+    if (found === -1 || found + piece.length > end) return false;
+    at = found + piece.length;
+  }
+  return at <= end && path.endsWith(last);
 }
 
 export interface CompiledRules {
@@ -66,14 +107,14 @@ export interface CompiledRules {
 }
 
 export function compileRules(rules: readonly HeaderRule[]): CompiledRules {
-  const compiled = rules.map((r) => ({ re: compilePattern(r.pattern), headers: Object.entries(r.headers) }));
+  const compiled = rules.map((r) => ({ matches: compilePattern(r.pattern), headers: Object.entries(r.headers) }));
   return {
     headersFor(path, type, fileHeaders) {
       const out = new Map<string, [string, string]>();
       const put = (name: string, value: string): void => void out.set(name.toLowerCase(), [name, value]);
       put('Cache-Control', defaultCacheControl(path, type));
       if (fileHeaders !== undefined) for (const [n, v] of Object.entries(fileHeaders)) put(n, v);
-      for (const r of compiled) if (r.re.test(path)) for (const [n, v] of r.headers) put(n, v);
+      for (const r of compiled) if (r.matches(path)) for (const [n, v] of r.headers) put(n, v);
       return [...out.values()];
     },
   };

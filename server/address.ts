@@ -14,10 +14,13 @@ export interface Cidr {
 
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-/** Parses an IPv4 or IPv6 literal (brackets allowed, zone ids refused); undefined when invalid. */
+/**
+ * Parses an IPv4 or IPv6 literal; undefined when invalid. Brackets are URL syntax for IPv6
+ * (`[2001:db8::1]`) and are refused around IPv4; zone ids are refused.
+ */
 export function parseAddress(text: string): Uint8Array | undefined {
+  if (isIPv4(text)) return mapV4(text.split('.').map(Number));
   const t = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (isIPv4(t)) return mapV4(t.split('.').map(Number));
   if (!isIPv6(t) || t.includes('%')) return undefined;
   return parseV6(t);
 }
@@ -49,17 +52,31 @@ function parseV6(t: string): Uint8Array {
   return out;
 }
 
-/** Parses `2001:db8::/32`, `10.0.0.0/8` or a bare address (a host prefix). */
+/** Parses `2001:db8::/32`, `10.0.0.0/8` or a bare address (a host prefix); undefined when {@link checkCidr} refuses it. */
 export function parseCidr(text: string): Cidr | undefined {
+  const c = checkCidr(text);
+  return typeof c === 'string' ? undefined : c;
+}
+
+/**
+ * A prefix, or why the text is not one. Host bits are masked off (`10.1.2.3/8` is 10.0.0.0/8).
+ * Every refusal guards against a prefix wider than the text says: an IPv4 address in
+ * brackets is not read as IPv6 (`[127.0.0.1]/32` would be `::/32`), and an IPv4-mapped
+ * address with a prefix shorter than /96 (`::ffff:10.0.0.0/8` is `::/8`, which holds every
+ * IPv4 client and ::1) is refused rather than guessed at.
+ */
+export function checkCidr(text: string): Cidr | string {
   const slash = text.indexOf('/');
   const addrText = slash === -1 ? text : text.slice(0, slash);
+  if (addrText.startsWith('[') && addrText.endsWith(']') && isIPv4(addrText.slice(1, -1))) return `brackets are for IPv6 only (write ${addrText.slice(1, -1)}${slash === -1 ? '' : text.slice(slash)})`;
   const bytes = parseAddress(addrText);
-  if (bytes === undefined) return undefined;
+  if (bytes === undefined) return `${JSON.stringify(addrText)} is not an IPv4 or IPv6 address`;
   const v4 = isIPv4(addrText);
   const max = v4 ? 32 : 128;
   const bitsText = slash === -1 ? String(max) : text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) return undefined;
+  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) return `the prefix length must be a number from 0 to ${max} (got ${JSON.stringify(bitsText)})`;
   const bits = Number(bitsText) + (v4 ? 96 : 0);
+  if (!v4 && bits < 96 && isV4Mapped(bytes)) return `an IPv4-mapped prefix shorter than /96 holds more than IPv4 addresses (write the IPv4 prefix: ${formatAddress(bytes)}/N)`;
   return { bytes: maskTo(bytes, bits), bits, text };
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
-import { parseCidr, type Cidr } from './address.js';
+import { checkCidr, type Cidr } from './address.js';
 import { headerProblem, type HeaderRule } from '../content/header-rules.js';
 
 export class ConfigError extends Error {
@@ -285,8 +285,8 @@ export function listenAddress(flag: string, text: string, ipv6Only: boolean): Li
 }
 
 function cidr(flag: string, text: string): Cidr {
-  const c = parseCidr(text.trim());
-  if (c === undefined) throw new ConfigError(`${flag}: "${text}" is not an address prefix like 2001:db8::/32 or 10.0.0.0/8`);
+  const c = checkCidr(text.trim());
+  if (typeof c === 'string') throw new ConfigError(`${flag}: "${text}" is not an address prefix like 2001:db8::/32 or 10.0.0.0/8: ${c}`);
   return c;
 }
 

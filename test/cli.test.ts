@@ -41,12 +41,14 @@ t.test('--version', async (t) => {
 });
 
 t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
-  const [unknownCommand, badFlag, badValue, missingValue, twoRoots] = await Promise.all([
+  const [unknownCommand, badFlag, badValue, missingValue, twoRoots, bracketedV4] = await Promise.all([
     run(['frobnicate']),
     run(['serve', '--bogus']),
     run(['serve', '.', '--workers', 'many', '--listen', '[::1]:0']),
     run(['serve', '.', '--listen']),
     run(['serve', 'a', 'b', '--listen', '[::1]:0']),
+    // Read as ::/32 once, which let every IPv4 client (and X-Forwarded-For: garbage) into /_origin/*.
+    run(['serve', '.', '--listen', '[::1]:0', '--admin-allow', '[127.0.0.1]/32']),
   ]);
   t.equal(unknownCommand.code, 2, 'unknown command');
   t.match(unknownCommand.stderr, /^pi-origin: unknown command "frobnicate"\n/);
@@ -57,6 +59,7 @@ t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
     ['bad value', badValue, /--workers.*"many"/],
     ['missing value', missingValue, /--listen needs a value/],
     ['two roots', twoRoots, /one ROOT/],
+    ['bracketed IPv4 prefix', bracketedV4, /^pi-origin: error: --admin-allow: "\[127\.0\.0\.1\]\/32" .*brackets are for IPv6 only \(write 127\.0\.0\.1\/32\)\n$/],
   ] as const) {
     t.equal(r.code, 2, `${name}: exit 2`);
     t.match(r.stderr, /^pi-origin: error: .+\n$/, `${name}: one line on stderr`);

@@ -2,8 +2,11 @@
  * Unit tests for IP address handling: RFC 5952 formatting, parsing, prefixes, and the client
  * address behind trusted proxies. Imported from the TypeScript sources.
  */
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import fc from 'fast-check';
 import t from 'tap';
 import {
+  checkCidr,
   clientFromForwardedFor,
   formatAddress,
   formatRaw,
@@ -14,6 +17,7 @@ import {
   toV6Bytes,
   type Cidr,
 } from '../server/address.js';
+import { parseIPv6 } from '../cluster/address.js';
 
 /** 16 bytes from eight 16-bit groups, built without parseAddress. */
 function fromGroups(groups: readonly number[]): Uint8Array {
@@ -112,6 +116,9 @@ t.test('parseAddress', (t) => {
     ['::1]', undefined],
     [' ::1', undefined],
     ['::ffff:192.0.2', undefined],
+    // Brackets are IPv6 URL syntax; around IPv4 they are refused, not read as IPv6.
+    ['[192.0.2.1]', undefined],
+    ['[127.0.0.1]', undefined],
     // Zone ids are refused.
     ['fe80::1%eth0', undefined],
     ['[fe80::1%eth0]', undefined],
@@ -150,7 +157,20 @@ t.test('parseCidr', (t) => {
     ['192.0.2.200/25', { bits: 121, base: '192.0.2.128' }],
     ['172.16.0.0/12', { bits: 108, base: '172.16.0.0' }],
     ['0.0.0.0/0', { bits: 96, base: '0.0.0.0' }],
+    // Brackets around IPv6 are accepted; IPv4-mapped prefixes of /96 and longer are IPv4 prefixes.
+    ['[2001:db8::]/32', { bits: 32, base: '2001:db8::' }],
+    ['[::1]', { bits: 128, base: '::1' }],
+    ['::ffff:10.0.0.0/104', { bits: 104, base: '10.0.0.0' }],
+    ['::ffff:0:0/96', { bits: 96, base: '0.0.0.0' }],
     // Bad input.
+    // A bracketed IPv4 prefix was read as IPv6 and its length not shifted: ::/32, every IPv4 client.
+    ['[127.0.0.1]/32', undefined],
+    ['[127.0.0.1]', undefined],
+    ['[10.0.0.0]/8', undefined],
+    // ::ffff:10.0.0.0/8 is ::/8: every IPv4 client and ::1, not 10.0.0.0/8.
+    ['::ffff:10.0.0.0/8', undefined],
+    ['::ffff:0:0/95', undefined],
+    ['[::ffff:127.0.0.1]/32', undefined],
     ['2001:db8::/129', undefined],
     ['10.0.0.0/33', undefined],
     ['10.0.0.0/', undefined],
@@ -170,6 +190,139 @@ t.test('parseCidr', (t) => {
     if (expected === undefined) t.equal(c, undefined, `${JSON.stringify(text)} refused`);
     else t.same(c === undefined ? undefined : { bits: c.bits, base: formatAddress(c.bytes), text: c.text }, { ...expected, text }, text);
   }
+  t.end();
+});
+
+t.test('checkCidr says why a prefix is refused', (t) => {
+  t.equal(checkCidr('[127.0.0.1]/32'), 'brackets are for IPv6 only (write 127.0.0.1/32)');
+  t.equal(checkCidr('[127.0.0.1]'), 'brackets are for IPv6 only (write 127.0.0.1)');
+  t.equal(checkCidr('::ffff:10.0.0.0/8'), 'an IPv4-mapped prefix shorter than /96 holds more than IPv4 addresses (write the IPv4 prefix: 10.0.0.0/N)');
+  t.equal(checkCidr('10.0.0.0/33'), 'the prefix length must be a number from 0 to 32 (got "33")');
+  t.equal(checkCidr('2001:db8::/'), 'the prefix length must be a number from 0 to 128 (got "")');
+  t.equal(checkCidr('proxy.example'), '"proxy.example" is not an IPv4 or IPv6 address');
+  t.end();
+});
+
+/** A fixed seed so a failure replays (FC_SEED explores others). */
+const seed = process.env.FC_SEED === undefined ? 0x5eed : Number(process.env.FC_SEED);
+
+/** Full hex, as Node's BlockList reads it without going through our parser. */
+function fullHex(bytes: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16).padStart(4, '0'));
+  return groups.join(':');
+}
+
+/**
+ * The independent reading of a prefix text: what it means by RFC 4291 and 4632, checked with
+ * Node's own literal validators and BlockList, or undefined when it means nothing (or is one
+ * of the widening forms that are refused on purpose).
+ */
+const MAPPED = new BlockList();
+MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+function oracle(text: string): BlockList | undefined {
+  const slash = text.indexOf('/');
+  const addrText = slash === -1 ? text : text.slice(0, slash);
+  const bracketed = addrText.startsWith('[') && addrText.endsWith(']');
+  const bare = bracketed ? addrText.slice(1, -1) : addrText;
+  const family = isIPv4(addrText) ? 'ipv4' : isIPv6(bare) && !bare.includes('%') ? 'ipv6' : undefined;
+  if (family === undefined) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const bitsText = slash === -1 ? String(max) : text.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(bitsText) || Number(bitsText) > max) return undefined;
+  const list = new BlockList();
+  list.addSubnet(bare, Number(bitsText), family);
+  // ::ffff:a.b.c.d/N with N < 96 reaches outside the IPv4-mapped block: refused by design.
+  if (family === 'ipv6' && Number(bitsText) < 96 && MAPPED.check(bare, 'ipv6')) return undefined;
+  return list;
+}
+
+t.test('property: a parsed prefix holds exactly the addresses its text means; other text is refused', (t) => {
+  const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255));
+  const hexGroup = (g: number, upper: boolean, pad: boolean): string => {
+    const h = pad ? g.toString(16).padStart(4, '0') : g.toString(16);
+    return upper ? h.toUpperCase() : h;
+  };
+  /** An IPv6 literal for 16 bytes, in one of the ways people write them. */
+  const v6Text = fc.record({ b: bytes16, mapped: fc.boolean(), zeros: fc.nat(8), compress: fc.boolean(), upper: fc.boolean(), pad: fc.boolean(), dotted: fc.boolean() }).map(({ b, mapped, zeros, compress, upper, pad, dotted }) => {
+    const bytes = Uint8Array.from(b);
+    if (mapped) bytes.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+    else bytes.fill(0, 0, zeros * 2);
+    const groups = Array.from({ length: 8 }, (_, i) => ((bytes[i * 2] as number) << 8) | (bytes[i * 2 + 1] as number));
+    const tail = dotted ? `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}` : undefined;
+    const hex = (tail === undefined ? groups : groups.slice(0, 6)).map((g) => hexGroup(g, upper, pad));
+    if (tail !== undefined) hex.push(tail);
+    const run = compress ? hex.findIndex((h) => /^0+$/.test(h)) : -1;
+    if (run === -1) return hex.join(':');
+    let end = run;
+    while (end < hex.length && /^0+$/.test(hex[end] as string)) end++;
+    return `${hex.slice(0, run).join(':')}::${hex.slice(end).join(':')}`;
+  });
+  const address = fc.oneof(
+    v4.map((o) => o.join('.')),
+    v6Text,
+    v4.map((o) => `[${o.join('.')}]`),
+    v6Text.map((a) => `[${a}]`),
+  );
+  const prefix = fc.tuple(address, fc.option(fc.nat(130), { nil: undefined })).map(([a, bits]) => (bits === undefined ? a : `${a}/${bits}`));
+  // Probes near the prefix's edge matter most: the base with one bit flipped, or anything.
+  const probe = (text: string): fc.Arbitrary<Uint8Array> => {
+    const c = parseCidr(text);
+    if (c === undefined) return bytes16;
+    return fc.oneof(
+      bytes16,
+      fc.nat(127).map((bit) => {
+        const p = Uint8Array.from(c.bytes);
+        p[bit >> 3] = (p[bit >> 3] as number) ^ (0x80 >> (bit & 7));
+        return p;
+      }),
+      fc.constant(Uint8Array.from(c.bytes)),
+    );
+  };
+  const check = (text: string, probes: readonly Uint8Array[]): void => {
+    const got = parseCidr(text);
+    const want = oracle(text);
+    if ((got === undefined) !== (want === undefined)) throw new Error(`${JSON.stringify(text)}: parsed ${got === undefined ? 'refused' : 'accepted'}, oracle ${want === undefined ? 'refused' : 'accepted'}`);
+    if (got === undefined || want === undefined) return;
+    for (const p of probes) {
+      if (inAny(p, [got]) !== want.check(fullHex(p), 'ipv6')) throw new Error(`${JSON.stringify(text)} (parsed ${formatAddress(got.bytes)}/${got.bits}): ${fullHex(p)} in it is ${inAny(p, [got])}, should be ${!inAny(p, [got])}`);
+    }
+  };
+  fc.assert(
+    fc.property(prefix.chain((text) => fc.tuple(fc.constant(text), fc.array(probe(text), { minLength: 1, maxLength: 20 }))), ([text, probes]) => check(text, probes)),
+    { seed, numRuns: 3000 },
+  );
+  // Text glued from the characters prefixes are made of: whatever is accepted means what it says.
+  const junk = fc.array(fc.constantFrom('0', '1', '7', 'f', 'F', 'ffff', '255', '10', ':', '::', '.', '[', ']', '/', '/32', '/8', '%', 'g', ' '), { maxLength: 16 }).map((p) => p.join(''));
+  fc.assert(fc.property(junk, fc.array(bytes16, { minLength: 1, maxLength: 8 }), (text, probes) => check(text, probes)), { seed, numRuns: 5000 });
+  t.end();
+});
+
+/** The eight groups of an IPv6 literal as the WHATWG URL parser reads it: an oracle independent of both parsers. */
+function urlGroups(text: string): number[] | undefined {
+  if (!isIPv6(text) || text.includes('%')) return undefined;
+  const [head = '', tail] = new URL(`http://[${text}]/`).hostname.slice(1, -1).split('::');
+  const h = head === '' ? [] : head.split(':');
+  const r = tail === undefined || tail === '' ? [] : tail.split(':');
+  return [...h, ...Array<string>(tail === undefined ? 0 : 8 - h.length - r.length).fill('0'), ...r].map((g) => parseInt(g, 16));
+}
+
+t.test('property: both IPv6 parsers (server and cluster) read a literal as the URL parser does, and refuse the rest', (t) => {
+  const junk = fc.array(fc.constantFrom('0', '1', 'f', 'FFFF', 'ffff', '00000', '12345', ':', '::', ':::', '.', '1.2.3.4', '255', '256', '01', '%', 'eth0', '[', ']', 'g', ' '), { maxLength: 14 }).map((p) => p.join(''));
+  fc.assert(
+    fc.property(junk, (text) => {
+      const want = urlGroups(text);
+      const cluster = parseIPv6(text);
+      if (JSON.stringify(cluster) !== JSON.stringify(want)) throw new Error(`cluster parseIPv6(${JSON.stringify(text)}) = ${JSON.stringify(cluster)}, want ${JSON.stringify(want)}`);
+      if (isIPv4(text)) return;
+      const server = parseAddress(text);
+      const bytes = server === undefined ? undefined : Array.from({ length: 8 }, (_, i) => ((server[i * 2] as number) << 8) | (server[i * 2 + 1] as number));
+      if (JSON.stringify(bytes) !== JSON.stringify(want)) throw new Error(`server parseAddress(${JSON.stringify(text)}) = ${JSON.stringify(bytes)}, want ${JSON.stringify(want)}`);
+    }),
+    { seed, numRuns: 20000 },
+  );
   t.end();
 });
 

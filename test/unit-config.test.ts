@@ -163,6 +163,10 @@ t.test('validation errors name the option and the bad value', (t) => {
     [['--trusted-proxy', '10.0.0.0/33'], /--trusted-proxy: "10\.0\.0\.0\/33"/],
     [['--trusted-proxy', 'proxy.example'], /--trusted-proxy: "proxy\.example"/],
     [['--admin-allow', '2001:db8::/129'], /--admin-allow: "2001:db8::\/129"/],
+    // Both were read as ::/32 (admin for every IPv4 client; every IPv4 peer a trusted proxy).
+    [['--admin-allow', '[127.0.0.1]/32'], /^--admin-allow: "\[127\.0\.0\.1\]\/32" is not an address prefix .*: brackets are for IPv6 only \(write 127\.0\.0\.1\/32\)$/],
+    [['--trusted-proxy', '[10.0.0.1]'], /^--trusted-proxy: "\[10\.0\.0\.1\]" .*brackets are for IPv6 only/],
+    [['--admin-allow', '::ffff:127.0.0.0/8'], /^--admin-allow: "::ffff:127\.0\.0\.0\/8" .*IPv4-mapped prefix shorter than \/96/],
     [['--cache-size', '1MiB', '--cache-max-file', '2MiB'], /--cache-max-file \(2097152\) must not exceed --cache-size \(1048576\)/],
     [['--cache-size', 'lots'], /--cache-size .*"lots"/],
     [['--cache-max-file', '-1'], /--cache-max-file .*"-1"/],

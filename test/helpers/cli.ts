@@ -18,8 +18,10 @@ export interface Result {
   readonly stderr: string;
 }
 
-export function start(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; result: Promise<Result>; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** `wrapper` (e.g. nsenter into a network namespace) must exec the CLI. */
+export function start(args: readonly string[], env: Record<string, string> = {}, wrapper: readonly string[] = []): { child: ChildProcess; result: Promise<Result>; stdout: () => string; stderr: () => string } {
+  const argv = [...wrapper, process.execPath, MAIN, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -32,8 +34,8 @@ export function start(args: readonly string[], env: Record<string, string> = {})
 }
 
 /** Runs to completion (killed after `ms`, which fails the exit-code assertions). */
-export function run(args: readonly string[], env: Record<string, string> = {}, ms = 15000): Promise<Result> {
-  const p = start(args, env);
+export function run(args: readonly string[], env: Record<string, string> = {}, ms = 15000, wrapper: readonly string[] = []): Promise<Result> {
+  const p = start(args, env, wrapper);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
   return p.result.finally(() => clearTimeout(timer));
 }
