@@ -72,6 +72,8 @@ export class OriginHandler {
     private readonly log: AccessLog | undefined,
     /** Called once per file (per worker) that cannot be read, with its path and the error code. */
     private readonly reportReadError: (path: string, reason: string) => void,
+    /** A response whose code threw after the handler returned: closes its connection, counts and logs it. */
+    private readonly fault: ResponseFault,
   ) {
     this.index = index;
   }
@@ -186,17 +188,26 @@ export class OriginHandler {
         cut: (err) => void this.noteFailure(index, rep, err),
       }, outStatus);
     }
-    this.bodies.load(index.root, rep).then(
-      (body) => {
-        if (flight.aborted) return;
-        res.cork(() => {
-          this.writeHead(res, rep, range, status);
-          const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
-          if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
-        });
-      },
-      (err: NodeJS.ErrnoException) => this.failed(flight, index, rep, err),
-    );
+    this.bodies
+      .load(index.root, rep)
+      .then(
+        (body) => {
+          if (flight.aborted) return;
+          res.cork(() => {
+            this.writeHead(res, rep, range, status);
+            const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
+            if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
+          });
+        },
+        (err: NodeJS.ErrnoException) => this.failed(flight, index, rep, err),
+      )
+      // A throw in either callback is this response's fault, not the worker's: left to reach
+      // the unhandled-rejection handler, it would take every connection of the worker down.
+      .catch((e: unknown) => {
+        this.fault(flight.res, `/${rep.file}`, e);
+        // Closing ran onAborted and finished the flight; a response already ended still needs it.
+        flight.finish(0, 0);
+      });
   }
 
   /** A response that outlives the handler: abort handling plus in-flight accounting. */
@@ -273,6 +284,9 @@ export class OriginHandler {
 }
 
 type Done = (status: number, bytes: number) => void;
+
+/** Contains one response's exception: `target` names what was asked for, for the log. */
+export type ResponseFault = (res: HttpResponse, target: string, e: unknown) => void;
 
 /** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
 function failureStatus(err: NodeJS.ErrnoException): 404 | 500 | 503 {

@@ -6,11 +6,12 @@
  * handles"), all threads with it. So nothing may end it abruptly: an exception nothing caught
  * (in a timer, a callback, a promise) is reported, the sockets are closed, and only then does
  * the thread end, with code 1, for the main thread to start a new one; a request handler that
- * throws gets its connection closed (uWS would abort on a handler that returns unanswered).
+ * throws gets its connection closed (uWS would abort on a handler that returns unanswered), and so
+ * does a response whose callback throws after the handler returned (a body read's `then`).
  */
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { AccessLog } from './access-log.js';
 import { adminEndpoints } from './admin.js';
 import { BodyStore } from './body-store.js';
@@ -47,7 +48,7 @@ const admin = adminEndpoints({
   index: () => (invalidRoot ? undefined : index),
   draining: () => draining,
 });
-const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }));
+const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }), responseFault);
 const route = guarded(options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle);
 
 /** After a fault, responses in flight get this long before every connection is closed. */
@@ -74,17 +75,25 @@ function guarded(next: Route): Route {
     try {
       next(res, req);
     } catch (e) {
-      handlerFault(res, req, e);
+      let url = '(unknown)';
+      try {
+        url = req.getUrl();
+      } catch {
+        // Nothing to name the request by; the fault is still contained and reported.
+      }
+      responseFault(res, url, e);
     }
   };
 }
 
 const handlerFaults = new Map<string, number>();
 
-function handlerFault(res: HttpResponse, req: HttpRequest, e: unknown): void {
-  let url = '(unknown)';
+/**
+ * One response's code threw, in the handler or in a callback after it (a body read's `then`):
+ * its connection is closed, counted as a 5xx and reported; the worker serves on.
+ */
+function responseFault(res: HttpResponse, url: string, e: unknown): void {
   try {
-    url = req.getUrl();
     res.close();
   } catch {
     // The response was already completed before the throw: nothing is left to close.
