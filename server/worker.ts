@@ -138,6 +138,11 @@ function makeApp(tls: boolean): TemplatedApp {
   return app;
 }
 
+/**
+ * Listens on every address, or on none: when one fails, the sockets that did bind are closed
+ * before the failure is returned. Nothing else knows of them, and a thread that ends holding a
+ * uWS socket aborts the process (or never ends).
+ */
 function listenAll(app: TemplatedApp, addresses: readonly ListenAddress[], wanted: readonly number[]): Promise<us_listen_socket[] | string> {
   return Promise.all(
     addresses.map(
@@ -147,31 +152,47 @@ function listenAll(app: TemplatedApp, addresses: readonly ListenAddress[], wante
         }),
     ),
   ).then((results) => {
+    const sockets = results.filter((r): r is us_listen_socket => typeof r !== 'string');
     const failed = results.find((r): r is string => typeof r === 'string');
-    return failed ?? results.filter((r): r is us_listen_socket => typeof r !== 'string');
+    if (failed === undefined) return sockets;
+    for (const s of sockets) uws.us_listen_socket_close(s);
+    return failed;
   });
+}
+
+/** Closes every socket of an app, connections included. */
+function closeApp(app: TemplatedApp): void {
+  // app.close() exists in this uWS build but is missing from its types.
+  (app as TemplatedApp & { close(): void }).close();
+}
+
+/** Listens with a new app; the app joins `listeners` either way, so drain closes it. */
+async function listenWith(app: TemplatedApp, addresses: readonly ListenAddress[], wanted: readonly number[]): Promise<string | undefined> {
+  const sockets = await listenAll(app, addresses, wanted);
+  listeners.push({ app, sockets: typeof sockets === 'string' ? [] : sockets });
+  return typeof sockets === 'string' ? sockets : undefined;
 }
 
 async function start(): Promise<void> {
   const plain = options.listen;
   const secure = options.tls?.listen ?? [];
   const wanted = data.ports ?? [...plain, ...secure].map((a) => a.port);
-  const http = makeApp(false);
-  const httpSockets = await listenAll(http, plain, wanted.slice(0, plain.length));
-  if (typeof httpSockets === 'string') return post({ type: 'listen-failed', address: httpSockets });
-  listeners.push({ app: http, sockets: httpSockets });
+  const httpFailed = await listenWith(makeApp(false), plain, wanted.slice(0, plain.length));
+  if (httpFailed !== undefined) return post({ type: 'listen-failed', address: httpFailed });
   if (secure.length > 0) {
-    const https = makeApp(true);
-    const tlsSockets = await listenAll(https, secure, wanted.slice(plain.length));
-    if (typeof tlsSockets === 'string') return post({ type: 'listen-failed', address: tlsSockets });
-    listeners.push({ app: https, sockets: tlsSockets });
+    const tlsFailed = await listenWith(makeApp(true), secure, wanted.slice(plain.length));
+    if (tlsFailed !== undefined) return post({ type: 'listen-failed', address: tlsFailed });
   }
   for (const l of listeners) for (const s of l.sockets) ports.push(uws.us_socket_local_port(s));
   metrics.set('serving', 1);
   post({ type: 'listening', ports });
 }
 
-/** New certificates: a fresh SSLApp joins the TLS ports (SO_REUSEPORT), then the old one stops accepting. */
+/**
+ * New certificates: a fresh SSLApp joins the TLS ports (SO_REUSEPORT), then the old one stops
+ * accepting, and once its responses in flight have had --drain-timeout it is closed and dropped:
+ * a node whose certificates are renewed for years keeps one TLS app, not one per renewal.
+ */
 async function reloadTls(): Promise<void> {
   const old = listeners.find((l, i) => i > 0 && l.sockets.length > 0);
   if (old === undefined || options.tls === undefined || draining) return;
@@ -182,10 +203,22 @@ async function reloadTls(): Promise<void> {
     return post({ type: 'warn', message: `TLS certificates not reloaded: ${(e as Error).message}` });
   }
   const sockets = await listenAll(app, options.tls.listen, ports.slice(options.listen.length));
-  if (typeof sockets === 'string') return post({ type: 'warn', message: `TLS certificates not reloaded: cannot listen on ${sockets}` });
+  if (typeof sockets === 'string') {
+    closeApp(app);
+    return post({ type: 'warn', message: `TLS certificates not reloaded: cannot listen on ${sockets}` });
+  }
   for (const s of old.sockets) uws.us_listen_socket_close(s);
-  listeners.push({ app, sockets });
   old.sockets = [];
+  listeners.push({ app, sockets });
+  setTimeout(() => retire(old), options.drainTimeout * 1000).unref();
+}
+
+/** Closes a replaced listener's app (its remaining connections) and forgets it; drain may have done so already. */
+function retire(old: Listener): void {
+  const at = listeners.indexOf(old);
+  if (at === -1 || draining) return;
+  listeners.splice(at, 1);
+  closeApp(old.app);
 }
 
 let deadline = Number.POSITIVE_INFINITY;
@@ -208,8 +241,7 @@ function drain(graceMs: number): void {
       setTimeout(check, 20);
       return;
     }
-    // app.close() exists in this uWS build (it closes every socket) but is missing from its types.
-    for (const l of listeners) (l.app as TemplatedApp & { close(): void }).close();
+    for (const l of listeners) closeApp(l.app);
     log?.close();
     post({ type: 'closed' });
     port?.close();
