@@ -6,12 +6,15 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { ContentIndex } from './content-index.js';
 import type { AdminEndpoints } from './handler.js';
 import { totals, type Field } from './metrics.js';
+import type { WorkerCache } from './worker-cache.js';
 
 export interface NodeState {
   readonly nodeName: string;
   readonly version: string;
   readonly startedAt: number;
   readonly workers: number;
+  /** What each worker's body cache holds (server/worker-cache.ts). */
+  readonly workerCache: WorkerCache;
   readonly metrics: SharedArrayBuffer;
   index(): ContentIndex | undefined;
   draining(): boolean;
@@ -54,6 +57,8 @@ export interface Status {
   files: number;
   contentBytes: number;
   cacheBytes: number;
+  /** Each worker's cache: its bytes and the largest body it keeps (larger ones are streamed). */
+  workerCache: WorkerCache;
   uptimeSeconds: number;
   /** Configured (--workers). */
   workers: number;
@@ -77,6 +82,7 @@ export function status(state: NodeState): Status {
     files: index?.fileCount ?? 0,
     contentBytes: index?.totalBytes ?? 0,
     cacheBytes: t.cacheBytes,
+    workerCache: state.workerCache,
     uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
     workers: state.workers,
     workersServing: t.serving,

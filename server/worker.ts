@@ -21,6 +21,7 @@ import { OriginHandler } from './handler.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
+import { workerCache } from './worker-cache.js';
 
 const data = workerData as WorkerData;
 const port = parentPort;
@@ -31,7 +32,8 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 const metrics = new WorkerMetrics(data.metrics, data.worker);
 metrics.resetGauges();
-const bodies = new BodyStore(Math.floor(options.cacheSize / options.workers), options.cacheMaxFile, metrics);
+const cacheBudget = workerCache(options.cacheSize, options.workers, options.cacheMaxFile);
+const bodies = new BodyStore(cacheBudget, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
 let index: ContentIndex = buildContentIndex(data.site, options.headers);
 // The plain-data index is only needed to build the first lookup: drop it so it can be collected.
@@ -44,6 +46,7 @@ const admin = adminEndpoints({
   version: data.version,
   startedAt: data.startedAt,
   workers: options.workers,
+  workerCache: cacheBudget,
   metrics: data.metrics,
   index: () => (invalidRoot ? undefined : index),
   draining: () => draining,
