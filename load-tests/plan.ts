@@ -5,6 +5,7 @@
  *
  * Units: requests per second (req/s), megabits per second (Mbit/s = 10⁶ bit/s), bytes (B).
  */
+import { workerCache } from '../server/worker-cache.js';
 import type { Report } from './report/model.js';
 
 export const SECONDS_PER_DAY = 86_400;
@@ -36,8 +37,10 @@ export interface PlanOptions {
   readonly nicMbps: number;
   /** Share of the line rate planned for (TCP/IP and TLS overhead, bursts). */
   readonly nicCeiling: number;
-  /** The node's body cache (`serve --cache-size`). */
+  /** The node's body cache (`serve --cache-size`), split evenly between its workers. */
   readonly cacheBytes: number;
+  /** Worker threads per node (`serve --workers`; a Pi 4 has 4 cores). Each caches its own share. */
+  readonly workers: number;
   /** Bytes of distinct content requested at the origin in the busy period; absent: fits the cache. */
   readonly workingSetBytes?: number;
   /** Rate the node reads files from its storage, Mbit/s. */
@@ -61,6 +64,7 @@ export const PLAN_DEFAULTS = Object.freeze({
   nicMbps: 1000,
   nicCeiling: 0.7,
   cacheBytes: 1024 ** 3,
+  workers: 4,
   diskMbps: 320,
   targetUtilisation: 0.6,
   headroom: 1,
@@ -79,6 +83,7 @@ export const PLAN_FLAGS: Readonly<Record<keyof PlanOptions, string>> = {
   nicMbps: '--nic-mbps',
   nicCeiling: '--nic-ceiling',
   cacheBytes: '--cache-size',
+  workers: '--workers',
   workingSetBytes: '--working-set',
   diskMbps: '--disk-mbps',
   targetUtilisation: '--target-utilisation',
@@ -116,6 +121,7 @@ export function resolvePlanOptions(input: PlanInput): Resolved {
   positive(o, 'nicMbps');
   share(o, 'nicCeiling');
   positive(o, 'cacheBytes');
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 256) throw new PlanError(`--workers must be a whole number of worker threads from 1 to 256 (got ${String(o.workers)})`);
   if (o.workingSetBytes !== undefined) positive(o, 'workingSetBytes');
   positive(o, 'diskMbps');
   share(o, 'targetUtilisation');
@@ -187,7 +193,9 @@ export interface NodeCapacity {
   readonly usableReqPerSec: number;
   /** nicMbps × nicCeiling. */
   readonly usableNicMbps: number;
-  /** Share of origin bytes the node's body cache serves: min(1, cacheBytes / workingSetBytes); 1 when no working set is given. */
+  /** What one worker caches: ⌊cacheBytes / workers⌋ (server/worker-cache.ts). */
+  readonly workerCacheBytes: number;
+  /** Share of origin bytes the body cache serves: min(1, workerCacheBytes / workingSetBytes); 1 when no working set is given. */
   readonly cacheByteShare: number;
   /** 1 − cacheByteShare: read from storage. */
   readonly diskByteShare: number;
@@ -259,13 +267,17 @@ export function plan(input: PlanInput): Plan {
   };
 
   // The memory model: every node sees the whole working set (the proxy spreads requests, not
-  // files), so a node's cache holds the same share of it however many nodes there are. Access is
-  // taken as uniform over the working set, so the cache serves cacheBytes / workingSetBytes of
-  // the bytes and storage the rest. Misses split across nodes: more nodes, less disk per node.
-  const cacheByteShare = o.workingSetBytes === undefined ? 1 : Math.min(1, o.cacheBytes / o.workingSetBytes);
+  // files), so a node's cache holds the same share of it however many nodes there are. Inside a
+  // node the same holds for its workers (the kernel spreads connections, not files): each worker
+  // caches its own share of --cache-size, and a node caches what one worker does. Access is
+  // taken as uniform over the working set, so the cache serves workerCacheBytes / workingSetBytes
+  // of the bytes and storage the rest. Misses split across nodes: more nodes, less disk per node.
+  const workerCacheBytes = workerCache(o.cacheBytes, o.workers, o.cacheBytes).bytes;
+  const cacheByteShare = o.workingSetBytes === undefined ? 1 : Math.min(1, workerCacheBytes / o.workingSetBytes);
   const node: NodeCapacity = {
     usableReqPerSec: o.nodeReqPerSec * o.targetUtilisation,
     usableNicMbps: o.nicMbps * o.nicCeiling,
+    workerCacheBytes,
     cacheByteShare,
     diskByteShare: 1 - cacheByteShare,
     usableDiskMbps: o.diskMbps * o.targetUtilisation,

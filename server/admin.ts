@@ -6,12 +6,15 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { ContentIndex } from './content-index.js';
 import type { AdminEndpoints } from './handler.js';
 import { totals, type Field } from './metrics.js';
+import type { WorkerCache } from './worker-cache.js';
 
 export interface NodeState {
   readonly nodeName: string;
   readonly version: string;
   readonly startedAt: number;
   readonly workers: number;
+  /** What each worker's body cache holds (server/worker-cache.ts). */
+  readonly workerCache: WorkerCache;
   readonly metrics: SharedArrayBuffer;
   index(): ContentIndex | undefined;
   draining(): boolean;
@@ -21,25 +24,29 @@ export function adminEndpoints(state: NodeState): AdminEndpoints {
   return {
     answer(res, path, isHead) {
       if (path === '/_origin/health') return reply(res, isHead, ...health(state));
-      if (path === '/_origin/status') return reply(res, isHead, '200 OK', 'application/json', JSON.stringify(status(state), null, 2) + '\n');
-      if (path === '/_origin/metrics') return reply(res, isHead, '200 OK', 'text/plain; version=0.0.4; charset=utf-8', metrics(state));
-      return false;
+      if (path === '/_origin/status') return reply(res, isHead, 200, 'application/json', JSON.stringify(status(state), null, 2) + '\n');
+      if (path === '/_origin/metrics') return reply(res, isHead, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics(state));
+      return 0;
     },
   };
 }
 
-function reply(res: HttpResponse, isHead: boolean, statusLine: string, type: string, body: string): true {
-  res.writeStatus(statusLine).writeHeader('Content-Type', type).writeHeader('Cache-Control', 'no-store');
+const STATUS_LINE = { 200: '200 OK', 503: '503 Service Unavailable' } as const;
+type AdminStatus = keyof typeof STATUS_LINE;
+
+/** Sends one admin answer; returns its status, which the handler counts. */
+function reply(res: HttpResponse, isHead: boolean, status: AdminStatus, type: string, body: string): AdminStatus {
+  res.writeStatus(STATUS_LINE[status]).writeHeader('Content-Type', type).writeHeader('Cache-Control', 'no-store');
   if (isHead) res.writeHeader('Content-Length', String(Buffer.byteLength(body))).endWithoutBody();
   else res.end(body);
-  return true;
+  return status;
 }
 
-function health(state: NodeState): [string, string, string] {
+function health(state: NodeState): [AdminStatus, string, string] {
   const index = state.index();
-  if (state.draining()) return ['503 Service Unavailable', 'text/plain; charset=utf-8', 'draining\n'];
-  if (index === undefined) return ['503 Service Unavailable', 'text/plain; charset=utf-8', 'no valid content root\n'];
-  return ['200 OK', 'text/plain; charset=utf-8', `ok ${index.releaseId}\n`];
+  if (state.draining()) return [503, 'text/plain; charset=utf-8', 'draining\n'];
+  if (index === undefined) return [503, 'text/plain; charset=utf-8', 'no valid content root\n'];
+  return [200, 'text/plain; charset=utf-8', `ok ${index.releaseId}\n`];
 }
 
 export interface Status {
@@ -50,6 +57,8 @@ export interface Status {
   files: number;
   contentBytes: number;
   cacheBytes: number;
+  /** Each worker's cache: its bytes and the largest body it keeps (larger ones are streamed). */
+  workerCache: WorkerCache;
   uptimeSeconds: number;
   /** Configured (--workers). */
   workers: number;
@@ -73,6 +82,7 @@ export function status(state: NodeState): Status {
     files: index?.fileCount ?? 0,
     contentBytes: index?.totalBytes ?? 0,
     cacheBytes: t.cacheBytes,
+    workerCache: state.workerCache,
     uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
     workers: state.workers,
     workersServing: t.serving,

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
 import type { Representation } from './content-index.js';
 import type { WorkerMetrics } from './metrics.js';
+import type { WorkerCache } from './worker-cache.js';
 
 /** The file no longer holds the bytes the index promised (rewritten since it was indexed). */
 export class ContentChangedError extends Error {
@@ -20,15 +21,17 @@ export class BodyStore {
   private readonly cache: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
 
+  /** Bodies above this size are streamed, never cached: every body up to it fits this cache. */
+  readonly maxFile: number;
+
   constructor(
-    maxSize: number,
-    /** Bodies above this size are streamed, never cached. */
-    readonly maxFile: number,
+    budget: WorkerCache,
     private readonly metrics: WorkerMetrics,
   ) {
+    this.maxFile = budget.maxFile;
     this.cache = new LRUCache<string, Buffer>({
-      maxSize: Math.max(1, maxSize),
-      maxEntrySize: Math.max(1, Math.min(maxFile, maxSize)),
+      maxSize: Math.max(1, budget.bytes),
+      maxEntrySize: Math.max(1, budget.maxFile),
       sizeCalculation: (b) => Math.max(1, b.length),
     });
   }

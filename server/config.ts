@@ -72,7 +72,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses; close connections from IPv4-mapped peers on [::]', shownDefault: 'off' },
   { key: 'workers', flag: '--workers', kind: 'int', arg: 'N', help: 'worker threads, each listening on every address (SO_REUSEPORT)', shownDefault: 'number of CPUs' },
   { key: 'cacheSize', flag: '--cache-size', kind: 'bytes', arg: 'BYTES', help: 'body cache per node, split evenly between workers (e.g. 512MiB)', shownDefault: '1GiB' },
-  { key: 'cacheMaxFile', flag: '--cache-max-file', kind: 'bytes', arg: 'BYTES', help: 'larger files are streamed from disk instead of cached', shownDefault: '16MiB or --cache-size if smaller' },
+  { key: 'cacheMaxFile', flag: '--cache-max-file', kind: 'bytes', arg: 'BYTES', help: 'larger files are streamed from disk instead of cached (so are files above cache-size / workers)', shownDefault: '16MiB or --cache-size if smaller' },
   { key: 'trustedProxy', flag: '--trusted-proxy', kind: 'list', arg: 'CIDR', help: 'peers whose PROXY v2 header or X-Forwarded-For is believed; repeatable', shownDefault: 'none' },
   { key: 'adminAllow', flag: '--admin-allow', kind: 'list', arg: 'CIDR', help: 'clients allowed to read /_origin/*; repeatable', shownDefault: '::1/128,127.0.0.0/8' },
   { key: 'accessLog', flag: '--access-log', kind: 'string', arg: 'off|stdout|FILE', help: 'access log destination; FILE is reopened on SIGHUP/SIGUSR1', shownDefault: 'off' },

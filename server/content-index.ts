@@ -100,15 +100,15 @@ export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[])
     }
     return [sec, text];
   };
+  let notFound: FileEntry | undefined;
   for (const f of site.files) {
     totalBytes += f.size;
-    const entry = buildEntry(f, compiled.headersFor(f.path, f.type, f.headers), internHead, dateOf);
-    entries.set(f.path, entry);
+    const lines = compiled.headersFor(f.path, f.type, f.headers);
+    entries.set(f.path, buildEntry(f, lines, internHead, dateOf));
+    if (f.path === '/404.html') notFound = buildEntry(f, withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
   }
   addDirectoryKeys(entries);
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
-  const nf = entries.get('/404.html');
-  const notFound = nf instanceof FileEntry ? withCacheControl(nf, CACHE_NOT_FOUND, internHead, site.files.find((f) => f.path === '/404.html')) : undefined;
   return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true });
 }
 
@@ -126,12 +126,12 @@ function buildEntry(f: IndexedFile, lines: [string, string][], internHead: Inter
   return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate));
 }
 
-/** The 404 page keeps its bytes and type but gets a short shared cache lifetime. */
-function withCacheControl(entry: FileEntry, cacheControl: string, internHead: InternHead, f: IndexedFile | undefined): FileEntry {
-  if (f === undefined) return entry;
-  const swap = (r: Representation | undefined, enc: Encoding | undefined): Representation | undefined =>
-    r === undefined ? undefined : new Representation(r.file, r.size, r.etag, r.mtimeSec, r.lastModified, internHead([['Cache-Control', cacheControl]], f.type, entry.negotiate, enc), r.ctimeMs);
-  return new FileEntry(swap(entry.identity, undefined) as Representation, swap(entry.br, 'br'), swap(entry.gzip, 'gzip'), entry.negotiate);
+/**
+ * The 404 page's headers: its own rules (CSP, X-Frame-Options ... protect an error page as much as
+ * any page) with a short shared cache lifetime in place of the page's Cache-Control.
+ */
+function withCacheControl(lines: readonly [string, string][], cacheControl: string): [string, string][] {
+  return [...lines.filter(([n]) => n.toLowerCase() !== 'cache-control'), ['Cache-Control', cacheControl]];
 }
 
 /** `/dir/` serves `/dir/index.html`; `/dir` redirects to `/dir/`; `/` serves `/index.html`. */

@@ -10,7 +10,7 @@ import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
 import { CACHE_NOT_FOUND } from '../content/header-rules.js';
-import { FileEntry, type ContentIndex, type Entry, type Representation } from './content-index.js';
+import { FileEntry, type ContentIndex, type Entry, type Redirect, type Representation } from './content-index.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
 import type { WorkerMetrics } from './metrics.js';
 import { normalisePath } from './path.js';
@@ -21,8 +21,8 @@ import type { ServeOptions } from './config.js';
 export const ADMIN_PREFIX = '/_origin/';
 
 export interface AdminEndpoints {
-  /** Answers an admin path, or returns false when the path is not an admin endpoint. */
-  answer(res: HttpResponse, path: string, isHead: boolean): boolean;
+  /** Answers an admin path and returns the status sent, or 0 when the path is not an admin endpoint. */
+  answer(res: HttpResponse, path: string, isHead: boolean): number;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -35,8 +35,23 @@ const TEXT_PLAIN = 'text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff
 
 /** No body and no representation: the status line, plain text and a no-store. */
 function plainHead(status: number): string {
-  return `${TEXT_PLAIN}\r\nCache-Control: ${status === 404 || status === 301 ? CACHE_NOT_FOUND : 'no-store'}`;
+  return `${TEXT_PLAIN}\r\nCache-Control: ${status === 404 ? CACHE_NOT_FOUND : 'no-store'}`;
 }
+
+/**
+ * The Content-Type block of a redirect, by status. A permanent redirect may be cached briefly and
+ * shared; a temporary one (302, 307) is not stored at all: it may point elsewhere with the next
+ * release, and a cache that kept it for 60 s would keep sending clients there (docs/releases.md).
+ */
+const REDIRECT_HEAD: Readonly<Record<Redirect['status'], string>> = {
+  301: `${TEXT_PLAIN}\r\nCache-Control: ${CACHE_NOT_FOUND}`,
+  308: `${TEXT_PLAIN}\r\nCache-Control: ${CACHE_NOT_FOUND}`,
+  302: plainHead(302),
+  307: plainHead(307),
+};
+
+/** Every method this server answers: GET and HEAD, and OPTIONS (204) that lists them. */
+const ALLOW = 'GET, HEAD, OPTIONS';
 
 /**
  * Every X-Forwarded-For line, joined with ',' (RFC 9110 5.3). getHeader returns only the first,
@@ -72,6 +87,8 @@ export class OriginHandler {
     private readonly log: AccessLog | undefined,
     /** Called once per file (per worker) that cannot be read, with its path and the error code. */
     private readonly reportReadError: (path: string, reason: string) => void,
+    /** A response whose code threw after the handler returned: closes its connection, counts and logs it. */
+    private readonly fault: ResponseFault,
   ) {
     this.index = index;
   }
@@ -84,19 +101,22 @@ export class OriginHandler {
     const isHead = method === 'head';
     if (!isHead && method !== 'get') return this.wrongMethod(res, method, done);
     const url = req.getUrl();
-    if (url.startsWith(ADMIN_PREFIX) && this.adminAllowed(res, req) && this.admin.answer(res, url, isHead)) return done(200, 0);
     const index = this.index;
+    if (url.startsWith(ADMIN_PREFIX) && this.adminAllowed(res, req)) {
+      const status = this.admin.answer(res, url, isHead);
+      if (status !== 0) return done(status, 0);
+    }
     let entry: Entry | undefined = url.indexOf('%') === -1 ? index.entries.get(url) : undefined;
     if (entry === undefined) {
       const key = normalisePath(url);
-      if (typeof key === 'number') return this.plain(res, key, isHead, done);
+      if (typeof key === 'number') return this.plain(res, index, key, isHead, done);
       entry = index.entries.get(key);
       if (entry === undefined) return this.notFound(res, req, index, isHead, done);
     }
     if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead, done);
     const query = queryOf(req);
     const location = query === '' || entry.location.includes('?') ? entry.location : `${entry.location}?${query}`;
-    res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', plainHead(301)).writeHeader('X-Origin-Release', index.releaseId).end();
+    res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', REDIRECT_HEAD[entry.status]).writeHeader('X-Origin-Release', index.releaseId).end();
     done(entry.status, 0);
   };
 
@@ -135,7 +155,7 @@ export class OriginHandler {
 
   private serveFile(res: HttpResponse, req: HttpRequest, index: ContentIndex, entry: FileEntry, isHead: boolean, done: Done): void {
     const rep = representationFor(entry, req);
-    if (rep === undefined) return this.plain(res, 406, isHead, done, 'Vary: Accept-Encoding');
+    if (rep === undefined) return this.plain(res, index, 406, isHead, done, 'Vary: Accept-Encoding');
     const inm = req.getHeader('if-none-match');
     if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {
       res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified).writeHeader('Cache-Control', rep.head.notModified).endWithoutBody();
@@ -146,7 +166,7 @@ export class OriginHandler {
     if (rangeHeader !== '') {
       const ifRange = req.getHeader('if-range');
       const parsed = ifRange === '' || ifRangeMatches(ifRange, rep.etag, rep.mtimeSec) ? parseRange(rangeHeader, rep.size) : 'ignore';
-      if (parsed === 'unsatisfiable') return this.unsatisfiable(res, rep, isHead, done);
+      if (parsed === 'unsatisfiable') return this.unsatisfiable(res, index, rep, isHead, done);
       if (parsed !== 'ignore') range = parsed;
     }
     this.sendRepresentation(res, index, rep, range, isHead, 200, done);
@@ -186,17 +206,26 @@ export class OriginHandler {
         cut: (err) => void this.noteFailure(index, rep, err),
       }, outStatus);
     }
-    this.bodies.load(index.root, rep).then(
-      (body) => {
-        if (flight.aborted) return;
-        res.cork(() => {
-          this.writeHead(res, rep, range, status);
-          const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
-          if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
-        });
-      },
-      (err: NodeJS.ErrnoException) => this.failed(flight, index, rep, err),
-    );
+    this.bodies
+      .load(index.root, rep)
+      .then(
+        (body) => {
+          if (flight.aborted) return;
+          res.cork(() => {
+            this.writeHead(res, rep, range, status);
+            const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
+            if (sendBuffer(res, part, () => flight, outStatus)) flight.finish(outStatus, length);
+          });
+        },
+        (err: NodeJS.ErrnoException) => this.failed(flight, index, rep, err),
+      )
+      // A throw in either callback is this response's fault, not the worker's: left to reach
+      // the unhandled-rejection handler, it would take every connection of the worker down.
+      .catch((e: unknown) => {
+        this.fault(flight.res, `/${rep.file}`, e);
+        // Closing ran onAborted and finished the flight; a response already ended still needs it.
+        flight.finish(0, 0);
+      });
   }
 
   /** A response that outlives the handler: abort handling plus in-flight accounting. */
@@ -239,8 +268,8 @@ export class OriginHandler {
     flight.finish(status, 0);
   }
 
-  private unsatisfiable(res: HttpResponse, rep: Representation, isHead: boolean, done: Done): void {
-    res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`);
+  private unsatisfiable(res: HttpResponse, index: ContentIndex, rep: Representation, isHead: boolean, done: Done): void {
+    res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', '0').endWithoutBody();
     else res.end();
     done(416, 0);
@@ -248,14 +277,14 @@ export class OriginHandler {
 
   private notFound(res: HttpResponse, req: HttpRequest, index: ContentIndex, isHead: boolean, done: Done): void {
     const page = index.notFound;
-    if (page === undefined) return this.plain(res, 404, isHead, done);
+    if (page === undefined) return this.plain(res, index, 404, isHead, done);
     // The 404 page is sent even to a client that accepts no encoding we have: it is an error page.
     this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404, done);
   }
 
-  private plain(res: HttpResponse, status: number, isHead: boolean, done: Done, extra?: string): void {
+  private plain(res: HttpResponse, index: ContentIndex, status: number, isHead: boolean, done: Done, extra?: string): void {
     const text = `${STATUS_TEXT[status]}\n`;
-    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', this.index.releaseId);
+    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();
     else res.end(text);
     done(status, isHead ? 0 : text.length);
@@ -263,16 +292,19 @@ export class OriginHandler {
 
   private wrongMethod(res: HttpResponse, method: string, done: Done): void {
     if (method === 'options') {
-      res.writeStatus(STATUS_TEXT[204] as string).writeHeader('Allow', 'GET, HEAD, OPTIONS').endWithoutBody();
+      res.writeStatus(STATUS_TEXT[204] as string).writeHeader('Allow', ALLOW).writeHeader('X-Origin-Release', this.index.releaseId).endWithoutBody();
       return done(204, 0);
     }
     const text = `${STATUS_TEXT[405]}\n`;
-    res.writeStatus(STATUS_TEXT[405] as string).writeHeader('Allow', 'GET, HEAD').writeHeader('Content-Type', plainHead(405)).end(text);
+    res.writeStatus(STATUS_TEXT[405] as string).writeHeader('Allow', ALLOW).writeHeader('Content-Type', plainHead(405)).writeHeader('X-Origin-Release', this.index.releaseId).end(text);
     done(405, text.length);
   }
 }
 
 type Done = (status: number, bytes: number) => void;
+
+/** Contains one response's exception: `target` names what was asked for, for the log. */
+export type ResponseFault = (res: HttpResponse, target: string, e: unknown) => void;
 
 /** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
 function failureStatus(err: NodeJS.ErrnoException): 404 | 500 | 503 {

@@ -6,11 +6,12 @@
  * handles"), all threads with it. So nothing may end it abruptly: an exception nothing caught
  * (in a timer, a callback, a promise) is reported, the sockets are closed, and only then does
  * the thread end, with code 1, for the main thread to start a new one; a request handler that
- * throws gets its connection closed (uWS would abort on a handler that returns unanswered).
+ * throws gets its connection closed (uWS would abort on a handler that returns unanswered), and so
+ * does a response whose callback throws after the handler returned (a body read's `then`).
  */
 import { inspect } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { AccessLog } from './access-log.js';
 import { adminEndpoints } from './admin.js';
 import { BodyStore } from './body-store.js';
@@ -20,6 +21,7 @@ import { OriginHandler } from './handler.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
+import { workerCache } from './worker-cache.js';
 
 const data = workerData as WorkerData;
 const port = parentPort;
@@ -30,7 +32,8 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 const metrics = new WorkerMetrics(data.metrics, data.worker);
 metrics.resetGauges();
-const bodies = new BodyStore(Math.floor(options.cacheSize / options.workers), options.cacheMaxFile, metrics);
+const cacheBudget = workerCache(options.cacheSize, options.workers, options.cacheMaxFile);
+const bodies = new BodyStore(cacheBudget, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
 let index: ContentIndex = buildContentIndex(data.site, options.headers);
 // The plain-data index is only needed to build the first lookup: drop it so it can be collected.
@@ -43,11 +46,12 @@ const admin = adminEndpoints({
   version: data.version,
   startedAt: data.startedAt,
   workers: options.workers,
+  workerCache: cacheBudget,
   metrics: data.metrics,
   index: () => (invalidRoot ? undefined : index),
   draining: () => draining,
 });
-const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }));
+const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }), responseFault);
 const route = guarded(options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle);
 
 /** After a fault, responses in flight get this long before every connection is closed. */
@@ -74,17 +78,25 @@ function guarded(next: Route): Route {
     try {
       next(res, req);
     } catch (e) {
-      handlerFault(res, req, e);
+      let url = '(unknown)';
+      try {
+        url = req.getUrl();
+      } catch {
+        // Nothing to name the request by; the fault is still contained and reported.
+      }
+      responseFault(res, url, e);
     }
   };
 }
 
 const handlerFaults = new Map<string, number>();
 
-function handlerFault(res: HttpResponse, req: HttpRequest, e: unknown): void {
-  let url = '(unknown)';
+/**
+ * One response's code threw, in the handler or in a callback after it (a body read's `then`):
+ * its connection is closed, counted as a 5xx and reported; the worker serves on.
+ */
+function responseFault(res: HttpResponse, url: string, e: unknown): void {
   try {
-    url = req.getUrl();
     res.close();
   } catch {
     // The response was already completed before the throw: nothing is left to close.
@@ -129,6 +141,11 @@ function makeApp(tls: boolean): TemplatedApp {
   return app;
 }
 
+/**
+ * Listens on every address, or on none: when one fails, the sockets that did bind are closed
+ * before the failure is returned. Nothing else knows of them, and a thread that ends holding a
+ * uWS socket aborts the process (or never ends).
+ */
 function listenAll(app: TemplatedApp, addresses: readonly ListenAddress[], wanted: readonly number[]): Promise<us_listen_socket[] | string> {
   return Promise.all(
     addresses.map(
@@ -138,31 +155,47 @@ function listenAll(app: TemplatedApp, addresses: readonly ListenAddress[], wante
         }),
     ),
   ).then((results) => {
+    const sockets = results.filter((r): r is us_listen_socket => typeof r !== 'string');
     const failed = results.find((r): r is string => typeof r === 'string');
-    return failed ?? results.filter((r): r is us_listen_socket => typeof r !== 'string');
+    if (failed === undefined) return sockets;
+    for (const s of sockets) uws.us_listen_socket_close(s);
+    return failed;
   });
+}
+
+/** Closes every socket of an app, connections included. */
+function closeApp(app: TemplatedApp): void {
+  // app.close() exists in this uWS build but is missing from its types.
+  (app as TemplatedApp & { close(): void }).close();
+}
+
+/** Listens with a new app; the app joins `listeners` either way, so drain closes it. */
+async function listenWith(app: TemplatedApp, addresses: readonly ListenAddress[], wanted: readonly number[]): Promise<string | undefined> {
+  const sockets = await listenAll(app, addresses, wanted);
+  listeners.push({ app, sockets: typeof sockets === 'string' ? [] : sockets });
+  return typeof sockets === 'string' ? sockets : undefined;
 }
 
 async function start(): Promise<void> {
   const plain = options.listen;
   const secure = options.tls?.listen ?? [];
   const wanted = data.ports ?? [...plain, ...secure].map((a) => a.port);
-  const http = makeApp(false);
-  const httpSockets = await listenAll(http, plain, wanted.slice(0, plain.length));
-  if (typeof httpSockets === 'string') return post({ type: 'listen-failed', address: httpSockets });
-  listeners.push({ app: http, sockets: httpSockets });
+  const httpFailed = await listenWith(makeApp(false), plain, wanted.slice(0, plain.length));
+  if (httpFailed !== undefined) return post({ type: 'listen-failed', address: httpFailed });
   if (secure.length > 0) {
-    const https = makeApp(true);
-    const tlsSockets = await listenAll(https, secure, wanted.slice(plain.length));
-    if (typeof tlsSockets === 'string') return post({ type: 'listen-failed', address: tlsSockets });
-    listeners.push({ app: https, sockets: tlsSockets });
+    const tlsFailed = await listenWith(makeApp(true), secure, wanted.slice(plain.length));
+    if (tlsFailed !== undefined) return post({ type: 'listen-failed', address: tlsFailed });
   }
   for (const l of listeners) for (const s of l.sockets) ports.push(uws.us_socket_local_port(s));
   metrics.set('serving', 1);
   post({ type: 'listening', ports });
 }
 
-/** New certificates: a fresh SSLApp joins the TLS ports (SO_REUSEPORT), then the old one stops accepting. */
+/**
+ * New certificates: a fresh SSLApp joins the TLS ports (SO_REUSEPORT), then the old one stops
+ * accepting, and once its responses in flight have had --drain-timeout it is closed and dropped:
+ * a node whose certificates are renewed for years keeps one TLS app, not one per renewal.
+ */
 async function reloadTls(): Promise<void> {
   const old = listeners.find((l, i) => i > 0 && l.sockets.length > 0);
   if (old === undefined || options.tls === undefined || draining) return;
@@ -173,10 +206,22 @@ async function reloadTls(): Promise<void> {
     return post({ type: 'warn', message: `TLS certificates not reloaded: ${(e as Error).message}` });
   }
   const sockets = await listenAll(app, options.tls.listen, ports.slice(options.listen.length));
-  if (typeof sockets === 'string') return post({ type: 'warn', message: `TLS certificates not reloaded: cannot listen on ${sockets}` });
+  if (typeof sockets === 'string') {
+    closeApp(app);
+    return post({ type: 'warn', message: `TLS certificates not reloaded: cannot listen on ${sockets}` });
+  }
   for (const s of old.sockets) uws.us_listen_socket_close(s);
-  listeners.push({ app, sockets });
   old.sockets = [];
+  listeners.push({ app, sockets });
+  setTimeout(() => retire(old), options.drainTimeout * 1000).unref();
+}
+
+/** Closes a replaced listener's app (its remaining connections) and forgets it; drain may have done so already. */
+function retire(old: Listener): void {
+  const at = listeners.indexOf(old);
+  if (at === -1 || draining) return;
+  listeners.splice(at, 1);
+  closeApp(old.app);
 }
 
 let deadline = Number.POSITIVE_INFINITY;
@@ -199,8 +244,7 @@ function drain(graceMs: number): void {
       setTimeout(check, 20);
       return;
     }
-    // app.close() exists in this uWS build (it closes every socket) but is missing from its types.
-    for (const l of listeners) (l.app as TemplatedApp & { close(): void }).close();
+    for (const l of listeners) closeApp(l.app);
     log?.close();
     post({ type: 'closed' });
     port?.close();

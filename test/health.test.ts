@@ -22,11 +22,15 @@ t.test('health is 503 while the content root is gone, and 200 again when it retu
 
   renameSync(root, join(base, 'gone'));
   t.ok(await until(async () => (await request(port, '/_origin/health')).status === 503), 'health turns 503');
+  type Status = { health: string; release: string | null; counters: { status2xx: number; status5xx: number } };
+  const before = JSON.parse((await request(port, '/_origin/status')).body.toString()) as Status;
   const bad = await request(port, '/_origin/health');
   t.equal(bad.body.toString(), 'no valid content root\n');
-  const status = JSON.parse((await request(port, '/_origin/status')).body.toString()) as { health: string; release: string | null };
+  const status = JSON.parse((await request(port, '/_origin/status')).body.toString()) as Status;
   t.equal(status.health, 'invalid-root');
   t.equal(status.release, null);
+  t.equal(status.counters.status5xx, before.counters.status5xx + 1, 'the 503 is counted as a 5xx');
+  t.equal(status.counters.status2xx, before.counters.status2xx + 1, 'only the status answer before it counted as a 2xx');
 
   renameSync(join(base, 'gone'), root);
   t.ok(await until(async () => (await request(port, '/_origin/health')).status === 200), 'health recovers');

@@ -77,12 +77,13 @@ t.test('NIC binds', (t) => {
 });
 
 t.test('memory binds: the working set beyond the cache is read from storage', (t) => {
-  // CDN 0.9: 500 Mbit/s at peak. Cache 1 GB of a 10 GB working set: 10% from cache, 90% from
-  // storage = 450 Mbit/s. SD card 320 x 0.6 = 192; 450 / 192 = 2.34 -> 3. NIC 500 / 700 -> 1,
-  // CPU 500 / 6,000 -> 1. 3 + 1 = 4.
-  const input = { ...BASE, cdnHitRatio: 0.9, nodeReqPerSec: 10_000, cacheBytes: 1e9, workingSetBytes: 10e9 };
+  // CDN 0.9: 500 Mbit/s at peak. Cache 4 GB over 4 workers: each caches 1 GB of a 10 GB working
+  // set (every worker sees the whole of it): 10% from cache, 90% from storage = 450 Mbit/s. SD
+  // card 320 x 0.6 = 192; 450 / 192 = 2.34 -> 3. NIC 500 / 700 -> 1, CPU 500 / 6,000 -> 1. 3 + 1 = 4.
+  const input = { ...BASE, cdnHitRatio: 0.9, nodeReqPerSec: 10_000, cacheBytes: 4e9, workers: 4, workingSetBytes: 10e9 };
   const p = plan(input);
-  close(t, p.node.cacheByteShare, 0.1, 'cached share');
+  t.equal(p.node.workerCacheBytes, 1e9, 'one worker caches a quarter of --cache-size');
+  close(t, p.node.cacheByteShare, 0.1, 'cached share: what one worker holds, not the node total');
   close(t, p.node.diskByteShare, 0.9, 'disk share');
   close(t, p.limits[2]?.peakDemand ?? NaN, 450, 'Mbit/s from storage');
   t.same(p.limits.map((l) => l.nodes), [1, 1, 3]);
@@ -94,10 +95,12 @@ t.test('memory binds: the working set beyond the cache is read from storage', (t
   t.same(ssd.limits.map((l) => l.nodes), [1, 1, 1]);
   t.equal(ssd.binding, 'nic');
   t.equal(ssd.totalNodes, 2);
-  // The working set fits: nothing from storage.
+  // The working set fits one worker's share: nothing from storage.
   const fits = plan({ ...input, workingSetBytes: 1e9 });
   t.equal(fits.node.diskByteShare, 0);
   t.equal(fits.limits[2]?.nodes, 0);
+  // One worker would cache 40% of it.
+  close(t, plan({ ...input, workers: 1 }).node.cacheByteShare, 0.4, 'one worker: the whole cache');
   t.end();
 });
 
@@ -166,6 +169,7 @@ t.test('invalid input: PlanError naming the option and the value', (t) => {
     ['negative disk', { ...ok, diskMbps: -40 }, '--disk-mbps must be greater than 0 (got -40)'],
     ['zero working set', { ...ok, workingSetBytes: 0 }, '--working-set must be greater than 0 (got 0)'],
     ['fractional headroom', { ...ok, headroom: 1.5 }, '--headroom must be a whole number of spare nodes from 0 to 10 (got 1.5)'],
+    ['no workers', { ...ok, workers: 0 }, '--workers must be a whole number of worker threads from 1 to 256 (got 0)'],
     ['both sizes', { ...ok, responseBytes: 1000 }, 'give --bytes-per-visit or --response-bytes, not both'],
     ['no size', { visitorsPerDay: 1, requestsPerVisit: 1, nodeReqPerSec: 1 }, '--bytes-per-visit (or --response-bytes) is required'],
   ];
@@ -221,7 +225,7 @@ t.test('the built CLI', async (t) => {
 
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: pi-origin plan --visitors N /);
-  for (const flag of ['--visitors', '--peak-factor', '--requests-per-visit', '--bytes-per-visit', '--response-bytes', '--cdn-hit-ratio', '--cdn-byte-hit-ratio', '--node-rps', '--from', '--nic-mbps', '--nic-ceiling', '--cache-size', '--working-set', '--disk-mbps', '--target-utilisation', '--headroom', '--json'])
+  for (const flag of ['--visitors', '--peak-factor', '--requests-per-visit', '--bytes-per-visit', '--response-bytes', '--cdn-hit-ratio', '--cdn-byte-hit-ratio', '--node-rps', '--from', '--nic-mbps', '--nic-ceiling', '--cache-size', '--workers', '--working-set', '--disk-mbps', '--target-utilisation', '--headroom', '--json'])
     t.match(help.stdout, new RegExp(`^ {2}${flag} `, 'm'), `--help lists ${flag}`);
   t.ok(help.stdout.split('\n').length <= 40, 'help fits a screen');
 

@@ -44,6 +44,7 @@ t.test('a release is served from its manifest', async (t) => {
       { from: '/old', to: '/a.txt', status: 301 },
       { from: '/temp', to: 'https://example.org/x', status: 302 },
       { from: '/moved', to: '/index.html', status: 308 },
+      { from: '/elsewhere', to: '/a.txt', status: 307 },
       { from: '/a.txt', to: '/index.html', status: 301 },
     ],
     lie: 'liar.txt',
@@ -72,10 +73,18 @@ t.test('a release is served from its manifest', async (t) => {
   t.equal(missing.headers['x-origin-release'], 'a1b2c3d4e5f6');
   t.equal((await request(port, '/manifest.json')).status, 404, 'the manifest itself is not published');
 
-  for (const [from, status, location] of [['/old', 301, '/a.txt'], ['/temp', 302, 'https://example.org/x'], ['/moved', 308, '/index.html']] as const) {
+  // Permanent redirects may be shared for a minute; temporary ones may change with the next
+  // release, so no cache keeps them.
+  for (const [from, status, location, cacheControl] of [
+    ['/old', 301, '/a.txt', 'public, max-age=60'],
+    ['/temp', 302, 'https://example.org/x', 'no-store'],
+    ['/moved', 308, '/index.html', 'public, max-age=60'],
+    ['/elsewhere', 307, '/a.txt', 'no-store'],
+  ] as const) {
     const r = await request(port, from);
     t.equal(r.status, status, `${from} status`);
     t.equal(r.headers['location'], location, `${from} location`);
+    t.equal(r.headers['cache-control'], cacheControl, `${from}: Cache-Control ${cacheControl}`);
     t.equal(r.headers['x-origin-release'], 'a1b2c3d4e5f6');
   }
   t.equal((await request(port, '/old?x=1')).headers['location'], '/a.txt?x=1', 'query kept on a path redirect');

@@ -36,7 +36,8 @@ t.test('methods: GET, HEAD, OPTIONS and the rest', async (t) => {
   const dir = t.testdir({ 'index.html': PAGE, 'a.txt': 'hello\n', 'logo.png': PNG, '404.html': '<h1>gone</h1>\n', docs: { 'index.html': '<h1>docs</h1>\n' } });
   setMtime(dir, ['index.html', 'a.txt', 'logo.png', '404.html', 'docs/index.html']);
   precompress(dir, 'index.html', PAGE, MTIME);
-  const { port } = await startServer(t, dir);
+  const { port, node } = await startServer(t, dir);
+  const release = node.releaseId();
 
   t.test('HEAD has the same headers as GET and an empty body', async (t) => {
     await expectHeadLikeGet(t, port, '/a.txt');
@@ -62,20 +63,20 @@ t.test('methods: GET, HEAD, OPTIONS and the rest', async (t) => {
   });
 
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
-    t.test(`${method} gives 405 with Allow: GET, HEAD`, async (t) => {
+    t.test(`${method} gives 405 with Allow: GET, HEAD, OPTIONS (OPTIONS is answered too)`, async (t) => {
       const r = await request(port, '/a.txt', { method, headers: { 'Content-Length': '0' } });
-      expectResponse(t, r, 405, { Allow: 'GET, HEAD', 'Content-Type': TEXT, ETag: undefined }, '405 Method Not Allowed\n');
+      expectResponse(t, r, 405, { Allow: 'GET, HEAD, OPTIONS', 'Content-Type': TEXT, 'Cache-Control': 'no-store', 'X-Origin-Release': release, ETag: undefined }, '405 Method Not Allowed\n');
     });
   }
 
   t.test('405 also for a path that does not exist', async (t) => {
     const r = await request(port, '/nope', { method: 'POST', headers: { 'Content-Length': '0' } });
-    expectResponse(t, r, 405, { Allow: 'GET, HEAD' }, '405 Method Not Allowed\n');
+    expectResponse(t, r, 405, { Allow: 'GET, HEAD, OPTIONS' }, '405 Method Not Allowed\n');
   });
 
   t.test('OPTIONS gives 204 with no body', async (t) => {
     const r = await request(port, '/a.txt', { method: 'OPTIONS' });
-    expectResponse(t, r, 204, { Allow: 'GET, HEAD, OPTIONS', 'Content-Type': undefined }, '');
+    expectResponse(t, r, 204, { Allow: 'GET, HEAD, OPTIONS', 'Content-Type': undefined, 'X-Origin-Release': release }, '');
   });
 });
 
@@ -189,8 +190,10 @@ t.test('ranges', async (t) => {
   const WEDNESDAY = 'Wed, 06 Mar 2024 05:06:07 GMT';
   setMtime(dir, ['wed.txt'], new Date(WEDNESDAY));
   const page = pageWithVariants(dir, 'index.html');
-  const { port } = await startServer(t, dir);
+  const { port, node } = await startServer(t, dir);
   const tag = etagFor(BODY);
+  /** Every 416 names the range it could not serve, is not stored, and names its release like any answer. */
+  const unsatisfiable = (size: number) => ({ 'Content-Range': `bytes */${size}`, 'Content-Type': TEXT, 'Cache-Control': 'no-store', 'X-Origin-Release': node.releaseId() });
   const partial = (start: number, end: number) => ({
     'Content-Range': `bytes ${start}-${end}/${SIZE}`,
     'Content-Length': String(end - start + 1),
@@ -224,7 +227,7 @@ t.test('ranges', async (t) => {
   for (const range of [`bytes=${SIZE}-`, `bytes=${SIZE + 10}-${SIZE + 20}`, 'bytes=-0']) {
     t.test(`${range} gives 416`, async (t) => {
       const r = await get(port, '/r.txt', { Range: range });
-      expectResponse(t, r, 416, { 'Content-Range': `bytes */${SIZE}` });
+      expectResponse(t, r, 416, unsatisfiable(SIZE));
     });
   }
 
@@ -238,7 +241,7 @@ t.test('ranges', async (t) => {
   t.test('more than 16 ranges gives 416', async (t) => {
     const many = 'bytes=' + Array.from({ length: 17 }, (_, i) => `${i}-${i}`).join(',');
     const r = await get(port, '/r.txt', { Range: many });
-    expectResponse(t, r, 416, { 'Content-Range': `bytes */${SIZE}` });
+    expectResponse(t, r, 416, unsatisfiable(SIZE));
   });
 
   t.test('exactly 16 ranges is still a 200 full body', async (t) => {
@@ -299,7 +302,7 @@ t.test('ranges', async (t) => {
 
   t.test('a range beyond the br representation is 416 with its size', async (t) => {
     const r = await get(port, '/index.html', { Range: `bytes=${page.br.length}-`, 'Accept-Encoding': 'br' });
-    expectResponse(t, r, 416, { 'Content-Range': `bytes */${page.br.length}` });
+    expectResponse(t, r, 416, unsatisfiable(page.br.length));
   });
 
   t.test('a 200 KiB cached body: a range from a cold cache, then a warm one, then the full body', async (t) => {
@@ -554,6 +557,23 @@ t.test('404 with a custom 404.html', async (t) => {
     const r = await head(port, '/missing');
     expectResponse(t, r, 404, { 'Content-Type': HTML, 'Content-Length': String(Buffer.byteLength(NOT_FOUND)) }, '');
   });
+});
+
+t.test("the 404 page keeps its own header rules, with a short shared Cache-Control", async (t) => {
+  const NOT_FOUND = '<!doctype html>\n<h1>Nothing here</h1>\n';
+  const CSP = "default-src 'self'";
+  const dir = t.testdir({ 'index.html': '<h1>root</h1>\n', '404.html': NOT_FOUND });
+  const { port, node } = await startServer(t, dir, { headers: [{ pattern: '*.html', headers: { 'Content-Security-Policy': CSP, 'X-Frame-Options': 'DENY' } }] });
+  const page = {
+    'Content-Type': HTML,
+    'Content-Security-Policy': CSP,
+    'X-Frame-Options': 'DENY',
+    'X-Content-Type-Options': 'nosniff',
+    'X-Origin-Release': node.releaseId(),
+  };
+  expectResponse(t, await get(port, '/missing'), 404, { ...page, 'Cache-Control': 'public, max-age=60' }, NOT_FOUND);
+  expectResponse(t, await head(port, '/missing'), 404, { ...page, 'Cache-Control': 'public, max-age=60', 'Content-Length': String(Buffer.byteLength(NOT_FOUND)) }, '');
+  expectResponse(t, await get(port, '/404.html'), 200, { ...page, 'Cache-Control': CACHE_HTML }, NOT_FOUND);
 });
 
 t.test('404 without a 404.html', async (t) => {

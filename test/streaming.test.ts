@@ -138,3 +138,33 @@ t.test('a file rewritten after indexing is answered 503, never new bytes under o
   }
   t.equal((await request(port, '/big.bin')).status, 200, 'other files are still served');
 });
+
+t.test("a file above one worker's share of the cache is streamed, not read whole on every request", async (t) => {
+  // 2 workers share 1 MiB: each caches 512 KiB, so the 768 KiB file can never be kept although
+  // it is under --cache-max-file (1 MiB). It used to be read and hashed on every request.
+  const KiB = 1024;
+  const mid = pseudoRandom(768 * KiB, 3);
+  const small = pseudoRandom(256 * KiB, 4);
+  const root = t.testdir({ 'mid.bin': mid, 'small.bin': small });
+  const node = await startServer(t, root, { workers: '2', cacheSize: '1MiB', cacheMaxFile: '1MiB' });
+  type Status = { workerCache: { bytes: number; maxFile: number }; cacheBytes: number; counters: { cacheHits: number; cacheMisses: number } };
+  const status = async (): Promise<Status> => JSON.parse((await request(node.port, '/_origin/status')).body.toString()) as Status;
+  t.same((await status()).workerCache, { bytes: 512 * KiB, maxFile: 512 * KiB }, 'status names what one worker caches and the largest body it takes');
+
+  for (let i = 1; i <= 4; i++) {
+    const r = await request(node.port, '/mid.bin');
+    t.equal(r.status, 200);
+    t.ok(r.body.equals(mid), `request ${i}: the exact bytes`);
+  }
+  const afterMid = await status();
+  t.same([afterMid.counters.cacheMisses, afterMid.counters.cacheHits, afterMid.cacheBytes], [0, 0, 0], 'streamed: no cache lookup, no whole-body read, nothing cached');
+  const range = await request(node.port, '/mid.bin', { headers: { Range: 'bytes=600000-600009' } });
+  t.equal(range.status, 206);
+  t.ok(range.body.equals(mid.subarray(600000, 600010)), 'a range of it is streamed too');
+
+  for (let i = 1; i <= 6; i++) t.ok((await request(node.port, '/small.bin')).body.equals(small), `small.bin request ${i}: the exact bytes`);
+  const afterSmall = await status();
+  t.ok(afterSmall.counters.cacheMisses <= 2, `small.bin is read at most once per worker (${afterSmall.counters.cacheMisses} reads)`);
+  t.equal(afterSmall.counters.cacheHits, 6 - afterSmall.counters.cacheMisses, 'every other request is a cache hit');
+  t.equal(afterSmall.cacheBytes, afterSmall.counters.cacheMisses * small.length, 'each worker that read it keeps it');
+});

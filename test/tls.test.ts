@@ -2,46 +2,12 @@
  * HTTPS: the default certificate, extra certificates chosen by SNI, requests over TLS, and
  * certificates re-read when their files change (watch on), without a restart.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { parseResponses, request, startServer, type RawResponse } from './helpers/server.js';
+import { certificateFor, handshake, selfSigned } from './helpers/tls.js';
 import { waitFor } from './helpers/wait.js';
-
-const run = promisify(execFile);
-
-
-interface Pair {
-  readonly cert: string;
-  readonly key: string;
-}
-
-/** A self-signed certificate and key for `cn` (no CA). */
-async function selfSigned(dir: string, cn: string): Promise<Pair> {
-  const pair = { cert: join(dir, `${cn}.crt.pem`), key: join(dir, `${cn}.key.pem`) };
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', pair.key, '-out', pair.cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`]);
-  return pair;
-}
-
-/** Handshakes with `servername` (none when undefined) and returns the socket and the certificate's CN. */
-function handshake(port: number, servername: string | undefined): Promise<{ socket: TLSSocket; cn: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '::1', port, rejectUnauthorized: false, ...(servername === undefined ? {} : { servername }) }, () => {
-      const cn = socket.getPeerCertificate().subject?.CN;
-      resolve({ socket, cn: Array.isArray(cn) ? cn.join(',') : (cn ?? '') });
-    });
-    socket.on('error', reject);
-  });
-}
-
-async function certificateFor(port: number, servername: string | undefined): Promise<string> {
-  const { socket, cn } = await handshake(port, servername);
-  socket.destroy();
-  return cn;
-}
 
 /** One GET over TLS with `Connection: close`. */
 async function tlsGet(port: number, servername: string, path: string): Promise<RawResponse> {

@@ -30,7 +30,7 @@ interface Node {
 
 async function startFaulty(t: Test, startFaults: Readonly<Record<number, number>> = {}): Promise<Node> {
   const dir = t.testdir({
-    site: { 'index.html': '<!doctype html><title>home</title>\n', 'a.txt': 'a'.repeat(2048) },
+    site: { 'index.html': '<!doctype html><title>home</title>\n', 'a.txt': 'a'.repeat(2048), 'after-read.txt': 'b'.repeat(100) },
     faults: Object.fromEntries(Object.entries(startFaults).map(([w, n]) => [`start-${w}`, String(n)])),
   });
   const root = join(dir, 'site');
@@ -46,6 +46,7 @@ interface Status {
   workers: number;
   workersServing: number;
   workerRestarts: number;
+  counters: { status5xx: number; inflight: number };
 }
 const status = async (port: number): Promise<Status> => JSON.parse((await request(port, '/_origin/status')).body.toString()) as Status;
 
@@ -115,6 +116,21 @@ t.test('one node, one fault at a time', async (t) => {
     t.match(metrics, /^pi_origin_requests_total\{class="5xx"\} 5$/m, 'each one counted as a 5xx');
     t.match(metrics, /^pi_origin_workers_serving 2$/m);
     t.match(metrics, /^pi_origin_worker_restarts_total 0$/m);
+    n.warnings.length = 0;
+  });
+
+  t.test('a throw after a body was read (in the read\'s callback) closes that connection only', async (t) => {
+    // The file is in no worker's cache yet: the head is written in the read's success callback.
+    const before = (await status(n.port)).counters.status5xx;
+    const raw = await rawExchange(n.port, 'GET /after-read.txt HTTP/1.1\r\nHost: origin.test\r\n\r\n');
+    t.equal(raw.length, 0, 'closed without an answer');
+    await warned(n, /^worker [01]: request "\/after-read\.txt" failed \(connection closed\): Error: injected fault after a read \(at fault-worker\.ts:\d+:\d+\)$/);
+    t.equal((await request(n.port, '/a.txt')).status, 200, 'the node answers the next request');
+    const s = await status(n.port);
+    t.same([s.workersServing, s.workerRestarts], [2, 0], 'no worker died');
+    t.equal(s.counters.status5xx, before + 1, 'counted as a 5xx');
+    t.equal(s.counters.inflight, 0, 'nothing left in flight');
+    t.same(n.warnings.filter((w) => !w.includes('/after-read.txt')), [], 'no worker failed');
     n.warnings.length = 0;
   });
 

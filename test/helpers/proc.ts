@@ -3,7 +3,7 @@
  * server child process to a memory bound: its resident set is its own, not the test's sockets.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
 const MiB = 1024 * 1024;
 
@@ -110,4 +110,32 @@ export function ensureNofile(pid: number, want: number): string | undefined {
   }
   const who = process.getuid?.() === 0 ? 'root without CAP_SYS_RESOURCE' : 'not root';
   return `needs ${want} open files but RLIMIT_NOFILE is ${limit.soft} (hard ${limit.hard}) and prlimit could not raise it (${who}); run as root or with ulimit -n ${want}`;
+}
+
+/**
+ * The local ports of the TCP sockets `pid` holds in LISTEN state, one entry per socket (workers
+ * sharing a port through SO_REUSEPORT each count): the process's sockets from /proc/PID/fd,
+ * matched by inode against the kernel's tables, so other processes' listeners never count.
+ */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed since the directory was read
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m !== null) inodes.add(m[1] as string);
+  }
+  const ports: number[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'latin1').split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      if (f[3] === '0A' && inodes.has(f[9] as string)) ports.push(parseInt((f[1] as string).split(':')[1] as string, 16));
+    }
+  }
+  return ports.sort((a, b) => a - b);
 }
