@@ -12,8 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { headerProblem, type HeaderRule } from './header-rules.js';
-import { REDIRECT_STATUSES, type RedirectRule, type RedirectStatus } from './manifest.js';
 import { errnoText, ReleaseError } from './release-error.js';
+import { checkRedirect, type RedirectRule, type RedirectStatus } from './servable.js';
 
 export interface ReleaseRules {
   readonly headers: readonly HeaderRule[];
@@ -115,25 +115,6 @@ function redirectOf(tokens: readonly string[], where: string, n: number): Redire
 
 function statusOf(text: string | number): number {
   return typeof text === 'number' ? text : /^\d{3}$/.test(text) ? Number(text) : NaN;
-}
-
-/** One validation for both formats: exact normalised source path, path or http(s) target, a redirect status. */
-function checkRedirect(from: string, to: string, status: number, fail: (message: string) => Error): RedirectRule {
-  if (!from.startsWith('/')) throw fail(`redirect source ${JSON.stringify(from)} must start with /`);
-  if (from.includes('*')) throw fail(`redirect source ${from} must be an exact path (no *)`);
-  if (/[?#\\\s]/.test(from) || hasControl(from) || from.split('/').some((s) => s === '.' || s === '..')) throw fail(`redirect source ${JSON.stringify(from)} must be a normalised path without query or fragment`);
-  if (!(to.startsWith('/') || /^https?:\/\/[^/\s]/.test(to))) throw fail(`redirect target ${JSON.stringify(to)} must start with /, http:// or https://`);
-  if (/\s/.test(to) || hasControl(to)) throw fail(`redirect target ${JSON.stringify(to)} has whitespace or control characters`);
-  if (!(REDIRECT_STATUSES as readonly number[]).includes(status)) throw fail(`redirect status must be 301, 302, 307 or 308 (got ${String(status)})`);
-  return { from, to, status: status as RedirectStatus };
-}
-
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 /** `{ "headers": [{ "pattern", "headers" }], "redirects": [{ "from", "to", "status"? }] }`. */

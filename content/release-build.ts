@@ -140,7 +140,7 @@ async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
   }
   if (index.skipped.length > 0) {
     const shown = index.skipped.slice(0, 5).join(', ') + (index.skipped.length > 5 ? `, and ${index.skipped.length - 5} more` : '');
-    throw new ReleaseError(`cannot publish ${site}: symlinks leaving the site, dangling or unreadable: ${shown}`, 'PI_ORIGIN_RELEASE_SITE');
+    throw new ReleaseError(`cannot publish ${site}: symlinks leaving the site, dangling or unreadable, or names no URL can reach: ${shown}`, 'PI_ORIGIN_RELEASE_SITE');
   }
   const paths = new Set(index.files.map((f) => f.path));
   const compiled = compileRules(rules.headers);

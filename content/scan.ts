@@ -3,8 +3,9 @@
  * so development trees and releases are served by the same code.
  *
  * Invariants: nothing outside the real root is indexed (symlinks leaving it are skipped);
- * dotfiles are skipped except `/.well-known/`; a precompressed sibling (`x.br`, `x.gz`) is a
- * variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s bytes.
+ * dotfiles are skipped except `/.well-known/`; a name no URL can reach (control characters,
+ * `\`) is skipped and reported; a precompressed sibling (`x.br`, `x.gz`) is a variant of `x`
+ * only if it is not older than `x` and decompresses to exactly `x`'s bytes.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
@@ -13,6 +14,7 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 import { realDirectory } from './real-dir.js';
+import { isHiddenSegment, pathProblem } from './servable.js';
 
 /** Hashes remembered between scans, keyed by relative file path; reused while the stat signature holds. */
 export type ScanCache = Map<string, { readonly sig: string; readonly sha256: string; readonly variantOf?: Map<string, boolean> }>;
@@ -180,8 +182,12 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
       continue;
     }
     for (const e of entries) {
-      if (isHidden(e.name, dir.rel)) continue;
       const file = dir.rel === '' ? e.name : dir.rel + '/' + e.name;
+      if (isNeverContent(file)) continue;
+      if (pathProblem('/' + file) !== undefined) {
+        skipped.push(file);
+        continue;
+      }
       const abs = dir.real + sep + e.name;
       if (e.isFile()) {
         yield { file, abs, stats: undefined };
@@ -209,9 +215,9 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
   }
 }
 
-/** Dotfiles are never served, except `/.well-known/` (RFC 8615). */
-function isHidden(name: string, parent: string): boolean {
-  return name.charCodeAt(0) === 46 /* . */ && !(parent === '' && name === '.well-known');
+/** A relative path that is never content: one with a dotfile segment (except a first `.well-known`). */
+function isNeverContent(rel: string): boolean {
+  return rel.split('/').some(isHiddenSegment);
 }
 
 /** Resolves a symlink; undefined when it dangles or points outside the root. */

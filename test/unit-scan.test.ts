@@ -71,6 +71,13 @@ t.test('skips dotfiles but keeps /.well-known/', async (t) => {
   t.same(index.skipped, [], 'dotfiles are not reported as skipped');
 });
 
+t.test('a name no URL can reach is skipped and reported, never indexed', async (t) => {
+  const dir = t.testdir({ 'ok.txt': 'ok', 'line\nbreak.txt': 'x', 'back\\slash.txt': 'x', 'bell\x07.txt': 'x', sub: { 'cr\r.txt': 'x', '100%.txt': 'percent is fine' } });
+  const { index } = await scanTree(dir);
+  t.same(paths(index), ['/ok.txt', '/sub/100%.txt']);
+  t.same([...index.skipped].sort(), ['back\\slash.txt', 'bell\x07.txt', 'line\nbreak.txt', 'sub/cr\r.txt']);
+});
+
 t.test('symlinks: leaving the root is skipped, inside the root is followed', async (t) => {
   const base = t.testdir({
     'secret.txt': SECRET,
