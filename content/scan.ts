@@ -3,9 +3,10 @@
  * so development trees and releases are served by the same code.
  *
  * Invariants: nothing outside the real root is indexed (symlinks leaving it are skipped);
- * dotfiles are skipped except `/.well-known/`; a name no URL can reach (control characters,
- * `\`) is skipped and reported; a precompressed sibling (`x.br`, `x.gz`) is a variant of `x`
- * only if it is not older than `x` and decompresses to exactly `x`'s bytes.
+ * dotfiles are skipped except `/.well-known/`, and so is a symlink whose target is one or lies
+ * in one (the target's path is judged, not only the link's name); a name no URL can reach
+ * (control characters, `\`) is skipped and reported; a precompressed sibling (`x.br`, `x.gz`)
+ * is a variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s bytes.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
@@ -198,6 +199,8 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
         if (e.isSymbolicLink()) skipped.push(file);
         continue;
       }
+      // `ln -s .git gitlink` must not publish what the name .git would not.
+      if (e.isSymbolicLink() && target !== realRoot && isNeverContent(target.slice(realRoot.length + 1).split(sep).join('/'))) continue;
       let s: Stats;
       try {
         s = statSync(target);
