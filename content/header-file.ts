@@ -10,8 +10,9 @@
  * /old-page  /new-page  308
  * ```
  */
-import { readFileSync } from 'node:fs';
-import { headerProblem, type HeaderRule } from './header-rules.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileRules, headerProblem, type HeaderRule } from './header-rules.js';
 import { errnoText, ReleaseError } from './release-error.js';
 import { checkRedirect, type RedirectRule, type RedirectStatus } from './servable.js';
 
@@ -24,6 +25,24 @@ export const NO_RULES: ReleaseRules = Object.freeze({ headers: Object.freeze([])
 
 /** Name of the rules file picked up from the site root when no `--headers` is given; never published. */
 export const SITE_RULES_FILE = '_headers';
+
+/** Netlify's redirects file: not read (redirect lines go in `_headers`), and never published. */
+export const SITE_REDIRECTS_FILE = '_redirects';
+
+/** Files at a site's root that configure the site: never content, in a release or a plain directory. */
+export const SITE_CONTROL_FILES: readonly string[] = Object.freeze([SITE_RULES_FILE, SITE_REDIRECTS_FILE]);
+
+/** The rules of the site at `root`: its `_headers` when there is one, else NO_RULES. */
+export function readSiteRules(root: string): ReleaseRules {
+  const file = join(root, SITE_RULES_FILE);
+  return existsSync(file) ? readRulesFile(file) : NO_RULES;
+}
+
+/** Each file's headers under `rules`, as a release records them: the default Cache-Control by kind, then every matching rule. */
+export function ruleHeaders(rules: ReleaseRules): (path: string, type: string) => Record<string, string> {
+  const compiled = compileRules(rules.headers);
+  return (path, type) => Object.fromEntries(compiled.headersFor(path, type));
+}
 
 const DEFAULT_STATUS: RedirectStatus = 301;
 

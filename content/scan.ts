@@ -4,9 +4,11 @@
  *
  * Invariants: nothing outside the real root is indexed (symlinks leaving it are skipped);
  * dotfiles are skipped except `/.well-known/`, and so is a symlink whose target is one or lies
- * in one (the target's path is judged, not only the link's name); a name no URL can reach
- * (control characters, `\`) is skipped and reported; a precompressed sibling (`x.br`, `x.gz`)
- * is a variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s bytes.
+ * in one (the target's path is judged, not only the link's name); the site's control files at
+ * the root (`_headers`, `_redirects`) are never content, nor are links to them; a name no URL
+ * can reach (control characters, `\`) is skipped and reported; a precompressed sibling (`x.br`,
+ * `x.gz`) is a variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s
+ * bytes.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
@@ -15,6 +17,7 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 import { realDirectory } from './real-dir.js';
+import { SITE_CONTROL_FILES } from './header-file.js';
 import { isHiddenSegment, pathProblem } from './servable.js';
 
 /** Hashes remembered between scans, keyed by relative file path; reused while the stat signature holds. */
@@ -218,9 +221,10 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
   }
 }
 
-/** A relative path that is never content: one with a dotfile segment (except a first `.well-known`). */
+/** A relative path that is never content: one with a dotfile segment (except a first `.well-known`), or a site control file. */
 function isNeverContent(rel: string): boolean {
-  return rel.split('/').some(isHiddenSegment);
+  const segments = rel.split('/');
+  return segments.some(isHiddenSegment) || (segments.length === 1 && SITE_CONTROL_FILES.includes(rel));
 }
 
 /** Resolves a symlink; undefined when it dangles or points outside the root. */

@@ -100,6 +100,15 @@ t.test('a symlink to a dotfile or into a dot-directory is skipped as the dotfile
   for (const f of index.files) t.notOk([sha('[core]'), sha('SECRET=1'), sha('no'), sha('blob')].includes(f.sha256), `${f.path} is not a dotfile's bytes`);
 });
 
+t.test('_headers and _redirects at the root are never content, wherever they are linked from', async (t) => {
+  const root = t.testdir({ 'index.html': 'home', _headers: '/*\n  X-A: 1\n', _redirects: '/a /b\n', sub: { _headers: 'just a file', _redirects: 'just a file' } });
+  symlinkSync('_headers', join(root, 'rules.txt'));
+  symlinkSync('../_redirects', join(root, 'sub', 'redirects.txt'));
+  const { index } = await scanTree(root);
+  t.same(paths(index), ['/index.html', '/sub/_headers', '/sub/_redirects'], 'only the root\'s are the site\'s rules');
+  t.same(index.skipped, []);
+});
+
 t.test('symlinks: leaving the root is skipped, inside the root is followed', async (t) => {
   const base = t.testdir({
     'secret.txt': SECRET,
