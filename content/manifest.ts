@@ -52,6 +52,8 @@ export class ManifestError extends Error {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[0-9a-f]{12}$/;
+/** `Date.prototype.toISOString()`, with or without milliseconds. */
+const CREATED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
 
 /** Reads and validates `dir/manifest.json`; undefined when the file does not exist. */
 export function readManifest(dir: string): Manifest | undefined {
@@ -84,7 +86,8 @@ export function validateManifest(data: unknown, where: string): Manifest {
   if (typeof m !== 'object' || m === null) throw fail('not a JSON object');
   if (m.format !== MANIFEST_FORMAT) throw fail(`format must be ${MANIFEST_FORMAT} (got ${JSON.stringify(m.format)})`);
   if (typeof m.id !== 'string' || !ID.test(m.id)) throw fail(`id must be 12 hex digits (got ${JSON.stringify(m.id)})`);
-  if (typeof m.created !== 'string') throw fail('created must be an ISO 8601 string');
+  // `release list` prints it and `prune` orders by it: the builder's own form only.
+  if (typeof m.created !== 'string' || !CREATED.test(m.created)) throw fail(`created must be an ISO 8601 UTC time (got ${JSON.stringify(m.created)})`);
   if (!Array.isArray(m.files)) throw fail('files must be a list');
   if (!Array.isArray(m.redirects)) throw fail('redirects must be a list');
   const paths = new Set<string>();
