@@ -1,7 +1,7 @@
 /**
- * What a node serves from a content root: the release manifest when there is one (trusted: no
- * hashing, index cost is reading one JSON file), otherwise a scan of the plain tree with the
- * tree's own `_headers` applied as `release build` would apply it.
+ * What a node serves from a content root: the release manifest when there is one (validated
+ * but not hashed: index cost is reading one JSON file), otherwise a scan of the plain tree with
+ * the tree's own `_headers` applied as `release build` would apply it.
  */
 import { NO_RULES, readSiteRules, ruleHeaders } from './header-file.js';
 import { manifestToSiteIndex, readManifest } from './manifest.js';

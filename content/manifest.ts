@@ -1,6 +1,8 @@
 /**
  * The release manifest (`manifest.json` at the top of a release directory): the one description
- * of a release that every node trusts. Reading it replaces scanning and hashing at start.
+ * of a release that every node trusts for sizes and hashes. Reading it replaces scanning and
+ * hashing at start; its values are still checked when read (validateManifest), since they go
+ * into response heads.
  *
  * Layout of a release directory: every file at its path; precompressed variants beside their
  * source as `<path>.br` and `<path>.gz`; `manifest.json`. Nothing else.
