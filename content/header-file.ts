@@ -10,10 +10,11 @@
  * /old-page  /new-page  308
  * ```
  */
-import { readFileSync } from 'node:fs';
-import { headerProblem, type HeaderRule } from './header-rules.js';
-import { REDIRECT_STATUSES, type RedirectRule, type RedirectStatus } from './manifest.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileRules, headerProblem, type HeaderRule } from './header-rules.js';
 import { errnoText, ReleaseError } from './release-error.js';
+import { checkRedirect, type RedirectRule, type RedirectStatus } from './servable.js';
 
 export interface ReleaseRules {
   readonly headers: readonly HeaderRule[];
@@ -24,6 +25,24 @@ export const NO_RULES: ReleaseRules = Object.freeze({ headers: Object.freeze([])
 
 /** Name of the rules file picked up from the site root when no `--headers` is given; never published. */
 export const SITE_RULES_FILE = '_headers';
+
+/** Netlify's redirects file: not read (redirect lines go in `_headers`), and never published. */
+export const SITE_REDIRECTS_FILE = '_redirects';
+
+/** Files at a site's root that configure the site: never content, in a release or a plain directory. */
+export const SITE_CONTROL_FILES: readonly string[] = Object.freeze([SITE_RULES_FILE, SITE_REDIRECTS_FILE]);
+
+/** The rules of the site at `root`: its `_headers` when there is one, else NO_RULES. */
+export function readSiteRules(root: string): ReleaseRules {
+  const file = join(root, SITE_RULES_FILE);
+  return existsSync(file) ? readRulesFile(file) : NO_RULES;
+}
+
+/** Each file's headers under `rules`, as a release records them: the default Cache-Control by kind, then every matching rule. */
+export function ruleHeaders(rules: ReleaseRules): (path: string, type: string) => Record<string, string> {
+  const compiled = compileRules(rules.headers);
+  return (path, type) => Object.fromEntries(compiled.headersFor(path, type));
+}
 
 const DEFAULT_STATUS: RedirectStatus = 301;
 
@@ -115,25 +134,6 @@ function redirectOf(tokens: readonly string[], where: string, n: number): Redire
 
 function statusOf(text: string | number): number {
   return typeof text === 'number' ? text : /^\d{3}$/.test(text) ? Number(text) : NaN;
-}
-
-/** One validation for both formats: exact normalised source path, path or http(s) target, a redirect status. */
-function checkRedirect(from: string, to: string, status: number, fail: (message: string) => Error): RedirectRule {
-  if (!from.startsWith('/')) throw fail(`redirect source ${JSON.stringify(from)} must start with /`);
-  if (from.includes('*')) throw fail(`redirect source ${from} must be an exact path (no *)`);
-  if (/[?#\\\s]/.test(from) || hasControl(from) || from.split('/').some((s) => s === '.' || s === '..')) throw fail(`redirect source ${JSON.stringify(from)} must be a normalised path without query or fragment`);
-  if (!(to.startsWith('/') || /^https?:\/\/[^/\s]/.test(to))) throw fail(`redirect target ${JSON.stringify(to)} must start with /, http:// or https://`);
-  if (/\s/.test(to) || hasControl(to)) throw fail(`redirect target ${JSON.stringify(to)} has whitespace or control characters`);
-  if (!(REDIRECT_STATUSES as readonly number[]).includes(status)) throw fail(`redirect status must be 301, 302, 307 or 308 (got ${String(status)})`);
-  return { from, to, status: status as RedirectStatus };
-}
-
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 /** `{ "headers": [{ "pattern", "headers" }], "redirects": [{ "from", "to", "status"? }] }`. */

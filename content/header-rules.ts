@@ -37,7 +37,7 @@ const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Why a header name/value is unusable in a rule, or undefined when fine. Values may not hold CR/LF. */
 export function headerProblem(name: string, value: string): string | undefined {
-  if (!TOKEN.test(name)) return `"${name}" is not a valid header name`;
+  if (!TOKEN.test(name)) return `${JSON.stringify(name)} is not a valid header name`;
   if (RESERVED.has(name.toLowerCase())) return `header ${name} is set by the server and cannot be configured`;
   if (!VALUE.test(value)) return `header ${name} has a value with control characters`;
   return undefined;

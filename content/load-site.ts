@@ -1,8 +1,11 @@
 /**
- * What a node serves from a content root: the release manifest when there is one (trusted: no
- * hashing, index cost is reading one JSON file), otherwise a scan of the plain tree.
+ * What a node serves from a content root: the release manifest when there is one (validated
+ * but not hashed: index cost is reading one JSON file), otherwise a scan of the plain tree with
+ * the tree's own `_headers` applied as `release build` would apply it.
  */
+import { NO_RULES, readSiteRules, ruleHeaders } from './header-file.js';
 import { manifestToSiteIndex, readManifest } from './manifest.js';
+import { releaseIdFor } from './release-id.js';
 import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from './scan.js';
 import { realDirectory } from './real-dir.js';
 
@@ -10,6 +13,20 @@ export async function loadSite(root: string, options: ScanOptions = {}): Promise
   const d = realDirectory(root);
   if ('problem' in d) throw new ScanError(`content root ${root} ${d.problem}`, d.problem === 'does not exist' ? 'ENOENT' : 'ENOTDIR');
   const manifest = readManifest(d.real);
-  if (manifest === undefined) return scanTree(root, options);
+  if (manifest === undefined) return withSiteRules(await scanTree(root, options));
   return { index: manifestToSiteIndex(manifest, d.real), cache: options.cache ?? (new Map() as ScanCache) };
+}
+
+/**
+ * A plain tree's `_headers` gives each file its headers and the site its redirects, as in a
+ * release built from the tree; the id then covers them too. Read at every scan, so an edit to it
+ * is picked up like any other change. Throws ReleaseError naming the file and line when invalid.
+ */
+function withSiteRules(scanned: ScanResult): ScanResult {
+  const rules = readSiteRules(scanned.index.root);
+  if (rules === NO_RULES) return scanned;
+  const headersFor = ruleHeaders(rules);
+  const files = scanned.index.files.map((f) => ({ ...f, headers: headersFor(f.path, f.type) }));
+  const releaseId = releaseIdFor(files.map((f) => ({ path: f.path, sha256: f.sha256, headers: f.headers })), rules.redirects);
+  return { index: { ...scanned.index, releaseId, files, redirects: rules.redirects }, cache: scanned.cache };
 }

@@ -1,12 +1,16 @@
 /**
  * The release manifest (`manifest.json` at the top of a release directory): the one description
- * of a release that every node trusts. Reading it replaces scanning and hashing at start.
+ * of a release that every node trusts for sizes and hashes. Reading it replaces scanning and
+ * hashing at start; its values are still checked when read (validateManifest), since they go
+ * into response heads.
  *
  * Layout of a release directory: every file at its path; precompressed variants beside their
  * source as `<path>.br` and `<path>.gz`; `manifest.json`. Nothing else.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { headerProblem } from './header-rules.js';
+import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from './servable.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -32,17 +36,6 @@ export interface ManifestFile {
   readonly variants: Readonly<Partial<Record<Encoding, ManifestVariant>>>;
 }
 
-export const REDIRECT_STATUSES = [301, 302, 307, 308] as const;
-export type RedirectStatus = (typeof REDIRECT_STATUSES)[number];
-
-export interface RedirectRule {
-  /** Exact URL path that redirects (a file at the same path wins). */
-  readonly from: string;
-  /** Path or absolute URL. */
-  readonly to: string;
-  readonly status: RedirectStatus;
-}
-
 export interface Manifest {
   readonly format: typeof MANIFEST_FORMAT;
   /** Derived from the content and rules: the same site gives the same id on any machine. */
@@ -61,6 +54,8 @@ export class ManifestError extends Error {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[0-9a-f]{12}$/;
+/** `Date.prototype.toISOString()`, with or without milliseconds. */
+const CREATED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
 
 /** Reads and validates `dir/manifest.json`; undefined when the file does not exist. */
 export function readManifest(dir: string): Manifest | undefined {
@@ -80,44 +75,71 @@ export function readManifest(dir: string): Manifest | undefined {
   return validateManifest(data, join(dir, MANIFEST_NAME));
 }
 
-/** Checks shape and types; throws ManifestError naming the first problem. */
+/**
+ * Checks a manifest read from disk with the rules its values were built under, since the server
+ * joins paths, types, headers and redirect targets verbatim into response heads: paths are index
+ * keys (servable.ts), `type` a media type, headers pass `headerProblem` (token names, no
+ * server-owned names, no control characters), redirects the builder's own check. Throws
+ * ManifestError naming the first problem, its file or redirect and the field.
+ */
 export function validateManifest(data: unknown, where: string): Manifest {
-  const fail = (what: string): never => {
-    throw new ManifestError(`${where}: ${what}`);
-  };
+  const fail = (what: string): ManifestError => new ManifestError(`${where}: ${what}`);
   const m = data as Partial<Manifest> | null;
-  if (typeof m !== 'object' || m === null) return fail('not a JSON object');
-  if (m.format !== MANIFEST_FORMAT) fail(`format must be ${MANIFEST_FORMAT} (got ${JSON.stringify(m.format)})`);
-  if (typeof m.id !== 'string' || !ID.test(m.id)) fail(`id must be 12 hex digits (got ${JSON.stringify(m.id)})`);
-  if (typeof m.created !== 'string') fail('created must be an ISO 8601 string');
-  if (!Array.isArray(m.files)) return fail('files must be a list');
-  if (!Array.isArray(m.redirects)) return fail('redirects must be a list');
-  const seen = new Set<string>();
+  if (typeof m !== 'object' || m === null) throw fail('not a JSON object');
+  if (m.format !== MANIFEST_FORMAT) throw fail(`format must be ${MANIFEST_FORMAT} (got ${JSON.stringify(m.format)})`);
+  if (typeof m.id !== 'string' || !ID.test(m.id)) throw fail(`id must be 12 hex digits (got ${JSON.stringify(m.id)})`);
+  // `release list` prints it and `prune` orders by it: the builder's own form only.
+  if (typeof m.created !== 'string' || !CREATED.test(m.created)) throw fail(`created must be an ISO 8601 UTC time (got ${JSON.stringify(m.created)})`);
+  if (!Array.isArray(m.files)) throw fail('files must be a list');
+  if (!Array.isArray(m.redirects)) throw fail('redirects must be a list');
+  const paths = new Set<string>();
   for (const f of m.files as unknown[]) {
     const file = f as Partial<ManifestFile> | null;
     const at = `files[${JSON.stringify(file?.path)}]`;
-    if (typeof file?.path !== 'string' || !file.path.startsWith('/') || file.path.includes('\\') || file.path.split('/').some((s) => s === '..' || s === '.')) fail(`${at}: path must be a normalised absolute URL path`);
-    if (seen.has(file?.path as string)) fail(`${at}: duplicate path`);
-    seen.add(file?.path as string);
-    if (!Number.isSafeInteger(file?.size) || (file?.size as number) < 0) fail(`${at}: size must be a non-negative integer`);
-    if (typeof file?.sha256 !== 'string' || !HEX64.test(file.sha256)) fail(`${at}: sha256 must be 64 hex digits`);
-    if (typeof file?.type !== 'string') fail(`${at}: type must be a string`);
-    if (typeof file?.mtime !== 'number' || !Number.isFinite(file.mtime)) fail(`${at}: mtime must be a number (ms)`);
-    if (typeof file?.headers !== 'object' || file.headers === null || !Object.values(file.headers).every((v) => typeof v === 'string')) fail(`${at}: headers must map names to strings`);
-    if (typeof file?.variants !== 'object' || file.variants === null) fail(`${at}: variants must be an object`);
-    for (const [enc, v] of Object.entries(file?.variants ?? {})) {
-      if (!(ENCODINGS as readonly string[]).includes(enc)) fail(`${at}: unknown variant encoding ${enc}`);
-      const variant = v as Partial<ManifestVariant> | null;
-      if (!Number.isSafeInteger(variant?.size) || typeof variant?.sha256 !== 'string' || !HEX64.test(variant.sha256)) fail(`${at}: variant ${enc} needs size and sha256`);
-    }
+    const problem = checkFile(file);
+    if (problem !== undefined) throw fail(`${at}: ${problem}`);
+    if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
+    paths.add(file?.path as string);
   }
-  for (const r of m.redirects as unknown[]) {
+  const froms = new Set<string>();
+  (m.redirects as unknown[]).forEach((r, i) => {
     const rule = r as Partial<RedirectRule> | null;
-    if (typeof rule?.from !== 'string' || !rule.from.startsWith('/') || typeof rule.to !== 'string' || rule.to === '' || !(REDIRECT_STATUSES as readonly unknown[]).includes(rule.status))
-      fail(`redirect ${JSON.stringify(r)} needs from (a path), to, and status 301, 302, 307 or 308`);
-    if (/[\r\n]/.test(rule?.to as string)) fail(`redirect ${JSON.stringify(r)}: target has a line break`);
-  }
+    const at = `redirects[${i}]`;
+    if (typeof rule?.from !== 'string' || typeof rule.to !== 'string' || typeof rule.status !== 'number') throw fail(`${at}: needs from and to strings and a status`);
+    checkRedirect(rule.from, rule.to, rule.status, (message) => fail(`${at}: ${message}`));
+    if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
+    froms.add(rule.from);
+  });
   return m as Manifest;
+}
+
+/** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
+const MAX_TIME = 8.64e15;
+
+/** What is wrong with one `files[]` entry, naming the field, or undefined. */
+function checkFile(file: Partial<ManifestFile> | null): string | undefined {
+  if (typeof file?.path !== 'string') return 'path must be a string';
+  const path = filePathProblem(file.path);
+  if (path !== undefined) return `path ${path}`;
+  if (!Number.isSafeInteger(file.size) || (file.size as number) < 0) return 'size must be a non-negative integer';
+  if (typeof file.sha256 !== 'string' || !HEX64.test(file.sha256)) return 'sha256 must be 64 hex digits';
+  if (typeof file.type !== 'string') return 'type must be a string';
+  const type = mediaTypeProblem(file.type);
+  if (type !== undefined) return `type ${type}`;
+  if (!Number.isSafeInteger(file.mtime) || Math.abs(file.mtime as number) > MAX_TIME) return 'mtime must be an integer time in ms';
+  if (typeof file.headers !== 'object' || file.headers === null || Array.isArray(file.headers)) return 'headers must map names to strings';
+  for (const [name, value] of Object.entries(file.headers as Record<string, unknown>)) {
+    if (typeof value !== 'string') return `headers: ${JSON.stringify(name)} must be a string`;
+    const header = headerProblem(name, value);
+    if (header !== undefined) return `headers: ${header}`;
+  }
+  if (typeof file.variants !== 'object' || file.variants === null || Array.isArray(file.variants)) return 'variants must be an object';
+  for (const [enc, v] of Object.entries(file.variants)) {
+    if (!(ENCODINGS as readonly string[]).includes(enc)) return `variants: unknown encoding ${JSON.stringify(enc)}`;
+    const variant = v as Partial<ManifestVariant> | null;
+    if (!Number.isSafeInteger(variant?.size) || (variant?.size as number) < 0 || typeof variant?.sha256 !== 'string' || !HEX64.test(variant.sha256)) return `variants: ${enc} needs size and sha256`;
+  }
+  return undefined;
 }
 
 /** The plain-data index a node serves from: the manifest as it is, no hashing. */

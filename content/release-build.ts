@@ -15,8 +15,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { isCompressible } from './compressible.js';
-import { NO_RULES, readRulesFile, SITE_RULES_FILE, type ReleaseRules } from './header-file.js';
-import { compileRules } from './header-rules.js';
+import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from './header-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
 import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './release-dir.js';
 import { errnoText, ReleaseError } from './release-error.js';
@@ -64,7 +63,7 @@ const building = new Set<string>();
 export async function buildRelease(siteDir: string, releasesDir: string, options: BuildOptions = {}): Promise<BuildResult> {
   const site = resolveSite(siteDir);
   const releases = ensureReleasesDir(releasesDir, site);
-  const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : siteRules(site);
+  const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : readSiteRules(site);
   const plan = await planRelease(site, rules);
   const dir = join(releases, plan.id);
   removeStaleTemporaries(releases, building);
@@ -112,11 +111,6 @@ function ensureReleasesDir(releasesDir: string, site: string): string {
   return real;
 }
 
-function siteRules(site: string): ReleaseRules {
-  const file = join(site, SITE_RULES_FILE);
-  return existsSync(file) ? readRulesFile(file) : NO_RULES;
-}
-
 interface PlannedFile {
   readonly source: IndexedFile;
   /** Rule headers and default Cache-Control, without the cache tags. */
@@ -140,13 +134,11 @@ async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
   }
   if (index.skipped.length > 0) {
     const shown = index.skipped.slice(0, 5).join(', ') + (index.skipped.length > 5 ? `, and ${index.skipped.length - 5} more` : '');
-    throw new ReleaseError(`cannot publish ${site}: symlinks leaving the site, dangling or unreadable: ${shown}`, 'PI_ORIGIN_RELEASE_SITE');
+    throw new ReleaseError(`cannot publish ${site}: symlinks leaving the site, dangling or unreadable, or names no URL can reach: ${shown}`, 'PI_ORIGIN_RELEASE_SITE');
   }
   const paths = new Set(index.files.map((f) => f.path));
-  const compiled = compileRules(rules.headers);
-  const files = index.files
-    .filter((f) => f.path !== `/${SITE_RULES_FILE}` && !isSiblingVariant(f.path, paths))
-    .map((source) => ({ source, headers: Object.fromEntries(compiled.headersFor(source.path, source.type)) }));
+  const headersFor = ruleHeaders(rules);
+  const files = index.files.filter((f) => !isSiblingVariant(f.path, paths)).map((source) => ({ source, headers: headersFor(source.path, source.type) }));
   const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects);
   return { id, files, redirects: rules.redirects };
 }

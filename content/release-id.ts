@@ -3,7 +3,7 @@
  * files, headers and redirects give the same id on any machine, whenever built.
  */
 import { createHash } from 'node:crypto';
-import type { RedirectRule } from './manifest.js';
+import type { RedirectRule } from './servable.js';
 
 /** 12 lower-case hex digits: the name of a release directory. */
 export const RELEASE_ID = /^[0-9a-f]{12}$/;

@@ -3,8 +3,12 @@
  * so development trees and releases are served by the same code.
  *
  * Invariants: nothing outside the real root is indexed (symlinks leaving it are skipped);
- * dotfiles are skipped except `/.well-known/`; a precompressed sibling (`x.br`, `x.gz`) is a
- * variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s bytes.
+ * dotfiles are skipped except `/.well-known/`, and so is a symlink whose target is one or lies
+ * in one (the target's path is judged, not only the link's name); the site's control files at
+ * the root (`_headers`, `_redirects`) are never content, nor are links to them; a name no URL
+ * can reach (control characters, `\`) is skipped and reported; a precompressed sibling (`x.br`,
+ * `x.gz`) is a variant of `x` only if it is not older than `x` and decompresses to exactly `x`'s
+ * bytes.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
@@ -13,6 +17,8 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 import { realDirectory } from './real-dir.js';
+import { SITE_CONTROL_FILES } from './header-file.js';
+import { isHiddenSegment, pathProblem } from './servable.js';
 
 /** Hashes remembered between scans, keyed by relative file path; reused while the stat signature holds. */
 export type ScanCache = Map<string, { readonly sig: string; readonly sha256: string; readonly variantOf?: Map<string, boolean> }>;
@@ -180,8 +186,12 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
       continue;
     }
     for (const e of entries) {
-      if (isHidden(e.name, dir.rel)) continue;
       const file = dir.rel === '' ? e.name : dir.rel + '/' + e.name;
+      if (isNeverContent(file)) continue;
+      if (pathProblem('/' + file) !== undefined) {
+        skipped.push(file);
+        continue;
+      }
       const abs = dir.real + sep + e.name;
       if (e.isFile()) {
         yield { file, abs, stats: undefined };
@@ -192,6 +202,8 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
         if (e.isSymbolicLink()) skipped.push(file);
         continue;
       }
+      // `ln -s .git gitlink` must not publish what the name .git would not.
+      if (e.isSymbolicLink() && target !== realRoot && isNeverContent(target.slice(realRoot.length + 1).split(sep).join('/'))) continue;
       let s: Stats;
       try {
         s = statSync(target);
@@ -209,9 +221,10 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
   }
 }
 
-/** Dotfiles are never served, except `/.well-known/` (RFC 8615). */
-function isHidden(name: string, parent: string): boolean {
-  return name.charCodeAt(0) === 46 /* . */ && !(parent === '' && name === '.well-known');
+/** A relative path that is never content: one with a dotfile segment (except a first `.well-known`), or a site control file. */
+function isNeverContent(rel: string): boolean {
+  const segments = rel.split('/');
+  return segments.some(isHiddenSegment) || (segments.length === 1 && SITE_CONTROL_FILES.includes(rel));
 }
 
 /** Resolves a symlink; undefined when it dangles or points outside the root. */

@@ -43,7 +43,7 @@ export interface SiteIndex {
   /** Derived from the content: the same tree gives the same id on any machine. */
   readonly releaseId: string;
   readonly files: readonly IndexedFile[];
-  /** Entries skipped because they were symlinks leaving the root, or unreadable. */
+  /** Entries skipped because they were symlinks leaving the root, unreadable, or named so that no URL reaches them. */
   readonly skipped: readonly string[];
   /** Redirects from a release's rules; a file at the same path wins. */
   readonly redirects?: readonly { readonly from: string; readonly to: string; readonly status: 301 | 302 | 307 | 308 }[];

@@ -9,6 +9,7 @@
 import { isCompressible } from '../content/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
+import { normalisePath } from './path.js';
 
 /**
  * Shared headers of a representation. uWS writes `key: value\r\n` verbatim, so a value holding
@@ -109,6 +110,7 @@ export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[])
   }
   addDirectoryKeys(entries);
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
+  assertNormalKeys(entries.keys());
   return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true });
 }
 
@@ -141,6 +143,18 @@ function addDirectoryKeys(entries: Map<string, Entry>): void {
     const dir = key.slice(0, -'index.html'.length);
     entries.set(dir, entry);
     if (dir !== '/' && !entries.has(dir.slice(0, -1))) entries.set(dir.slice(0, -1), new Redirect(encodeLocation(dir)));
+  }
+}
+
+/**
+ * The handler looks a request target without `%` up as it is, and everything else after
+ * normalisePath: both reach the same entry only if every key is what normalisePath makes of a
+ * request for it (its `%` escaped). The scanner and the manifest reader admit only such paths
+ * (content/servable.ts); a key that is not is a bug there, refused before it can be served.
+ */
+function assertNormalKeys(keys: Iterable<string>): void {
+  for (const key of keys) {
+    if (normalisePath(key.replaceAll('%', '%25')) !== key) throw new Error(`index key ${JSON.stringify(key)} is not a normalised path (content/servable.ts let it through)`);
   }
 }
 

@@ -33,6 +33,10 @@ symlinkSync(join(base, 'secret.txt'), join(root, 'link-out-abs.txt'));
 symlinkSync('../outside', join(root, 'dir-out'));
 symlinkSync('a.txt', join(root, 'link-in.txt'));
 symlinkSync('a', join(root, 'dir-in'));
+// Links whose names are fine but whose targets are dotfiles.
+symlinkSync('.git', join(root, 'gitlink'));
+symlinkSync('.env', join(root, 'env.txt'));
+symlinkSync('../.git/config', join(root, 'sub', 'config.txt'));
 mkdirSync(join(root, 'links'));
 symlinkSync('../sub/page.txt', join(root, 'links', 'page.txt'));
 
@@ -159,6 +163,14 @@ t.test('symlinks: leaving the root is 404, inside the root is served', async (t)
     const r = await get(t, target);
     t.equal(r.status, 200, target);
     t.equal(r.body.toString(), body, `${target}: body`);
+  }
+});
+
+t.test('symlinks: a link to a dotfile or into a dot-directory is 404, as the dotfile is', async (t) => {
+  for (const target of ['/gitlink/config', '/gitlink/', '/gitlink', '/env.txt', '/sub/config.txt']) {
+    const r = await get(t, target);
+    t.equal(r.status, 404, target);
+    t.notOk(r.body.includes('ENV') || r.body.includes('[core]'), `${target}: not the dotfile's bytes`);
   }
 });
 

@@ -10,6 +10,9 @@ import fc from 'fast-check';
 import t from 'tap';
 import { BR, chooseEncoding, GZIP, IDENTITY, NONE, parseAcceptEncoding } from '../server/encoding.js';
 import { normalisePath } from '../server/path.js';
+import { buildContentIndex } from '../server/content-index.js';
+import { pathProblem } from '../content/servable.js';
+import type { SiteIndex } from '../content/site-index.js';
 import { MAX_RANGES, parseRange } from '../server/range.js';
 import { request, startServer } from './helpers/server.js';
 
@@ -46,6 +49,36 @@ t.test('normalisePath: nothing a client sends resolves outside the root', (t) =>
   fc.assert(fc.property(anything, (p) => checkKey(p)), runs(2000));
   fc.assert(fc.property(anyBytes, (p) => checkKey(p)), runs(2000));
   t.pass('thousands of paths, none escaped');
+  t.end();
+});
+
+t.test('index keys: a path the manifest reader and the scanner admit is one a request finds as it is', (t) => {
+  // The raw-URL fast path looks up a target without `%` unchanged: it must be what normalisePath
+  // makes of it. A key holding `%` is reached by a request with `%25`.
+  const reached = (p: string): boolean => normalisePath(p.replaceAll('%', '%25')) === p;
+  const wellFormed = (p: string): boolean => !/[\uD800-\uDFFF]/u.test(p);
+  const piece = fc.constantFrom('/', '//', '.', '..', '%', '%2e', '\\', '\x00', '\r\n', '\x7f', 'a', 'b.txt', '.env', '.well-known', ' ', '\ud800', 'é', '~');
+  const crafted = fc.array(piece, { maxLength: 12 }).map((parts) => '/' + parts.join(''));
+  const anything = fc.string({ unit: 'binary', maxLength: 40 }).map((s) => '/' + s);
+  for (const paths of [crafted, anything]) {
+    fc.assert(
+      fc.property(paths, (p) => {
+        if ((pathProblem(p) === undefined) !== (reached(p) && wellFormed(p))) throw new Error(`${JSON.stringify(p)}: pathProblem says ${String(pathProblem(p))}, normalisePath gives ${JSON.stringify(normalisePath(p))}`);
+      }),
+      runs(3000),
+    );
+  }
+  t.pass('the two rules agree');
+  t.end();
+});
+
+t.test('buildContentIndex refuses a key a request would not find as it is', (t) => {
+  const file = { file: 'x', size: 1, sha256: '0'.repeat(64), mtimeMs: 0, type: 'text/plain', variants: [] };
+  const site = (path: string, redirects: SiteIndex['redirects'] = []): SiteIndex => ({ root: '/r', releaseId: 'abcdefabcdef', files: [{ ...file, path }], skipped: [], redirects });
+  t.doesNotThrow(() => buildContentIndex(site('/a/100%.txt', [{ from: '/old/', to: '/a', status: 301 }]), []));
+  for (const path of ['/a//b', '/a/./b', '/.env', '/a\\b', 'a'])
+    t.throws(() => buildContentIndex(site(path), []), { message: `index key ${JSON.stringify(path)} is not a normalised path (content/servable.ts let it through)` }, JSON.stringify(path));
+  t.throws(() => buildContentIndex(site('/a', [{ from: '/x/../a', to: '/a', status: 301 }]), []), { message: /index key "\/x\/\.\.\/a"/ }, 'redirect keys too');
   t.end();
 });
 

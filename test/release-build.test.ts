@@ -197,7 +197,7 @@ t.test('a failing build leaves nothing in RELEASES_DIR', async (t) => {
   const site = join(outside, 'site');
   const releases = join(outside, 'releases');
   symlinkSync(join(outside, 'secret'), join(site, 'sub', 'leak.txt'));
-  await t.rejects(buildRelease(site, releases), { name: 'ReleaseError', code: 'PI_ORIGIN_RELEASE_SITE', message: /^cannot publish .*: symlinks leaving the site, dangling or unreadable: sub\/leak\.txt$/ });
+  await t.rejects(buildRelease(site, releases), { name: 'ReleaseError', code: 'PI_ORIGIN_RELEASE_SITE', message: /^cannot publish .*: symlinks leaving the site, dangling or unreadable, or names no URL can reach: sub\/leak\.txt$/ });
   t.same(readdirSync(releases), []);
 
   const dangling = writeTree(join(outside, 'dangling'), { site: { 'a.txt': 'a\n' }, releases: {} });

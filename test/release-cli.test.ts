@@ -110,7 +110,7 @@ t.test('failures exit 1 with one line', async (t) => {
   const site = join(dir, 'site');
   const releases = join(dir, 'releases');
   symlinkSync(join(dir, 'secret'), join(site, 'leak'));
-  failsWith(t, await run(['release', 'build', site, releases]), 1, /^pi-origin: error: cannot publish .*: symlinks leaving the site, dangling or unreadable: leak$/m);
+  failsWith(t, await run(['release', 'build', site, releases]), 1, /^pi-origin: error: cannot publish .*: symlinks leaving the site, dangling or unreadable, or names no URL can reach: leak$/m);
   t.same(readdirSync(releases), []);
   failsWith(t, await run(['release', 'build', join(dir, 'nope'), releases]), 1, /site directory .*nope does not exist \(ENOENT\)/);
   writeFileSync(join(dir, 'rules'), '/a\n  Set-Cookie x\n');

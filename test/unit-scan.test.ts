@@ -71,6 +71,44 @@ t.test('skips dotfiles but keeps /.well-known/', async (t) => {
   t.same(index.skipped, [], 'dotfiles are not reported as skipped');
 });
 
+t.test('a name no URL can reach is skipped and reported, never indexed', async (t) => {
+  const dir = t.testdir({ 'ok.txt': 'ok', 'line\nbreak.txt': 'x', 'back\\slash.txt': 'x', 'bell\x07.txt': 'x', sub: { 'cr\r.txt': 'x', '100%.txt': 'percent is fine' } });
+  const { index } = await scanTree(dir);
+  t.same(paths(index), ['/ok.txt', '/sub/100%.txt']);
+  t.same([...index.skipped].sort(), ['back\\slash.txt', 'bell\x07.txt', 'line\nbreak.txt', 'sub/cr\r.txt']);
+});
+
+t.test('a symlink to a dotfile or into a dot-directory is skipped as the dotfile is', async (t) => {
+  const root = t.testdir({
+    'index.html': 'home',
+    '.env': 'SECRET=1',
+    '.git': { config: '[core]', objects: { 'ab': 'blob' } },
+    '.well-known': { 'security.txt': 'Contact: x' },
+    sub: { '.hidden': 'no', 'ok.txt': 'ok' },
+  });
+  symlinkSync('.git', join(root, 'gitlink'));
+  symlinkSync('.git/config', join(root, 'config.txt'));
+  symlinkSync('.git/objects', join(root, 'objects'));
+  symlinkSync('.env', join(root, 'env.txt'));
+  symlinkSync('.hidden', join(root, 'sub', 'shown.txt'));
+  symlinkSync('../.git', join(root, 'sub', 'up-git'));
+  symlinkSync('.well-known', join(root, 'wk'));
+  symlinkSync('sub', join(root, 'sublink'));
+  const { index } = await scanTree(root);
+  t.same(paths(index), ['/.well-known/security.txt', '/index.html', '/sub/ok.txt', '/sublink/ok.txt', '/wk/security.txt'], 'only links whose target is content');
+  t.same(index.skipped, [], 'skipped silently, as the dotfiles themselves are');
+  for (const f of index.files) t.notOk([sha('[core]'), sha('SECRET=1'), sha('no'), sha('blob')].includes(f.sha256), `${f.path} is not a dotfile's bytes`);
+});
+
+t.test('_headers and _redirects at the root are never content, wherever they are linked from', async (t) => {
+  const root = t.testdir({ 'index.html': 'home', _headers: '/*\n  X-A: 1\n', _redirects: '/a /b\n', sub: { _headers: 'just a file', _redirects: 'just a file' } });
+  symlinkSync('_headers', join(root, 'rules.txt'));
+  symlinkSync('../_redirects', join(root, 'sub', 'redirects.txt'));
+  const { index } = await scanTree(root);
+  t.same(paths(index), ['/index.html', '/sub/_headers', '/sub/_redirects'], 'only the root\'s are the site\'s rules');
+  t.same(index.skipped, []);
+});
+
 t.test('symlinks: leaving the root is skipped, inside the root is followed', async (t) => {
   const base = t.testdir({
     'secret.txt': SECRET,
