@@ -21,6 +21,9 @@ import { clusterCommand, freePort, haproxyCommand, killPidFile, parseShowStat, p
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status === 0;
 const missing = process.getuid?.() !== 0 ? 'needs root (HAProxy drops to its own user)' : ['ansible-playbook', 'haproxy', 'socat', 'flock'].find((tool) => !has(tool));
 
+// A hang guard: about a minute and a half on an idle machine, several ansible-playbook runs.
+t.setTimeout(15 * 60_000);
+
 t.test('register and deregister take turns on the runtime API', { skip: missing === undefined ? false : `${missing}${missing.startsWith('needs') ? '' : ' is not installed'}` }, async (t) => {
   const node = createServer((req, res) => res.writeHead(req.url === '/_origin/health' ? 200 : 404).end('ok\n'));
   node.listen(0, '::1');
@@ -63,6 +66,30 @@ t.test('register and deregister take turns on the runtime API', { skip: missing 
   t.equal(server(), 'UP', 'n1 is UP in HAProxy');
   const changed = [one, two].map((r) => summaryTable(r.stdout).get('proxy1')?.changed ?? 0).sort((a, b) => a - b);
   t.ok(changed[0] === 0 && (changed[1] ?? 0) > 0, `one run added n1, the other changed nothing (changed: ${changed.join(', ')})`);
+  t.equal(readFileSync(lock, 'utf8'), '', 'the lock is free afterwards');
+
+  // upgrade.yml drains and enables each node through the lock, delegated from the node to each
+  // proxy (the node's variables, the proxy's socket): the same tasks, without installing anything.
+  const upgradeLike = join(work, 'drain-enable.yml');
+  const step = (action: string): string[] => [
+    `    - name: ${action} the node at the proxy`,
+    '      ansible.builtin.include_role:',
+    '        name: dualstack_proxy',
+    '        tasks_from: runtime-locked',
+    '        apply:',
+    '          delegate_to: "{{ __upgrade_proxy }}"',
+    '      vars:',
+    '        dualstack_proxy_node: "{{ inventory_hostname }}"',
+    `        dualstack_proxy_action: ${action}`,
+    "        dualstack_proxy_socket: \"{{ hostvars[__upgrade_proxy].dualstack_proxy_socket }}\"",
+    "      loop: \"{{ groups['proxies'] }}\"",
+    '      loop_control:',
+    '        loop_var: __upgrade_proxy',
+  ];
+  writeFileSync(upgradeLike, ['- name: Drain and enable as upgrade.yml does', '  hosts: origins', '  gather_facts: false', '  tasks:', ...step('drain'), ...step('enable'), ''].join('\n'));
+  const drained = await run('ansible-playbook', ['-i', inventory, upgradeLike], { env: { ...env, ANSIBLE_ROLES_PATH: join(REPO, 'ansible/roles') }, timeoutMs: 300_000 });
+  t.equal(drained.code, 0, "drain and enable, delegated to the proxy, through the lock", runTail(drained));
+  t.equal(server(), 'UP', 'n1 is UP again');
   t.equal(readFileSync(lock, 'utf8'), '', 'the lock is free afterwards');
 
   // Another run holds the lock (its lease, written here as that run writes it): deregister
