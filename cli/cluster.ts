@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { DEFAULT_TTL, DnsAddressError, DnsOptionError, originRecordSet, recordSetJson, recordWarnings, refuseUnreachable, renderZone, resolveDnsOptions, TTL_RULE, type ResolvedDnsOptions } from '../cluster/dns.js';
-import { DEFAULT_GROUP, InventoryError, readInventory, readInventoryModel } from '../cluster/inventory.js';
+import { DEFAULT_GROUP, InventoryError, readInventory, loadInventoryModel } from '../cluster/inventory.js';
 import { ANSIBLE_DIR, PlaybookError, runPlaybook } from '../cluster/playbook.js';
 import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
 import { clusterStatus, renderTable, statusJson, summaryLine, type ClusterStatus } from '../cluster/status.js';
@@ -369,7 +369,7 @@ async function nodePlaybook(name: 'register' | 'deregister', noun: string, posit
   const inventory = requireInventory(flags);
   const node = positional[0] as string;
   const extra = parseExtraVars(lists.get('extra-vars') ?? [], { origin_node: 'NODE' });
-  const model = readInventoryModel(inventory);
+  const model = loadInventoryModel(inventory);
   if (!model.hosts.has(node)) {
     const known = [...model.hosts.keys()];
     throw new InventoryError(`${inventory}: no host "${node}" (hosts: ${known.length === 0 ? 'none' : known.join(', ')})`);

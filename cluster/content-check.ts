@@ -6,8 +6,8 @@
  * its status and Location. Nodes are reached over HTTP only; nothing from server/ is imported.
  */
 import { createHash } from 'node:crypto';
-import { request, type IncomingMessage } from 'node:http';
 import type { Manifest } from '../content/manifest.js';
+import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce, type OnceAnswer } from './http-once.js';
 
 export const HEALTH_PATH = '/_origin/health';
 /** Requests in flight at once: enough to finish a few thousand files in seconds on a Pi, not a load test. */
@@ -35,12 +35,6 @@ export interface CheckReport {
   readonly problems: readonly string[];
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingMessage['headers'];
-  readonly body: Buffer;
-}
-
 /** Never rejects: unreachable nodes and timeouts are problems in the report. */
 export async function checkNode(opts: CheckOptions): Promise<CheckReport> {
   const started = Date.now();
@@ -57,7 +51,7 @@ export async function checkNode(opts: CheckOptions): Promise<CheckReport> {
   let bytes = 0;
   for (const f of manifest.files) {
     jobs.push(async () => {
-      const a = await get(base, f.path, opts.timeoutMs).catch((e: Error) => e);
+      const a = await get(base, f.path, opts.timeoutMs, Math.max(f.size, DOCUMENT_MAX_BYTES)).catch((e: Error) => e);
       if (a instanceof Error) return void problems.push(`${f.path}: ${a.message}`);
       bytes += a.body.length;
       if (a.status !== 200) return void problems.push(`${f.path}: HTTP ${a.status}`);
@@ -124,38 +118,15 @@ export async function waitForRelease(opts: WaitOptions): Promise<CheckReport> {
   return { target: base.origin, release: opts.release, checked, bytes: 0, ms: Date.now() - started, problems: [`${HEALTH_PATH}: ${last}, expected "ok ${opts.release}"${opts.waitMs > 0 ? ` (waited ${opts.waitMs} ms)` : ''}`] };
 }
 
-/** One GET without content coding (the bytes are the file's), with a deadline over the whole exchange. */
-function get(base: URL, path: string, timeoutMs: number): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: base.hostname.replace(/^\[|\]$/g, ''),
-        port: base.port === '' ? 80 : Number(base.port),
-        // Each segment encoded on its own: a file named `a?b` or `c#d` is a path, not a query.
-        path: path.split('/').map(encodeURIComponent).join('/'),
-        agent: false,
-        headers: { 'User-Agent': 'pi-origin-check', 'Accept-Encoding': 'identity' },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', (e) => fail(e));
-        res.on('aborted', () => fail(new Error('connection closed mid-response')));
-      },
-    );
-    const fail = (e: Error): void => {
-      clearTimeout(timer);
-      req.destroy();
-      reject(e);
-    };
-    const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message))));
-    req.end();
-  });
+/**
+ * One GET without content coding (the bytes are the file's), with a deadline over the whole
+ * exchange; a body longer than `maxBodyBytes` fails it (for a file, its manifest size or an
+ * error page's worth, whichever is larger).
+ */
+function get(base: URL, path: string, timeoutMs: number, maxBodyBytes = DOCUMENT_MAX_BYTES): Promise<OnceAnswer> {
+  // Each segment encoded on its own: a file named `a?b` or `c#d` is a path, not a query.
+  const target = path.split('/').map(encodeURIComponent).join('/');
+  return httpOnce(endpointOf(base), target, { headers: { 'User-Agent': 'pi-origin-check', 'Accept-Encoding': 'identity' }, timeoutMs, maxBodyBytes });
 }
 
 /** `http://[fd00:cafe::11]:8080: reports release 8b02d4e6f1a7 (2 requests, 140 ms)` or why not. */

@@ -3,10 +3,9 @@
  * (the dualstack_proxy role's `stats socket`) or from a stats page's CSV export (`...;csv`).
  * Read-only: the dashboard never sends HAProxy anything but `show stat`.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { ProxyServer, ProxyState } from './dashboard-state.js';
+import { endpointOf, httpOnce } from './http-once.js';
 
 export type ProxySource = { readonly kind: 'socket'; readonly path: string } | { readonly kind: 'url'; readonly url: URL };
 
@@ -52,23 +51,13 @@ function readSocket(path: string, timeoutMs: number, signal?: AbortSignal): Prom
   });
 }
 
-function readUrl(url: URL, timeoutMs: number, signal?: AbortSignal): Promise<Read> {
-  return collect(timeoutMs, signal, (done) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { agent: false, headers: { Accept: 'text/csv, text/plain', 'User-Agent': 'pi-origin-cluster' } }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let length = 0;
-      res.on('data', (c: Buffer) => {
-        length += c.length;
-        if (length > MAX_BYTES) done({ ok: false, error: 'answer too large' });
-        else chunks.push(c);
-      });
-      res.on('end', () => done(res.statusCode === 200 ? { ok: true, body: Buffer.concat(chunks).toString('utf8') } : { ok: false, error: `HTTP ${res.statusCode ?? '?'}` }));
-      res.on('error', (e) => done({ ok: false, error: e.message }));
-    });
-    req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.code === 'ECONNREFUSED' ? 'refused' : (e.code ?? e.message) }));
-    req.end();
-    return () => req.destroy();
-  });
+async function readUrl(url: URL, timeoutMs: number, signal?: AbortSignal): Promise<Read> {
+  try {
+    const a = await httpOnce(endpointOf(url), url.pathname + url.search, { headers: { Accept: 'text/csv, text/plain', 'User-Agent': 'pi-origin-cluster' }, timeoutMs, maxBodyBytes: MAX_BYTES, signal });
+    return a.status === 200 ? { ok: true, body: a.body.toString('utf8') } : { ok: false, error: `HTTP ${a.status}` };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
 }
 
 /** Runs `start` with one deadline and one abort; the first result wins and the rest is torn down. */

@@ -1,13 +1,20 @@
 /**
- * Reads the Ansible inventory the playbooks use (INI or YAML), so the cluster commands and
- * Ansible never disagree about which nodes exist. Parsing follows Ansible's `ini` and `yaml`
- * inventory plugins; variables are merged with Ansible's precedence: `all` < parent groups <
- * child groups (by depth, then `ansible_group_priority`, then name) < host.
+ * Reads the Ansible inventory the playbooks use, so the cluster commands and Ansible never
+ * disagree about a node. Where Ansible is installed (every controller that runs the playbooks)
+ * Ansible resolves it (`ansible-inventory --list`, cluster/ansible-inventory.ts); elsewhere the
+ * own reader here does: INI or YAML as Ansible's `ini` and `yaml` plugins parse them, plus
+ * group_vars/ and host_vars/ next to the inventory and the playbooks, merged in Ansible's order:
+ * inventory-file group vars (`all` < parent groups < child groups, by depth, then
+ * `ansible_group_priority`, then name) < group_vars/all < group_vars/<group> (same order) <
+ * the host's line < host_vars/<host>.
  */
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { parseAddress, type NodeAddress } from './address.js';
+import { runAnsibleInventory, type AnsibleListing } from './ansible-inventory.js';
+import { ANSIBLE_DIR, playbookEnv } from './playbook.js';
+import { readVarsFor } from './vars-files.js';
 
 export const INVENTORY_FORMATS = ['ini', 'yaml'] as const;
 export type InventoryFormat = (typeof INVENTORY_FORMATS)[number];
@@ -26,7 +33,20 @@ export class InventoryError extends Error {
 /** A value and the line that set it, so a bad value can be reported where it was written. */
 export interface Defined {
   readonly value: unknown;
+  /** 0 when unknown. */
   readonly line: number;
+  /** The file that set it when not the inventory (a group_vars or host_vars file). */
+  readonly file?: string;
+}
+
+/** Who resolved the inventory: Ansible itself, or the own reader (where Ansible is not installed). */
+export const INVENTORY_READERS = ['ansible-inventory', 'own'] as const;
+export type InventoryReader = (typeof INVENTORY_READERS)[number];
+
+/** Variables from group_vars/ and host_vars/ of one directory (the inventory's or the playbooks'). */
+export interface VarsLayer {
+  readonly groups: ReadonlyMap<string, ReadonlyMap<string, Defined>>;
+  readonly hosts: ReadonlyMap<string, ReadonlyMap<string, Defined>>;
 }
 
 export interface GroupDef {
@@ -48,8 +68,11 @@ export interface HostDef {
 export interface InventoryModel {
   readonly file: string;
   readonly format: InventoryFormat;
+  readonly reader: InventoryReader;
   readonly groups: ReadonlyMap<string, GroupDef>;
   readonly hosts: ReadonlyMap<string, HostDef>;
+  /** The inventory directory's group_vars/host_vars, then the playbook directory's (own reader only). */
+  readonly layers: readonly VarsLayer[];
 }
 
 export interface InventoryHost {
@@ -66,8 +89,16 @@ export interface InventoryHost {
 export interface Inventory {
   readonly file: string;
   readonly format: InventoryFormat;
+  readonly reader: InventoryReader;
   readonly group: string;
   readonly hosts: readonly InventoryHost[];
+}
+
+export interface ReadOptions {
+  /** The playbooks' directory, whose group_vars/ and host_vars/ apply too. */
+  readonly playbookDir?: string;
+  /** The ansible-inventory command; one that does not exist selects the own reader. */
+  readonly ansibleInventory?: string;
 }
 
 /**
@@ -75,20 +106,90 @@ export interface Inventory {
  * Throws InventoryError for an unreadable or malformed file, an unknown or empty group, and
  * a host whose address or port is invalid.
  */
-export function readInventory(path: string, group: string = DEFAULT_GROUP): Inventory {
-  const model = readInventoryModel(path);
-  return { file: path, format: model.format, group, hosts: resolveGroup(model, group) };
+export function readInventory(path: string, group: string = DEFAULT_GROUP, options: ReadOptions = {}): Inventory {
+  const model = loadInventoryModel(path, options);
+  return { file: path, format: model.format, reader: model.reader, group, hosts: resolveGroup(model, group) };
 }
 
-/** Reads and parses `path` without resolving a group: every host and group as written. Throws InventoryError. */
-export function readInventoryModel(path: string): InventoryModel {
+/**
+ * Every host and group of `path` with their variables: as ansible-inventory resolves them when
+ * Ansible is installed, else by the own reader. Throws InventoryError.
+ */
+export function loadInventoryModel(path: string, options: ReadOptions = {}): InventoryModel {
+  const playbookDir = options.playbookDir ?? ANSIBLE_DIR;
+  const listed = runAnsibleInventory(path, playbookDir, playbookEnv(), options.ansibleInventory);
+  if (listed.ok === 'absent') return readInventoryModel(path, playbookDir);
+  // Parsed again by the own reader only to say on which line a bad value was written.
+  let own: InventoryModel | InventoryError;
+  try {
+    own = readInventoryModel(path, playbookDir);
+  } catch (e) {
+    if (!(e instanceof InventoryError)) throw e;
+    own = e;
+  }
+  if (!listed.ok) {
+    // The own reader's message names the line; Ansible's stands where the own reader sees no fault.
+    if (own instanceof InventoryError) throw own;
+    throw new InventoryError(`${path}: ansible-inventory cannot read it: ${listed.error}`);
+  }
+  return modelFromListing(path, listed.listing, own instanceof InventoryError ? undefined : own);
+}
+
+/** Reads `path` with the own reader (group_vars/ and host_vars/ included), without resolving a group. Throws InventoryError. */
+export function readInventoryModel(path: string, playbookDir: string = ANSIBLE_DIR): InventoryModel {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new InventoryError(`cannot read inventory ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  return parseInventory(text, path, detectFormat(path, text));
+  const model = parseInventory(text, path, detectFormat(path, text));
+  const dirs = [...new Set([resolve(dirname(path)), resolve(playbookDir)])];
+  return { ...model, layers: dirs.map((dir) => readLayer(model, dir)) };
+}
+
+function readLayer(model: InventoryModel, dir: string): VarsLayer {
+  const fail = (file: string, line: number, message: string): never => {
+    throw new InventoryError(`${file}${line > 0 ? `:${line}` : ''}: ${message}`);
+  };
+  const groups = new Map([...model.groups.keys()].map((g) => [g, readVarsFor(dir, 'group_vars', g, fail)] as const));
+  const hosts = new Map([...model.hosts.keys()].map((h) => [h, readVarsFor(dir, 'host_vars', h, fail)] as const));
+  return { groups, hosts };
+}
+
+/**
+ * The model of Ansible's listing: hosts carry the variables Ansible merged (groups carry none);
+ * a value the own reader found in the same place keeps its file and line for messages.
+ */
+function modelFromListing(file: string, listing: AnsibleListing, own: InventoryModel | undefined): InventoryModel {
+  const groups = new Map<string, GroupDef>();
+  for (const name of ['all', 'ungrouped', ...listing.groups.keys()]) {
+    const g = listing.groups.get(name);
+    groups.set(name, { name, line: own?.groups.get(name)?.line ?? 0, hosts: [...(g?.hosts ?? [])], children: [...(g?.children ?? [])], vars: new Map() });
+  }
+  // Hosts in the order a walk from `all` meets them, as the own reader lists them.
+  const order = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const g = groups.get(name);
+    for (const h of g?.hosts ?? []) order.add(h);
+    for (const c of g?.children ?? []) walk(c);
+  };
+  walk('all');
+  for (const h of listing.hostvars.keys()) order.add(h);
+  const hosts = new Map<string, HostDef>();
+  for (const name of order) {
+    const ownVars = own?.hosts.has(name) === true ? hostVars(own, name) : undefined;
+    const vars = new Map<string, Defined>();
+    for (const [k, value] of Object.entries(listing.hostvars.get(name) ?? {})) {
+      const mine = ownVars?.get(k);
+      vars.set(k, mine !== undefined && JSON.stringify(mine.value) === JSON.stringify(value) ? mine : { value, line: 0 });
+    }
+    hosts.set(name, { name, line: own?.hosts.get(name)?.line ?? 0, vars });
+  }
+  return { file, format: own?.format ?? 'ini', reader: 'ansible-inventory', groups, hosts, layers: [] };
 }
 
 /** `.yml`/`.yaml`/`.json` are YAML; otherwise YAML when the first content line is `---` or a bare `key:`. */
@@ -156,7 +257,7 @@ class Builder {
     const grouped = new Set<string>();
     for (const g of this.groups.values()) if (g.name !== 'ungrouped' && g.name !== 'all') for (const h of g.hosts) grouped.add(h);
     ungrouped.hosts.splice(0, ungrouped.hosts.length, ...ungrouped.hosts.filter((h) => !grouped.has(h)));
-    return { file: this.file, format, groups: this.groups, hosts: this.hosts };
+    return { file: this.file, format, reader: 'own', groups: this.groups, hosts: this.hosts, layers: [] };
   }
 }
 
@@ -441,15 +542,30 @@ function groupPriority(g: GroupDef): number {
   return typeof p === 'number' ? p : typeof p === 'string' && /^-?\d+$/.test(p) ? Number(p) : 1;
 }
 
-/** A host's variables merged in Ansible's order: groups by (depth, priority, name), then the host's own. */
+/**
+ * A host's variables merged in Ansible's order (its default VARIABLE_PRECEDENCE): the
+ * inventory's group vars, groups by (depth, priority, name); group_vars/all of each directory;
+ * group_vars/<group> of each directory, groups in the same order; the host's own; host_vars.
+ */
 export function hostVars(model: InventoryModel, host: string): Map<string, Defined> {
   const depth = depths(model);
   const groups = groupsOf(model, host).map((name) => model.groups.get(name) as GroupDef);
   groups.sort((a, b) => (depth.get(a.name) as number) - (depth.get(b.name) as number) || groupPriority(a) - groupPriority(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const merged = new Map<string, Defined>();
-  for (const g of groups) for (const [k, v] of g.vars) merged.set(k, v);
-  for (const [k, v] of model.hosts.get(host)?.vars ?? []) merged.set(k, v);
+  const add = (vars: ReadonlyMap<string, Defined> | undefined): void => {
+    for (const [k, v] of vars ?? []) merged.set(k, v);
+  };
+  for (const g of groups) add(g.vars);
+  for (const layer of model.layers) add(layer.groups.get('all'));
+  for (const layer of model.layers) for (const g of groups) if (g.name !== 'all') add(layer.groups.get(g.name));
+  add(model.hosts.get(host)?.vars);
+  for (const layer of model.layers) add(layer.hosts.get(host));
   return merged;
+}
+
+/** `FILE:LINE` where a value was written, or the inventory file when that is not known. */
+function where(file: string, d: Defined): string {
+  return `${d.file ?? file}${d.line > 0 ? `:${d.line}` : ''}`;
 }
 
 /** The hosts of `group` with address, port and merged variables; throws InventoryError for an unknown or empty group or a bad value. */
@@ -468,18 +584,20 @@ export function resolveGroup(model: InventoryModel, group: string): InventoryHos
 }
 
 function hostAddress(file: string, host: HostDef, set: Defined | undefined): NodeAddress {
-  const { value, line } = set ?? { value: host.name, line: host.line };
+  const defined = set ?? { value: host.name, line: host.line };
+  const { value } = defined;
+  const at = where(file, defined);
   const what = set === undefined ? `host name "${host.name}" (no ansible_host)` : `host ${host.name}: ansible_host ${JSON.stringify(value)}`;
-  if (typeof value !== 'string') throw new InventoryError(`${file}:${line}: ${what} must be a string (quote it)`);
+  if (typeof value !== 'string') throw new InventoryError(`${at}: ${what} must be a string (quote it)`);
   const address = parseAddress(value);
   if (address !== undefined) return address;
   const hint = value.includes('{{') ? ' (templated values are not supported here)' : value.startsWith('[') ? ' (write IPv6 literals without brackets)' : '';
-  throw new InventoryError(`${file}:${line}: ${what} is not an IPv6 or IPv4 literal or a host name${hint}`);
+  throw new InventoryError(`${at}: ${what} is not an IPv6 or IPv4 literal or a host name${hint}`);
 }
 
 function originPort(file: string, host: string, set: Defined | undefined): number {
   if (set === undefined) return DEFAULT_PORT;
   const n = typeof set.value === 'number' ? set.value : typeof set.value === 'string' && /^\d+$/.test(set.value) ? Number(set.value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${file}:${set.line}: host ${host}: origin_node_port must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${where(file, set)}: host ${host}: origin_node_port must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
   return n;
 }

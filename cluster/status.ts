@@ -3,14 +3,12 @@
  * sums up: which nodes answer, whether they are healthy, and whether they serve one release.
  * Nodes are reached over HTTP only; the status shape is copied here, not imported from server/.
  */
-import { request, type IncomingMessage } from 'node:http';
 import { isReleaseId } from '../content/release-id.js';
 import { hostPort, nodeUrl } from './address.js';
+import { DOCUMENT_MAX_BYTES, httpOnce } from './http-once.js';
 import type { InventoryHost } from './inventory.js';
 
 export const STATUS_PATH = '/_origin/status';
-/** Status and metrics documents are a few hundred bytes to a few KiB; anything far larger is not one. */
-const MAX_BODY_BYTES = 1 << 20;
 /** Enough sockets for any Pi cluster at once, without opening thousands for a huge inventory. */
 export const MAX_IN_FLIGHT = 64;
 
@@ -112,74 +110,16 @@ export type TextAnswer = { readonly ok: true; readonly body: string } | { readon
  * GETs `path` from the node with a deadline covering connect, response and body; anything but a
  * 200 is an error (`HTTP 404 (not in --admin-allow?)`, `refused`, `timeout`). Never rejects.
  */
-export function getText(host: InventoryHost, path: string, accept: string, timeoutMs: number, signal?: AbortSignal): Promise<TextAnswer> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (a: TextAnswer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', aborted);
-      req.destroy();
-      resolve(a);
-    };
-    const down = (error: string): void => finish({ ok: false, error });
-    const aborted = (): void => down('stopped');
-    const req = request(
-      {
-        host: host.address.text,
-        port: host.port,
-        path,
-        // A literal is never looked up; a host name resolves to whichever family it has.
-        ...(host.address.kind === 'ipv6' ? { family: 6 } : host.address.kind === 'ipv4' ? { family: 4 } : {}),
-        agent: false,
-        headers: { Accept: accept, 'User-Agent': 'pi-origin-cluster' },
-      },
-      (res) => {
-        readBody(res).then(
-          (body) => {
-            if (res.statusCode !== 200) return down(`HTTP ${res.statusCode ?? '?'}${res.statusCode === 404 || res.statusCode === 403 ? ' (not in --admin-allow?)' : ''}`);
-            finish({ ok: true, body });
-          },
-          (e: Error) => down(e.message),
-        );
-      },
-    );
-    const timer = setTimeout(() => down('timeout'), timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => down(describeError(e)));
-    if (signal?.aborted === true) aborted();
-    else signal?.addEventListener('abort', aborted);
-    req.end();
-  });
-}
-
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    res.on('data', (c: Buffer) => {
-      length += c.length;
-      if (length > MAX_BODY_BYTES) res.destroy(new Error('response too large'));
-      else chunks.push(c);
-    });
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-    res.on('aborted', () => reject(new Error('connection closed mid-response')));
-  });
-}
-
-const ERRORS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'refused',
-  ECONNRESET: 'connection reset',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EADDRNOTAVAIL: 'address not available',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'name lookup failed',
-};
-
-function describeError(e: NodeJS.ErrnoException): string {
-  return (e.code !== undefined ? ERRORS[e.code] : undefined) ?? e.code ?? e.message;
+export async function getText(host: InventoryHost, path: string, accept: string, timeoutMs: number, signal?: AbortSignal): Promise<TextAnswer> {
+  // A literal is never looked up; a host name resolves to whichever family it has.
+  const family = host.address.kind === 'ipv6' ? 6 : host.address.kind === 'ipv4' ? 4 : undefined;
+  try {
+    const a = await httpOnce({ host: host.address.text, port: host.port, family }, path, { headers: { Accept: accept, 'User-Agent': 'pi-origin-cluster' }, timeoutMs, maxBodyBytes: DOCUMENT_MAX_BYTES, signal });
+    if (a.status !== 200) return { ok: false, error: `HTTP ${a.status}${a.status === 404 || a.status === 403 ? ' (not in --admin-allow?)' : ''}` };
+    return { ok: true, body: a.body.toString('utf8') };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
 }
 
 /** The status document, or why the answer is not one. */

@@ -243,7 +243,7 @@ t.test('HAProxy over a runtime API socket: one show stat, the answer read to the
   const silent = await fakeRuntimeApi(t, undefined);
   const started = Date.now();
   t.equal(await readProxy({ kind: 'socket', path: silent.path }, 300), 'timeout');
-  t.ok(Date.now() - started < 2000, 'within the deadline');
+  t.ok(Date.now() - started >= 290, 'not before the deadline (the socket never answers: resolving at all is the deadline)');
   t.equal(await readProxy({ kind: 'socket', path: join(tmpdir(), `pid-missing-${process.pid}.sock`) }, 300), 'no such socket');
   const stopper = new AbortController();
   const pending = readProxy({ kind: 'socket', path: silent.path }, 5000, stopper.signal);

@@ -286,7 +286,7 @@ t.test('end to end: origins on global addresses in a network namespace, one on a
       'node9 ansible_host=::1',
     ].join('\n') + '\n',
   );
-  const dns = (args: readonly string[]): Promise<Result> => run(['cluster', 'dns', ...args], {}, 15000, ns);
+  const dns = (args: readonly string[]): Promise<Result> => run(['cluster', 'dns', ...args], {}, 90_000, ns);
   const warning = `pi-origin: warning: origin.example.org AAAA ${ULA} (node6) is a unique-local address (fc00::/7): only resolvers and CDNs inside your network can reach it\n`;
   const skipped = [
     `; skipped node2 ${NET}11: same address as node1`,

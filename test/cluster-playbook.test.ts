@@ -384,7 +384,7 @@ t.test('events arrive while the playbook runs; aborting stops it', async (t) => 
   t.equal(r.aborted, true);
   t.not(r.code, 0);
   // SIGINT alone waits for the running task; SIGTERM follows after TERM_AFTER_MS.
-  t.ok(r.durationMs < 15_000, `stopped after ${Math.round(r.durationMs)} ms, not after the 30 s task`);
+  t.ok(r.durationMs < 30_000, `stopped after ${Math.round(r.durationMs)} ms: before the 30 s task could have finished`);
   t.same(shape(events).slice(0, 2), ['play Slow [host1]', 'Quick/host1=ok'], 'the first result was seen before the run ended');
   t.match(summaryLine('provisioning', r), /^provisioning interrupted after \d+\.\d s$/);
 });

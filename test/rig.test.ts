@@ -48,8 +48,7 @@ t.teardown(() => rig.destroy());
 const setupMs = Date.now() - started;
 t.comment(`3-node rig up in ${setupMs} ms (${rig.baseDir})`);
 
-t.test('setup is fast and lays out the nodes as specified', (t) => {
-  t.ok(setupMs < 5000, `3 nodes in under 5 s (${setupMs} ms)`);
+t.test('setup lays out the nodes as specified', (t) => {
   t.same(
     rig.nodes.map((n) => [n.name, n.netns, n.address]),
     [1, 2, 3].map((i) => [`node${i}`, `${PREFIX}-node${i}`, `${SUBNET}::1${i}`]),

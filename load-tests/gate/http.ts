@@ -1,6 +1,5 @@
 /** Single HTTP requests the gate makes besides the load: probes, the switch watch, metrics. */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce } from '../../cluster/http-once.js';
 import type { Verdict } from '../report/model.js';
 import type { GateRequest } from './scenarios.js';
 
@@ -10,25 +9,21 @@ export interface Answer {
   readonly body: Buffer;
 }
 
-/** One request on a fresh connection; rejects on socket errors and after `timeoutMs`. */
-export function fetchOnce(origin: string, path: string, headers: Readonly<Record<string, string>> = {}, method = 'GET', timeoutMs = 5000): Promise<Answer> {
-  const url = new URL(path, origin);
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers: { ...headers }, agent: false, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const release = res.headers['x-origin-release'];
-        resolve({ status: res.statusCode ?? 0, release: Array.isArray(release) ? release[0] : release, body: Buffer.concat(chunks) });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+/**
+ * One request on a fresh connection, within `timeoutMs` from connect to the body's last byte;
+ * rejects on socket errors, at the deadline, and when the body passes `maxBodyBytes` (`'discard'`:
+ * status and headers only). The gate never holds more of a node's answer than that.
+ */
+export async function fetchOnce(origin: string, path: string, opts: { headers?: Readonly<Record<string, string>>; method?: string; timeoutMs: number; maxBodyBytes: number | 'discard' }): Promise<Answer> {
+  const a = await httpOnce(endpointOf(new URL(origin), true), path, opts);
+  const release = a.headers['x-origin-release'];
+  return { status: a.status, release: Array.isArray(release) ? release[0] : release, body: a.body };
 }
+
+/** A probe answer within this long, body included (a probe reads no body). */
+const PROBE_TIMEOUT_MS = 5000;
+/** Metrics and switch polls are small and local; a node slower than this is not answering. */
+const POLL_TIMEOUT_MS = 2000;
 
 /** A site with thousands of files is probed on a sample: the run itself covers the rest. */
 const PROBE_MAX = 100;
@@ -44,7 +39,8 @@ export async function probe(origin: string, requests: readonly GateRequest[], re
   const problems: string[] = [];
   for (const r of sample) {
     try {
-      const a = await fetchOnce(origin, r.path, r.headers);
+      // Status and X-Origin-Release are the verdict; the bodies are the load run's to fetch.
+      const a = await fetchOnce(origin, r.path, { headers: r.headers, timeoutMs: PROBE_TIMEOUT_MS, maxBodyBytes: 'discard' });
       if (a.status !== r.expect) problems.push(`${r.path}: ${a.status}, expected ${r.expect}`);
       else if (a.release !== releaseId) problems.push(`${r.path}: X-Origin-Release ${a.release ?? '(none)'}, expected ${releaseId}`);
     } catch (e) {
@@ -64,7 +60,7 @@ export interface CacheCounters {
 /** The node's body-cache counters from /_origin/metrics, or undefined where it is not allowed. */
 export async function cacheCounters(origin: string): Promise<CacheCounters | undefined> {
   try {
-    const a = await fetchOnce(origin, '/_origin/metrics', {}, 'GET', 2000);
+    const a = await fetchOnce(origin, '/_origin/metrics', { timeoutMs: POLL_TIMEOUT_MS, maxBodyBytes: DOCUMENT_MAX_BYTES });
     if (a.status !== 200) return undefined;
     const text = a.body.toString('utf8');
     const value = (name: string): number | undefined => {
@@ -87,7 +83,7 @@ export async function watchRelease(origin: string, path: string, releaseId: stri
   const started = performance.now();
   while (!signal.aborted) {
     try {
-      const a = await fetchOnce(origin, path, {}, 'HEAD', 2000);
+      const a = await fetchOnce(origin, path, { method: 'HEAD', timeoutMs: POLL_TIMEOUT_MS, maxBodyBytes: 'discard' });
       if (a.release === releaseId) return performance.now() - started;
     } catch {
       /* a refused poll is not the gate's verdict: the load's errors are */
