@@ -54,7 +54,7 @@ export interface PlanOptions {
   readonly proxyCoreHandshakes: number;
   /** New TLS connections a visit opens at the front (a browser: one HTTP/2 connection). */
   readonly connectionsPerVisit: number;
-  /** Cores of one proxy host. */
+  /** Cores of one proxy host; 0: no proxy in the origin path (a CDN fetching from the nodes). */
   readonly proxyCores: number;
   /** Uplink of one proxy host, Mbit/s. */
   readonly proxyUplinkMbps: number;
@@ -78,10 +78,10 @@ export const PLAN_DEFAULTS = Object.freeze({
   headroom: 1,
   // Measured by `npm run bench:front` (load-tests/RESULTS.md, "TLS at the front"): HAProxy 2.6,
   // one thread, Mozilla intermediate, ECDSA P-256, on the 2-core AMD EPYC this project is tested
-  // on. A Pi 4 core does roughly a quarter of that: measure the proxy host and pass the flags.
-  proxyCoreReqPerSec: 10_000,
-  proxyCoreMbps: 2300,
-  proxyCoreHandshakes: 1100,
+  // on; the lower of two runs, rounded down. Not a Pi: measure the proxy host and pass the flags.
+  proxyCoreReqPerSec: 9000,
+  proxyCoreMbps: 2100,
+  proxyCoreHandshakes: 900,
   connectionsPerVisit: 1,
   proxyCores: 4,
   proxyUplinkMbps: 1000,
@@ -149,7 +149,7 @@ export function resolvePlanOptions(input: PlanInput): Resolved {
   if (!Number.isInteger(o.headroom) || o.headroom < 0 || o.headroom > 10) throw new PlanError(`--headroom must be a whole number of spare nodes from 0 to 10 (got ${String(o.headroom)})`);
   for (const key of ['proxyCoreReqPerSec', 'proxyCoreMbps', 'proxyCoreHandshakes', 'proxyUplinkMbps'] as const) positive(o, key);
   atLeast(o, 'connectionsPerVisit', 0);
-  if (!Number.isInteger(o.proxyCores) || o.proxyCores < 1 || o.proxyCores > 1024) throw new PlanError(`--proxy-cores must be a whole number of cores from 1 to 1024 (got ${String(o.proxyCores)})`);
+  if (!Number.isInteger(o.proxyCores) || o.proxyCores < 0 || o.proxyCores > 1024) throw new PlanError(`--proxy-cores must be a whole number of cores from 0 (no proxy) to 1024 (got ${String(o.proxyCores)})`);
   const v = o as PlanOptions; // every field checked above
   // Derived, so both are always present: bytes per visit = average response × requests per visit.
   const bytesPerVisit = v.bytesPerVisit ?? (v.responseBytes as number) * v.requestsPerVisit;
@@ -277,7 +277,7 @@ export interface ProxyPlan {
   readonly hostsForCpu: number;
   /** ⌈peakOriginMbps / usableUplinkMbps⌉. */
   readonly hostsForUplink: number;
-  /** max(1, hostsForCpu, hostsForUplink). */
+  /** max(1, hostsForCpu, hostsForUplink); 0 with --proxy-cores 0. */
   readonly hosts: number;
   /** peakOriginMbps > usableUplinkMbps: one proxy cannot carry the origin traffic. */
   readonly uplinkExceeded: boolean;
@@ -288,6 +288,7 @@ function proxyPlan(o: Resolved, demand: Demand): ProxyPlan {
   const coresBusy = demand.peakOriginReqPerSec / o.proxyCoreReqPerSec + demand.peakOriginMbps / o.proxyCoreMbps + peakHandshakesPerSec / o.proxyCoreHandshakes;
   const coresNeeded = coresBusy / o.targetUtilisation;
   const usableUplinkMbps = o.proxyUplinkMbps * o.nicCeiling;
+  if (o.proxyCores === 0) return { peakHandshakesPerSec, coresBusy, coresNeeded, usableUplinkMbps, hostsForCpu: 0, hostsForUplink: 0, hosts: 0, uplinkExceeded: false };
   const hostsForCpu = nodesFor(coresNeeded / o.proxyCores);
   const hostsForUplink = nodesFor(demand.peakOriginMbps / usableUplinkMbps);
   return { peakHandshakesPerSec, coresBusy, coresNeeded, usableUplinkMbps, hostsForCpu, hostsForUplink, hosts: Math.max(1, hostsForCpu, hostsForUplink), uplinkExceeded: demand.peakOriginMbps > usableUplinkMbps };
@@ -392,6 +393,7 @@ export function summaryLine(p: Plan): string {
 /** `1 proxy host (2.1 of 4 cores at peak)`, and the uplink warning when one proxy cannot carry the traffic. */
 export function proxyLine(p: Plan): string {
   const x = p.proxy;
+  if (x.hosts === 0) return 'none in the origin path (--proxy-cores 0: the CDN fetches from the nodes)';
   const hosts = `${x.hosts} proxy host${x.hosts === 1 ? '' : 's'}`;
   const why = x.hostsForUplink > x.hostsForCpu ? 'for the uplink' : `for ${+x.coresNeeded.toFixed(1)} cores at ${+(p.options.targetUtilisation * 100).toFixed(2)}%, ${p.options.proxyCores} a host`;
   return `${hosts} (${why})`;

@@ -170,6 +170,11 @@ t.test('the proxy: TLS CPU per request, per byte and per handshake, and the upli
   t.equal(wide.proxy.hostsForUplink, 4);
   t.equal(wide.proxy.hosts, 4);
   t.equal(proxyLine(wide), '4 proxy hosts (for the uplink)');
+
+  // A CDN fetching from the nodes' AAAA records (origin TLS): no proxy in the origin path.
+  const direct = plan({ ...BASE, cdnHitRatio: 0.5, nodeReqPerSec: 10_000, proxyCores: 0 });
+  t.same([direct.proxy.hosts, direct.proxy.uplinkExceeded], [0, false]);
+  t.equal(proxyLine(direct), 'none in the origin path (--proxy-cores 0: the CDN fetches from the nodes)');
   t.end();
 });
 
@@ -257,8 +262,8 @@ t.test('the built CLI', async (t) => {
   t.ok(lines.length <= 30, `one screen (${lines.length} lines)`);
   t.match(text.stdout, /origin, average \/ peak\s+100 \/ 500 req\/s/);
   t.match(text.stdout, /^ {2}CPU\s+4 {2}<- binds\s+500 \/ 150 req\/s = 3\.33$/m);
-  // 500/10,000 + 500/2,300 + 50/1,100 = 0.05 + 0.217 + 0.045 = 0.31 cores busy; / 0.6 = 0.52.
-  t.equal(lines.at(-2), 'proxy: 1 proxy host (for 0.5 cores at 60%, 4 a host)', 'the proxy, with the measured defaults');
+  // 500/9,000 + 500/2,100 + 50/900 = 0.056 + 0.238 + 0.056 = 0.35 cores busy; / 0.6 = 0.58.
+  t.equal(lines.at(-2), 'proxy: 1 proxy host (for 0.6 cores at 60%, 4 a host)', 'the proxy, with the measured defaults');
   t.notMatch(text.stdout, /^warning:/m, 'one uplink carries 500 Mbit/s');
 
   t.equal(json.code, 0);
@@ -306,7 +311,7 @@ t.test('the built CLI: usage errors are one line and exit 2', async (t) => {
     [[...ok, '--node-rps', '0'], '--node-rps must be greater than 0 (got 0)'],
     [[...ok, '--node-rps', '-5'], '--node-rps must be a rate like 15000 or 15k (got "-5")'],
     [[...ok, '--node-rps', '100', '--disk-mbps', 'fast'], '--disk-mbps must be a rate in Mbit/s like 320 or 40MB/s (got "fast")'],
-    [[...ok, '--node-rps', '100', '--proxy-cores', '0'], '--proxy-cores must be a whole number of cores from 1 to 1024 (got 0)'],
+    [[...ok, '--node-rps', '100', '--proxy-cores', '1.5'], '--proxy-cores must be a whole number of cores from 0 (no proxy) to 1024 (got 1.5)'],
     [[...ok, '--node-rps', '100', '--proxy-uplink-mbps', 'wide'], '--proxy-uplink-mbps must be a rate in Mbit/s like 1000 or 1Gbit (got "wide")'],
     [ok, '--node-rps is required (or --from REPORT.json)'],
     [['plan', '--requests-per-visit', '2'], '--visitors is required'],

@@ -15,14 +15,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from './servers.js';
 import { cleanUpOnSignal, clockTicks, spawnTracked, stopSpawned, treeCpuTicks, type Spawned } from './procs.js';
-import { BenchError, fmtFixed, fmtInt, packageRoot, sleep, which } from './util.js';
+import { BenchError, fmtFixed, fmtInt, packageRoot, readJson, sleep, which } from './util.js';
 
 /** Mozilla SSL Configuration Generator, HAProxy 2.6, OpenSSL 3, "intermediate" (version 5.7). */
 export const MOZILLA_INTERMEDIATE = Object.freeze({
@@ -73,6 +73,65 @@ export function frontRatios(runs: readonly FrontRun[]): FrontRatio[] {
       if (http !== undefined && https !== undefined) out.push({ file: f.label, connection, reqPerSec: https.reqPerSec / http.reqPerSec, reqPerHaproxyCore: https.reqPerHaproxyCore / http.reqPerHaproxyCore });
     }
   return out;
+}
+
+/** What `--json` writes (load-tests/front.json) and RESULTS.md's "TLS at the front" quotes. */
+export interface FrontReport {
+  readonly schema: 1;
+  readonly kind: 'front';
+  readonly date: string;
+  readonly command: string;
+  readonly haproxy: string;
+  readonly machine: string;
+  readonly node: string;
+  /** 1, 5 and 15 minutes, at the start: other work on the machine makes every figure noisier. */
+  readonly loadAverage: readonly number[];
+  readonly connections: number;
+  readonly durationS: number;
+  readonly runs: readonly FrontRun[];
+  readonly ratios: readonly FrontRatio[];
+}
+
+/** RESULTS.md's section from load-tests/front.json, as index-cost-section.ts does for the index cost. */
+export function frontSection(): string {
+  const path = join(packageRoot(), 'load-tests', 'front.json');
+  if (!existsSync(path)) return '';
+  const r = readJson(path) as FrontReport;
+  const one = (file: string, connection: FrontRun['connection'], scheme: FrontRun['scheme']): FrontRun | undefined => r.runs.find((x) => x.file === file && x.connection === connection && x.scheme === scheme);
+  return [
+    '',
+    '## TLS at the front',
+    '',
+    `From \`${r.command}\` on ${r.date} (${r.machine}, Node ${r.node}, load average ${r.loadAverage.join(' ')} at the start). ${r.haproxy}, one thread, Mozilla "intermediate" TLS (TLS 1.2 and 1.3, no session tickets), an ECDSA P-256 certificate, in front of one pi-origin node on [::1] with PROXY v2 on the hop; autocannon with ${r.connections} connections, ${r.durationS} s a run, https verified against the certificate. "new connection" sends \`Connection: close\`: a TCP connection, and over https a full handshake, per request.`,
+    '',
+    '| file | connection | scheme | req/s | MB/s | errors | HAProxy CPU (1 core) | req/s per HAProxy core | node CPU |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.runs.map((x) => `| ${x.file} | ${x.connection} | ${x.scheme} | ${fmtInt(x.reqPerSec)} | ${fmtFixed(x.mbytesPerSec, 1)} | ${x.errors} | ${fmtFixed(x.haproxyCpuPct, 0)}% | ${fmtInt(x.reqPerHaproxyCore)} | ${fmtFixed(x.nodeCpuPct, 0)}% |`),
+    '',
+    'HTTPS/HTTP in the same run:',
+    '',
+    '| file | connection | req/s | req/s per HAProxy core |',
+    '| --- | --- | ---: | ---: |',
+    ...r.ratios.map((x) => `| ${x.file} | ${x.connection} | ${fmtFixed(x.reqPerSec, 2)} | ${fmtFixed(x.reqPerHaproxyCore, 2)} |`),
+    '',
+    ...frontCosts(one('1 KB', 'keep-alive', 'https'), one('1 KB', 'new connection', 'https'), one('200 KB', 'keep-alive', 'https')),
+  ].join('\n');
+}
+
+/** The three per-core costs `pi-origin plan` takes (docs/capacity.md, "The proxy"), derived from the https runs. */
+function frontCosts(small?: FrontRun, fresh?: FrontRun, large?: FrontRun): string[] {
+  if (small === undefined || fresh === undefined || large === undefined) return [];
+  const request = 1 / small.reqPerHaproxyCore;
+  const handshake = 1 / fresh.reqPerHaproxyCore - request;
+  const perLarge = 1 / large.reqPerHaproxyCore - request;
+  const bytes = (large.mbytesPerSec * 1e6) / large.reqPerSec;
+  return [
+    'What one HAProxy core does over TLS, for `pi-origin plan`: kept-alive 1 KB requests ' +
+      `${fmtInt(1 / request)}/s (\`--proxy-core-rps\`); a handshake costs ${fmtFixed(handshake * 1e6, 0)} µs on top, ${fmtInt(1 / handshake)}/s ` +
+      `(\`--proxy-core-handshakes\`); a 200 KB response ${fmtFixed(perLarge * 1e6, 0)} µs more than a 1 KB one, ${fmtInt((bytes * 8) / perLarge / 1e6)} Mbit/s (\`--proxy-core-mbps\`).`,
+    'Absolute req/s here are the load generator\'s (autocannon does the client half of every handshake in JavaScript on the same 2 cores, which other work shared): read the per-core figures, which count HAProxy\'s own CPU time (clock ticks: runs where HAProxy used under 2% of a core are rough).',
+    '',
+  ];
 }
 
 /** haproxy.cfg for the bench: the role's backend shape (PROXY v2 to the node), TLS as Mozilla says. */
@@ -210,6 +269,7 @@ async function main(): Promise<number> {
     }
 
     const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores`;
+    const load = loadavg();
     process.stderr.write(`front: ${version}, 1 thread, Mozilla intermediate, ECDSA P-256; pi-origin on [::1]; autocannon, ${args.connections} connections, ${args.durationS} s a run; ${machine}\n`);
     const runs: FrontRun[] = [];
     for (const f of FRONT_FILES)
@@ -229,7 +289,10 @@ async function main(): Promise<number> {
       ...ratios.map((r) => `  ${r.file.padEnd(6)} ${r.connection.padEnd(14)} req/s x${fmtFixed(r.reqPerSec, 2)}   req/s per HAProxy core x${fmtFixed(r.reqPerHaproxyCore, 2)}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');
-    if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ schema: 1, kind: 'front', haproxy: version, machine, connections: args.connections, durationS: args.durationS, runs, ratios }, null, 2) + '\n');
+    if (args.json !== undefined) {
+      const report: FrontReport = { schema: 1, kind: 'front', date: new Date().toISOString(), command: `npm run bench:front -- --duration ${args.durationS} --connections ${args.connections}`, haproxy: version, machine, node: process.version, loadAverage: load.map((l) => +l.toFixed(2)), connections: args.connections, durationS: args.durationS, runs, ratios };
+      writeFileSync(args.json, JSON.stringify(report, null, 2) + '\n');
+    }
     return runs.some((r) => r.errors > 0) ? 1 : 0;
   } finally {
     for (const s of spawned.reverse()) await stopSpawned(s);
