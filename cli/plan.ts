@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  capacityFromReport, LIMIT_NAMES, plan, PLAN_DEFAULTS, PLAN_FLAGS, PlanError, summaryLine, type Plan, type PlanInput, type PlanOptions, type ReportCapacity,
+  capacityFromReport, LIMIT_NAMES, plan, PLAN_DEFAULTS, PLAN_FLAGS, PlanError, proxyLine, summaryLine, type Plan, type PlanInput, type PlanOptions, type ReportCapacity,
 } from '../load-tests/plan.js';
 import { parseBytes } from '../server/config.js';
 import { fail, parseArgs, UsageError, type Subcommand } from './subcommands.js';
@@ -41,6 +41,13 @@ const HELP = [
   'Plan:',
   `  --target-utilisation R     share of measured CPU and disk capacity to use at peak (default ${PLAN_DEFAULTS.targetUtilisation})`,
   `  --headroom N               spare nodes: 1 is N+1, 2 is N+2 (default ${PLAN_DEFAULTS.headroom})`,
+  'Proxy, the HTTPS front, per core (measure it: npm run bench:front; defaults from RESULTS.md):',
+  `  --proxy-core-rps N         HTTPS req/s on kept-alive connections (default ${PLAN_DEFAULTS.proxyCoreReqPerSec})`,
+  `  --proxy-core-mbps RATE     HTTPS response Mbit/s encrypted (default ${PLAN_DEFAULTS.proxyCoreMbps})`,
+  `  --proxy-core-handshakes N  new TLS connections/s (default ${PLAN_DEFAULTS.proxyCoreHandshakes})`,
+  `  --connections-per-visit N  new TLS connections a visit opens (default ${PLAN_DEFAULTS.connectionsPerVisit})`,
+  `  --proxy-cores N            cores of one proxy host; 0: no proxy (default ${PLAN_DEFAULTS.proxyCores})`,
+  `  --proxy-uplink-mbps RATE   uplink of one proxy host (default ${PLAN_DEFAULTS.proxyUplinkMbps})`,
   '  --json                     print the plan and every figure as JSON',
   '',
   'Exit 0 with a plan; 2 for a bad option; 1 when --from cannot be read as a report.',
@@ -88,6 +95,12 @@ const FLAG_PARSERS: Readonly<Record<keyof PlanOptions, { parse: Parse; like: str
   diskMbps: { parse: parseRate, like: 'a rate in Mbit/s like 320 or 40MB/s' },
   targetUtilisation: { parse: parseRatio, like: 'a ratio like 0.6 or 60%' },
   headroom: { parse: parseNumber, like: 'a number of spare nodes like 1' },
+  proxyCoreReqPerSec: { parse: parseCount, like: 'a rate like 9000 or 9k' },
+  proxyCoreMbps: { parse: parseRate, like: 'a rate in Mbit/s like 2100 or 260MB/s' },
+  proxyCoreHandshakes: { parse: parseCount, like: 'a rate like 900' },
+  connectionsPerVisit: { parse: parseNumber, like: 'a number like 1' },
+  proxyCores: { parse: parseNumber, like: 'a number of cores like 4' },
+  proxyUplinkMbps: { parse: parseRate, like: 'a rate in Mbit/s like 1000 or 1Gbit' },
 };
 
 const KEY_OF_FLAG: ReadonlyMap<string, keyof PlanOptions> = new Map(Object.entries(PLAN_FLAGS).map(([key, flag]) => [flag.slice(2), key as keyof PlanOptions]));
@@ -179,6 +192,7 @@ export function render(p: Plan, from?: ReportCapacity): string {
   const o = p.options;
   const d = p.demand;
   const n = p.node;
+  const x = p.proxy;
   const row = (label: string, value: string, how = ''): string => `  ${label.padEnd(26)} ${value.padEnd(24)} ${how}`.trimEnd();
   const lines = [
     'Traffic',
@@ -199,11 +213,17 @@ export function render(p: Plan, from?: ReportCapacity): string {
     ...p.limits.map((l) => row(LIMIT_NAMES[l.limit], `${l.nodes}${p.binding === l.limit ? '  <- binds' : ''}`, `${num(l.peakDemand)} / ${num(l.perNode)} ${l.unit} = ${N2.format(l.load)}`)),
     row('per node, headroom spent', `${num(p.perNodeAtPeak.reqPerSec)} req/s, ${num(p.perNodeAtPeak.mbps)} Mbit/s`, `${pct(p.perNodeAtPeak.cpuShare)} of measured CPU, ${pct(p.perNodeAtPeak.nicShare)} of the NIC`),
     row('headroom', `+${p.headroom}`, p.headroom === 0 ? 'no spare node' : `N+${p.headroom}: peak survives ${p.headroom} node${p.headroom === 1 ? '' : 's'} down`),
+    'Proxy at peak (HTTPS front, all origin traffic)',
+    row('CPU', `${N1.format(x.coresBusy)} cores busy`, `${num(d.peakOriginReqPerSec)}/${num(o.proxyCoreReqPerSec)} + ${num(d.peakOriginMbps)}/${num(o.proxyCoreMbps)} Mbit/s + ${num(x.peakHandshakesPerSec)}/${num(o.proxyCoreHandshakes)} handshakes`),
+    row('uplink', `${num(d.peakOriginMbps)} / ${num(x.usableUplinkMbps)} Mbit/s`, `${num(o.proxyUplinkMbps)} Mbit/s x ${pct(o.nicCeiling)} ceiling`),
     ...p.notes.map((note) => `note: ${note}`),
   ];
+  if (x.uplinkExceeded)
+    lines.push(`warning: the origin traffic at peak (${num(d.peakOriginMbps)} Mbit/s) exceeds one proxy's uplink (${num(x.usableUplinkMbps)} Mbit/s usable): ${x.hostsForUplink} proxy hosts, a faster uplink, or a CDN with a higher byte hit ratio`);
   if (from !== undefined && o.responseBytes > 2 * from.responseBytes)
     lines.push(`note: --from's run averaged ${size(from.responseBytes)} responses, this plan ${size(o.responseBytes)}: its req/s overstates a node for this traffic`);
   if (from !== undefined) lines.push(`note: capacity measured on ${from.machine}: replace it with a run on a Pi 4 unless that is one`);
+  lines.push(`proxy: ${proxyLine(p)}`);
   lines.push(`plan: ${summaryLine(p)}`);
   return lines.join('\n') + '\n';
 }

@@ -78,6 +78,17 @@ export interface DnsRecord {
   readonly address: string;
   /** The node's `origin_node_port`: an AAAA record carries no port, so the CDN must be configured with it. */
   readonly port: number;
+  /** The node's HTTPS port when the inventory gives it origin TLS (`origin_node_tls_cert_src`), else null. */
+  readonly tlsPort: number | null;
+}
+
+/**
+ * What the CDN fetches from: one name has one scheme and port in a CDN's origin settings, so
+ * this is the scheme and port every record shares (HTTPS when every node has origin TLS).
+ */
+export interface CdnOrigin {
+  readonly scheme: 'https' | 'http';
+  readonly port: number;
 }
 
 export interface SkippedNode {
@@ -100,6 +111,8 @@ export interface RecordSet {
   readonly records: readonly DnsRecord[];
   /** In inventory order. */
   readonly skipped: readonly SkippedNode[];
+  /** The scheme and port to give the CDN; null when there are no records or they disagree. */
+  readonly cdn: CdnOrigin | null;
 }
 
 /**
@@ -132,7 +145,7 @@ export function originRecordSet(report: ClusterStatus, options: DnsOptions): Rec
     if (first === undefined) byAddress.set(n.address, n);
     else reasons.set(n, `same address as ${first.name}`);
   }
-  const records = [...byAddress.values()].map((n) => ({ node: n.name, address: n.address, port: n.port })).sort((a, b) => compareIPv6(a.address, b.address));
+  const records = [...byAddress.values()].map((n) => ({ node: n.name, address: n.address, port: n.port, tlsPort: n.tlsPort ?? null })).sort((a, b) => compareIPv6(a.address, b.address));
   return {
     name: o.name,
     ttl: o.ttl,
@@ -141,6 +154,7 @@ export function originRecordSet(report: ClusterStatus, options: DnsOptions): Rec
     nodes: report.nodes.length,
     records,
     skipped: report.nodes.filter((n) => reasons.has(n)).map((n) => ({ node: n.name, address: n.address, reason: reasons.get(n) as string })),
+    cdn: cdnOrigin(records),
   };
 }
 
@@ -220,6 +234,15 @@ export function recordWarnings(set: RecordSet): string[] {
     .map((r) => `${set.name} AAAA ${r.address} (${r.node}) is a unique-local address (fc00::/7): only resolvers and CDNs inside your network can reach it`);
 }
 
+/** HTTPS when every record has the same TLS port; else plain HTTP when every record has the same port; else null. */
+export function cdnOrigin(records: readonly DnsRecord[]): CdnOrigin | null {
+  const first = records[0];
+  if (first === undefined) return null;
+  if (first.tlsPort !== null && records.every((r) => r.tlsPort === first.tlsPort)) return { scheme: 'https', port: first.tlsPort };
+  if (records.every((r) => r.tlsPort === null && r.port === first.port)) return { scheme: 'http', port: first.port };
+  return null;
+}
+
 /** Why an inventory address cannot be an AAAA record, or undefined when it can. */
 function addressProblem(text: string): string | undefined {
   const a = parseAddress(text);
@@ -265,12 +288,21 @@ function oneLine(text: string): string {
 export function renderZone(set: RecordSet): string {
   const lines = [`; pi-origin cluster dns: ${set.name} AAAA from ${set.records.length} of ${set.nodes} node${set.nodes === 1 ? '' : 's'} (${set.generated})`];
   if (set.release !== null) lines.push(`; release ${set.release}`);
+  if (set.records.length > 0) lines.push(cdnComment(set));
   for (const s of set.skipped) lines.push(oneLine(`; skipped ${s.node} ${s.address}: ${s.reason}`));
   for (const r of set.records) lines.push(`${set.name}. ${set.ttl} IN AAAA ${r.address}`);
   return lines.join('\n') + '\n';
 }
 
-/** The `--json` document: `{ name, ttl, release, generated, nodes, records, skipped }`. */
+/** The port to type into the CDN's origin settings, and why. */
+function cdnComment(set: RecordSet): string {
+  const c = set.cdn;
+  if (c === null) return oneLine(`; CDN origin: the nodes differ (${set.records.map((r) => `${r.node} ${r.tlsPort === null ? `http ${r.port}` : `https ${r.tlsPort}`}`).join(', ')}): one name needs one scheme and port, give every node the same`);
+  if (c.scheme === 'https') return `; CDN origin: https port ${c.port} (origin TLS on every node; plain http on port ${(set.records[0] as DnsRecord).port})`;
+  return `; CDN origin: http port ${c.port} (no origin TLS in the inventory: set origin_node_tls_cert_src for https on 443)`;
+}
+
+/** The `--json` document: `{ name, ttl, release, generated, nodes, records, skipped, cdn }`. */
 export function recordSetJson(set: RecordSet): unknown {
-  return { name: set.name, ttl: set.ttl, release: set.release, generated: set.generated, nodes: set.nodes, records: set.records, skipped: set.skipped };
+  return { name: set.name, ttl: set.ttl, release: set.release, generated: set.generated, nodes: set.nodes, records: set.records, skipped: set.skipped, cdn: set.cdn };
 }

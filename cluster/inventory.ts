@@ -23,6 +23,8 @@ export type InventoryFormat = (typeof INVENTORY_FORMATS)[number];
 export const DEFAULT_GROUP = 'origins';
 /** The port a node serves on when no `origin_node_port` is set: the origin_node role's default. */
 export const DEFAULT_PORT = 8080;
+/** The origin_node role's HTTPS port when a certificate is given. */
+export const DEFAULT_TLS_PORT = 443;
 
 /** A malformed inventory or one that names an invalid address; the message starts with `FILE:LINE:` where a line is known. */
 export class InventoryError extends Error {
@@ -82,6 +84,11 @@ export interface InventoryHost {
   readonly address: NodeAddress;
   /** `origin_node_port`, else {@link DEFAULT_PORT}. */
   readonly port: number;
+  /**
+   * The HTTPS port when the host has origin TLS (`origin_node_tls_cert_src` set in the
+   * inventory): `origin_node_tls_port`, else {@link DEFAULT_TLS_PORT}. Absent without TLS.
+   */
+  readonly tlsPort?: number;
   /** Every variable that applies to the host, merged with Ansible's precedence. */
   readonly vars: Readonly<Record<string, unknown>>;
 }
@@ -579,7 +586,15 @@ export function resolveGroup(model: InventoryModel, group: string): InventoryHos
   return names.map((name) => {
     const def = model.hosts.get(name) as HostDef;
     const vars = hostVars(model, name);
-    return { name, address: hostAddress(model.file, def, vars.get('ansible_host')), port: originPort(model.file, name, vars.get('origin_node_port')), vars: Object.fromEntries([...vars].map(([k, v]) => [k, v.value])) };
+    const tlsCert = vars.get('origin_node_tls_cert_src')?.value;
+    const tlsPort = typeof tlsCert === 'string' && tlsCert !== '' ? portVar(model.file, name, 'origin_node_tls_port', vars.get('origin_node_tls_port'), DEFAULT_TLS_PORT) : undefined;
+    return {
+      name,
+      address: hostAddress(model.file, def, vars.get('ansible_host')),
+      port: portVar(model.file, name, 'origin_node_port', vars.get('origin_node_port'), DEFAULT_PORT),
+      ...(tlsPort === undefined ? {} : { tlsPort }),
+      vars: Object.fromEntries([...vars].map(([k, v]) => [k, v.value])),
+    };
   });
 }
 
@@ -595,9 +610,9 @@ function hostAddress(file: string, host: HostDef, set: Defined | undefined): Nod
   throw new InventoryError(`${at}: ${what} is not an IPv6 or IPv4 literal or a host name${hint}`);
 }
 
-function originPort(file: string, host: string, set: Defined | undefined): number {
-  if (set === undefined) return DEFAULT_PORT;
+function portVar(file: string, host: string, name: string, set: Defined | undefined, fallback: number): number {
+  if (set === undefined) return fallback;
   const n = typeof set.value === 'number' ? set.value : typeof set.value === 'string' && /^\d+$/.test(set.value) ? Number(set.value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${where(file, set)}: host ${host}: origin_node_port must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InventoryError(`${where(file, set)}: host ${host}: ${name} must be an integer from 1 to 65535 (got ${JSON.stringify(set.value)})`);
   return n;
 }

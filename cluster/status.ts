@@ -36,6 +36,8 @@ interface ProbeBase {
   /** Canonical address (RFC 5952 for IPv6): `fd00:cafe::11`. */
   readonly address: string;
   readonly port: number;
+  /** The inventory's HTTPS port for the node (InventoryHost.tlsPort); absent without origin TLS. */
+  readonly tlsPort?: number;
   /** Address and port as a person reads them: `[fd00:cafe::11]:8080`. */
   readonly endpoint: string;
   readonly url: string;
@@ -95,7 +97,7 @@ export function summarise(nodes: readonly NodeProbe[]): ClusterStatus {
 
 /** One GET of `/_origin/status` with a deadline covering connect, response and body. Never rejects. */
 export async function probeNode(host: InventoryHost, timeoutMs: number, signal?: AbortSignal): Promise<NodeProbe> {
-  const base: ProbeBase = { name: host.name, address: host.address.text, port: host.port, endpoint: hostPort(host.address, host.port), url: nodeUrl(host.address, host.port, STATUS_PATH) };
+  const base: ProbeBase = { name: host.name, address: host.address.text, port: host.port, ...(host.tlsPort === undefined ? {} : { tlsPort: host.tlsPort }), endpoint: hostPort(host.address, host.port), url: nodeUrl(host.address, host.port, STATUS_PATH) };
   const answer = await getText(host, STATUS_PATH, 'application/json', timeoutMs, signal);
   if (!answer.ok) return { ...base, up: false, error: answer.error };
   const status = parseStatus(answer.body);

@@ -49,6 +49,18 @@ export interface PlanOptions {
   readonly targetUtilisation: number;
   /** Spare nodes on top of those the peak needs (1: N+1). */
   readonly headroom: number;
+  /** HTTPS req/s one proxy core carries on kept-alive connections, small responses (`bench:front`). */
+  readonly proxyCoreReqPerSec: number;
+  /** HTTPS response Mbit/s one proxy core encrypts and sends (`bench:front`, large files). */
+  readonly proxyCoreMbps: number;
+  /** New TLS connections (full handshakes) one proxy core accepts per second (`bench:front`). */
+  readonly proxyCoreHandshakes: number;
+  /** New TLS connections a visit opens at the front (a browser: one HTTP/2 connection). */
+  readonly connectionsPerVisit: number;
+  /** Cores of one proxy host; 0: no proxy in the origin path (a CDN fetching from the nodes). */
+  readonly proxyCores: number;
+  /** Uplink of one proxy host, Mbit/s. */
+  readonly proxyUplinkMbps: number;
 }
 
 export type PlanInput = Partial<PlanOptions> & Pick<PlanOptions, 'visitorsPerDay' | 'requestsPerVisit'>;
@@ -68,6 +80,15 @@ export const PLAN_DEFAULTS = Object.freeze({
   diskMbps: 320,
   targetUtilisation: 0.6,
   headroom: 1,
+  // Measured by `npm run bench:front` (load-tests/RESULTS.md, "TLS at the front"): HAProxy 2.6,
+  // one thread, Mozilla intermediate, ECDSA P-256, on the 2-core AMD EPYC this project is tested
+  // on; the lower of two runs, rounded down. Not a Pi: measure the proxy host and pass the flags.
+  proxyCoreReqPerSec: 9000,
+  proxyCoreMbps: 2100,
+  proxyCoreHandshakes: 900,
+  connectionsPerVisit: 1,
+  proxyCores: 4,
+  proxyUplinkMbps: 1000,
 });
 
 /** The CLI flag for each option: every message names the option as the person typed it. */
@@ -88,6 +109,12 @@ export const PLAN_FLAGS: Readonly<Record<keyof PlanOptions, string>> = {
   diskMbps: '--disk-mbps',
   targetUtilisation: '--target-utilisation',
   headroom: '--headroom',
+  proxyCoreReqPerSec: '--proxy-core-rps',
+  proxyCoreMbps: '--proxy-core-mbps',
+  proxyCoreHandshakes: '--proxy-core-handshakes',
+  connectionsPerVisit: '--connections-per-visit',
+  proxyCores: '--proxy-cores',
+  proxyUplinkMbps: '--proxy-uplink-mbps',
 };
 
 export type PlanErrorCode = 'PI_ORIGIN_PLAN_INVALID_OPTION' | 'PI_ORIGIN_PLAN_BAD_REPORT';
@@ -126,6 +153,9 @@ export function resolvePlanOptions(input: PlanInput): Resolved {
   positive(o, 'diskMbps');
   share(o, 'targetUtilisation');
   if (!Number.isInteger(o.headroom) || o.headroom < 0 || o.headroom > 10) throw new PlanError(`--headroom must be a whole number of spare nodes from 0 to 10 (got ${String(o.headroom)})`);
+  for (const key of ['proxyCoreReqPerSec', 'proxyCoreMbps', 'proxyCoreHandshakes', 'proxyUplinkMbps'] as const) positive(o, key);
+  atLeast(o, 'connectionsPerVisit', 0);
+  if (!Number.isInteger(o.proxyCores) || o.proxyCores < 0 || o.proxyCores > 1024) throw new PlanError(`--proxy-cores must be a whole number of cores from 0 (no proxy) to 1024 (got ${String(o.proxyCores)})`);
   const v = o as PlanOptions; // every field checked above
   // Derived, so both are always present: bytes per visit = average response × requests per visit.
   const bytesPerVisit = v.bytesPerVisit ?? (v.responseBytes as number) * v.requestsPerVisit;
@@ -231,7 +261,45 @@ export interface Plan {
   readonly totalNodes: number;
   /** Each node's share of the peak when only nodesForPeak nodes are up (the headroom is spent). */
   readonly perNodeAtPeak: { readonly reqPerSec: number; readonly mbps: number; readonly cpuShare: number; readonly nicShare: number };
+  /** The HTTPS front in front of the nodes: a capacity limit of its own. */
+  readonly proxy: ProxyPlan;
   readonly notes: readonly string[];
+}
+
+/**
+ * The front (dualstack_proxy) terminating TLS for the origin traffic. Its CPU is a sum of three
+ * costs measured by `bench:front`: a fixed cost per request, a cost per byte encrypted and a full
+ * handshake per new connection. Taken as carrying all of the origin traffic (what a CDN passes
+ * on, or every visitor without one).
+ */
+export interface ProxyPlan {
+  /** peakVisitsPerSec × connectionsPerVisit × originRequestShare: a CDN keeps its connections open. */
+  readonly peakHandshakesPerSec: number;
+  /** peakOriginReqPerSec / proxyCoreReqPerSec + peakOriginMbps / proxyCoreMbps + peakHandshakesPerSec / proxyCoreHandshakes. */
+  readonly coresBusy: number;
+  /** coresBusy / targetUtilisation. */
+  readonly coresNeeded: number;
+  /** proxyUplinkMbps × nicCeiling. */
+  readonly usableUplinkMbps: number;
+  /** ⌈coresNeeded / proxyCores⌉. */
+  readonly hostsForCpu: number;
+  /** ⌈peakOriginMbps / usableUplinkMbps⌉. */
+  readonly hostsForUplink: number;
+  /** max(1, hostsForCpu, hostsForUplink); 0 with --proxy-cores 0. */
+  readonly hosts: number;
+  /** peakOriginMbps > usableUplinkMbps: one proxy cannot carry the origin traffic. */
+  readonly uplinkExceeded: boolean;
+}
+
+function proxyPlan(o: Resolved, demand: Demand): ProxyPlan {
+  const peakHandshakesPerSec = demand.avgVisitsPerSec * o.peakFactor * o.connectionsPerVisit * demand.originRequestShare;
+  const coresBusy = demand.peakOriginReqPerSec / o.proxyCoreReqPerSec + demand.peakOriginMbps / o.proxyCoreMbps + peakHandshakesPerSec / o.proxyCoreHandshakes;
+  const coresNeeded = coresBusy / o.targetUtilisation;
+  const usableUplinkMbps = o.proxyUplinkMbps * o.nicCeiling;
+  if (o.proxyCores === 0) return { peakHandshakesPerSec, coresBusy, coresNeeded, usableUplinkMbps, hostsForCpu: 0, hostsForUplink: 0, hosts: 0, uplinkExceeded: false };
+  const hostsForCpu = nodesFor(coresNeeded / o.proxyCores);
+  const hostsForUplink = nodesFor(demand.peakOriginMbps / usableUplinkMbps);
+  return { peakHandshakesPerSec, coresBusy, coresNeeded, usableUplinkMbps, hostsForCpu, hostsForUplink, hosts: Math.max(1, hostsForCpu, hostsForUplink), uplinkExceeded: demand.peakOriginMbps > usableUplinkMbps };
 }
 
 /**
@@ -296,6 +364,7 @@ export function plan(input: PlanInput): Plan {
   if (o.workingSetBytes === undefined) notes.push('memory: no --working-set given, so the content is taken to fit the cache and storage is never read');
   else if (cacheByteShare < 1) notes.push('memory: access taken as uniform over the working set (pessimistic when a few files are most of the traffic); the OS page cache is not counted');
   if (top === undefined) notes.push('the origin sees no traffic at peak (every request a CDN hit): one node serves the misses and revalidations');
+  const proxy = proxyPlan(o, demand);
 
   return {
     options: o,
@@ -312,6 +381,7 @@ export function plan(input: PlanInput): Plan {
       cpuShare: demand.peakOriginReqPerSec / nodesForPeak / o.nodeReqPerSec,
       nicShare: demand.peakOriginMbps / nodesForPeak / o.nicMbps,
     },
+    proxy,
     notes,
   };
 }
@@ -330,6 +400,15 @@ export function summaryLine(p: Plan): string {
   if (p.binding === null) return `${pis} (${p.nodesForPeak} minimum + ${spare}); no limit binds: the origin sees no traffic`;
   const why = p.binding === 'memory' ? 'memory (cache misses read from storage)' : LIMIT_NAMES[p.binding];
   return `${pis} (${p.nodesForPeak} for ${LIMIT_NAMES[p.binding]} at peak + ${spare}); the binding limit is ${why}`;
+}
+
+/** `1 proxy host (2.1 of 4 cores at peak)`, and the uplink warning when one proxy cannot carry the traffic. */
+export function proxyLine(p: Plan): string {
+  const x = p.proxy;
+  if (x.hosts === 0) return 'none in the origin path (--proxy-cores 0: the CDN fetches from the nodes)';
+  const hosts = `${x.hosts} proxy host${x.hosts === 1 ? '' : 's'}`;
+  const why = x.hostsForUplink > x.hostsForCpu ? 'for the uplink' : `for ${+x.coresNeeded.toFixed(1)} cores at ${+(p.options.targetUtilisation * 100).toFixed(2)}%, ${p.options.proxyCores} a host`;
+  return `${hosts} (${why})`;
 }
 
 /** Where `--from` found the per-node capacity. */

@@ -3,7 +3,10 @@
  * test rig (test/rig/netns.ts): the artifact is unpacked, the server starts (service manager
  * "none": no systemd here) and answers /_origin/health over IPv6, the rendered unit is hardened,
  * the rendered nftables ruleset passes `nft -c` in the node and accepts no IPv4, a second run
- * changes nothing, and ansible-lint passes.
+ * changes nothing, and ansible-lint passes. With a certificate from a test CA (openssl) the node
+ * serves HTTPS on 443, verified over IPv6 with curl --cacert; the ruleset, loaded in a node,
+ * admits 443 from http_allow only; a third run with a renewed certificate replaces the files and
+ * the running server presents the new one without a restart.
  *
  * The rig shares /etc, /opt, /run and the process table with this machine; only /srv is per
  * node. So the role runs with origin_node_apply_host_config=false, renders etc files under
@@ -11,21 +14,30 @@
  * account (creating pi-origin would edit this machine's /etc/passwd). The test checks that the
  * host's /etc and /opt were not touched.
  *
- * Needs root, the rig's packages, and `ansible ansible-lint` (Debian). Traffic stays on the rig's
- * bridge (fd00:cafe:0:a::/64).
+ * Port 443 as nobody: production gets CAP_NET_BIND_SERVICE from the unit; here each node's
+ * namespace lowers net.ipv4.ip_unprivileged_port_start (per network namespace) instead.
+ *
+ * Needs root, the rig's packages, `ansible ansible-lint openssl curl` (Debian). Traffic stays on
+ * the rig's bridge (fd00:cafe:0:a::/64).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ansibleEnv, buildArtifact, httpGet, recap, REPO, run, waitHttp, type Run } from './helpers/ansible.js';
-import { createRig, type Rig } from './rig/netns.js';
+import { createRig, type Rig, type RigNode } from './rig/netns.js';
+import { issue, makeCa, servedCertificateCn } from './helpers/test-ca.js';
+import { waitFor } from './helpers/wait.js';
 
 const PORT = 8080;
+const TLS_PORT = 443;
 const TEST_ETC = '/srv/origin/test-etc';
 const APP_DIR = '/srv/opt/pi-origin';
 
 /** Things on this machine the role must never create when run against the rig. */
+// Three playbook runs and ansible-lint on a shared 2-core machine.
+t.setTimeout(6 * 60_000);
+
 const HOST_PATHS = ['/etc/systemd/system/pi-origin.service', '/etc/sysctl.d/90-pi-origin.conf', '/etc/nftables.d/pi-origin.nft', '/opt/pi-origin', '/srv/origin', '/srv/opt'];
 
 t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
@@ -55,6 +67,19 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
     symlinkSync(releaseId, join(releases, 'current'));
   }
 
+  // Certificates: one CA; the first leaf and its renewal name both nodes' addresses.
+  const certs = join(work, 'certs');
+  mkdirSync(certs);
+  const ca = await makeCa(certs);
+  const sans = rig.nodes.map((n) => `IP:${n.address}`);
+  const [leaf, renewed] = await Promise.all([issue(ca, certs, 'origin-1', sans), issue(ca, certs, 'origin-2', sans)]);
+  for (const n of rig.nodes) {
+    const low = await rig.exec(n, ['sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
+    t.equal(low.code, 0, `${n.name}: unprivileged port 443 in the node's namespace ${low.stderr}`);
+  }
+  const demoFile = 'robots.txt';
+  const demoBytes = readFileSync(join(REPO, 'dist/demo-releases', releaseId, demoFile));
+
   const vars = {
     origin_node_artifact: artifact,
     origin_node_service_manager: 'none',
@@ -67,14 +92,24 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
     origin_node_port: PORT,
     origin_node_workers: 1,
     origin_node_admin_allow: ['::1/128', `${rig.gateway}/128`],
-    origin_node_http_allow: [`${rig.subnet}::/64`],
+    // Only the controller (the bridge's address): node2 stands for a prefix outside the allow list.
+    origin_node_http_allow: [`${rig.gateway}/128`],
+    origin_node_tls_cert_src: leaf.cert,
+    origin_node_tls_key_src: leaf.key,
     origin_node_ssh_allow: [`${rig.subnet}::/64`],
     origin_node_dns64_servers: ['fd00:cafe:0:a::53'],
   };
   const varsFile = join(work, 'vars.json');
   writeFileSync(varsFile, JSON.stringify(vars));
   const env = ansibleEnv();
-  const playbook = (): Promise<Run> => run('ansible-playbook', ['-i', rig.inventoryPath, join(REPO, 'ansible/provision.yml'), '-e', `@${varsFile}`], { env, timeoutMs: 90000 });
+  const playbook = (extraVars: Record<string, unknown> = {}): Promise<Run> =>
+    run('ansible-playbook', ['-i', rig.inventoryPath, join(REPO, 'ansible/provision.yml'), '-e', `@${varsFile}`, '-e', JSON.stringify(extraVars)], { env, timeoutMs: 180000 });
+  /** curl from the controller (`from` undefined: the root namespace, the bridge's address) or from inside a node. */
+  const curlTls = (from: RigNode | undefined, address: string, path: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    // No -k: the chain is verified against the test CA and the address against the SANs.
+    const argv = ['curl', '-sS', '--globoff', '--connect-timeout', '3', '--max-time', '10', '--cacert', ca.cert, '-o', '-', '-w', '', `https://[${address}]:${TLS_PORT}${path}`];
+    return from === undefined ? run(argv[0] as string, argv.slice(1)) : rig.exec(from, argv);
+  };
 
   const [first, lint] = await Promise.all([playbook(), run('ansible-lint', ['--offline', '--nocolor', 'ansible/'], { env: { ...env, ANSIBLE_CONFIG: '' }, timeoutMs: 60000 })]);
   t.equal(first.code, 0, `first ansible-playbook run exits 0 (${first.ms} ms)`, { stdout: first.stdout.slice(-4000), stderr: first.stderr.slice(-2000) });
@@ -110,6 +145,14 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
         t.match(unit, new RegExp(`^${line}$`, 'm'), `${n.name}: unit has ${line}`);
       }
       t.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${APP_DIR}/current/dist/cli/main.js serve /srv/origin/releases/current --listen \\[::\\]:${PORT} --admin-allow ::1/128 --admin-allow ${rig.gateway}/128`, 'm'), `${n.name}: unit ExecStart`);
+      const tlsDir = `${TEST_ETC}/etc/pi-origin/tls`;
+      t.match(unit, new RegExp(` --tls-listen \\[::\\]:${TLS_PORT} --tls-cert ${tlsDir}/origin\\.crt\\.pem --tls-key ${tlsDir}/origin\\.key\\.pem( |$)`, 'm'), `${n.name}: ExecStart serves TLS on ${TLS_PORT} from the installed files`);
+      const modes = await rig.exec(n, ['stat', '-c', '%n %a %U:%G', tlsDir, `${tlsDir}/origin.key.pem`, `${tlsDir}/origin.crt.pem`]);
+      t.equal(modes.stdout, [`${tlsDir} 750 root:nogroup`, `${tlsDir}/origin.key.pem 600 nobody:nogroup`, `${tlsDir}/origin.crt.pem 644 root:nogroup`, ''].join('\n'), `${n.name}: key readable by the service user only`);
+      const https = await curlTls(undefined, n.address, `/${demoFile}`);
+      t.equal(https.code, 0, `${n.name}: HTTPS on ${TLS_PORT} verified against the test CA over IPv6 ${https.stderr}`);
+      t.equal(https.stdout, demoBytes.toString(), `${n.name}: the demo's ${demoFile}, exact bytes`);
+      t.equal(await servedCertificateCn(n.address, TLS_PORT, ca.cert), 'origin-1', `${n.name}: the installed certificate`);
 
       const nftPath = `${TEST_ETC}/etc/nftables.d/pi-origin.nft`;
       const nft = readFileSync(join(n.dir, 'srv', nftPath.slice('/srv/'.length)), 'utf8');
@@ -120,6 +163,7 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
       t.match(nft, /policy drop/, `${n.name}: input policy drop`);
       t.match(nft, /icmpv6 type \{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect \} ip6 hoplimit 255 accept/, `${n.name}: neighbour discovery allowed on-link (the whole ruleset is checked in hardening.test.ts)`);
       t.match(nft, new RegExp(`tcp dport ${PORT} ip6 saddr @http_allow accept`), `${n.name}: HTTP only from http_allow`);
+      t.match(nft, new RegExp(`tcp dport ${TLS_PORT} ip6 saddr @http_allow accept`), `${n.name}: HTTPS only from http_allow`);
 
       const sysctl = readFileSync(join(n.dir, 'srv', TEST_ETC.slice('/srv/'.length), 'etc/sysctl.d/90-pi-origin.conf'), 'utf8');
       t.match(sysctl, /^net\.core\.somaxconn = 4096$/m, `${n.name}: sysctl file rendered`);
@@ -133,6 +177,19 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
     }),
   );
 
+  await t.test('on the wire: the ruleset admits 443 from http_allow only', async (t) => {
+    const [node1, node2] = rig.nodes as [RigNode, RigNode];
+    const before = await curlTls(node2, node1.address, `/${demoFile}`);
+    t.equal(before.code, 0, `without the ruleset node2 reaches node1:${TLS_PORT} (the probe works) ${before.stderr}`);
+    const load = await rig.exec(node1, ['nft', '-f', `${TEST_ETC}/etc/nftables.d/pi-origin.nft`]);
+    t.equal(load.code, 0, `the rendered ruleset loads in node1's namespace ${load.stderr}`);
+    const allowed = await curlTls(undefined, node1.address, `/${demoFile}`);
+    t.equal(allowed.code, 0, `from http_allow (the controller): HTTPS answered ${allowed.stderr}`);
+    t.equal(allowed.stdout, demoBytes.toString(), 'exact bytes through the firewall');
+    const denied = await curlTls(node2, node1.address, `/${demoFile}`);
+    t.equal(denied.code, 28, 'from outside http_allow (node2): the SYN is dropped, curl times out connecting (exit 28)');
+  });
+
   const second = await playbook();
   t.equal(second.code, 0, `second ansible-playbook run exits 0 (${second.ms} ms)`, { stdout: second.stdout.slice(-4000) });
   const r2 = recap(second.stdout);
@@ -143,6 +200,23 @@ t.test('origin_node role against two IPv6-only rig nodes', async (t) => {
     t.equal(pid.stdout.trim(), pids.get(n.name), `${n.name}: server not restarted by the second run`);
     const res = await httpGet(`http://[${n.address}]:${PORT}/_origin/health`);
     t.equal(res.status, 200, `${n.name}: still healthy`);
+  }
+
+  // Renewal: new files on the controller, a third run copies them; the server is not restarted
+  // and presents the new certificate (it watches the files).
+  const third = await playbook({ origin_node_tls_cert_src: renewed.cert, origin_node_tls_key_src: renewed.key });
+  t.equal(third.code, 0, `third run with a renewed certificate exits 0 (${third.ms} ms)`, { stdout: third.stdout.slice(-4000) });
+  for (const [host, c] of recap(third.stdout)) t.equal(c.changed, 2, `${host}: the third run changed the key and the certificate, nothing else`);
+  for (const n of rig.nodes) {
+    const cn = await waitFor('the renewed certificate', async () => {
+      const seen = await servedCertificateCn(n.address, TLS_PORT, ca.cert).catch(() => undefined);
+      return seen === 'origin-2' ? seen : undefined;
+    }, 15000).catch(async (e: Error) => `${e.message}; server log: ${(await rig.exec(n, ['cat', '/srv/origin/run/pi-origin.log'])).stdout.slice(-2000)}`);
+    t.equal(cn, 'origin-2', `${n.name}: the renewed certificate is served`);
+    const pid = await rig.exec(n, ['cat', '/srv/origin/run/pi-origin.pid']);
+    t.equal(pid.stdout.trim(), pids.get(n.name), `${n.name}: without a restart`);
+    const https = await curlTls(undefined, n.address, `/${demoFile}`);
+    t.equal(https.stdout, demoBytes.toString(), `${n.name}: exact bytes over the renewed certificate ${https.stderr}`);
   }
 
   t.same(HOST_PATHS.filter((p) => existsSync(p)), hostBefore, "the host's /etc, /opt and /srv were not touched");

@@ -45,6 +45,7 @@ t.test('three of four nodes: records sorted by address as numbers, the DOWN node
     [
       '; pi-origin cluster dns: origin.example.org AAAA from 3 of 4 nodes (2026-11-27T02:40:00Z)',
       `; release ${R1}`,
+      '; CDN origin: http port 8080 (no origin TLS in the inventory: set origin_node_tls_cert_src for https on 443)',
       '; skipped node4 2a01:4f8:c0c::14: DOWN (refused)',
       'origin.example.org. 60 IN AAAA 2a01:4f8:c0c::9',
       'origin.example.org. 60 IN AAAA 2a01:4f8:c0c::11',
@@ -59,13 +60,29 @@ t.test('three of four nodes: records sorted by address as numbers, the DOWN node
     generated: '2026-11-27T02:40:00Z',
     nodes: 4,
     records: [
-      { node: 'node2', address: '2a01:4f8:c0c::9', port: 8080 },
-      { node: 'node1', address: '2a01:4f8:c0c::11', port: 8080 },
-      { node: 'node3', address: '2a01:4f8:c0c::1:0', port: 8080 },
+      { node: 'node2', address: '2a01:4f8:c0c::9', port: 8080, tlsPort: null },
+      { node: 'node1', address: '2a01:4f8:c0c::11', port: 8080, tlsPort: null },
+      { node: 'node3', address: '2a01:4f8:c0c::1:0', port: 8080, tlsPort: null },
     ],
     skipped: [{ node: 'node4', address: '2a01:4f8:c0c::14', reason: 'DOWN (refused)' }],
+    cdn: { scheme: 'http', port: 8080 },
   });
   t.equal(JSON.stringify(recordSetJson(set)), JSON.stringify(set), 'the JSON document is the record set, key order included');
+  t.end();
+});
+
+t.test('origin TLS: the CDN is told https and the TLS port when every node has it, and warned when nodes differ', (t) => {
+  const tls = (p: NodeProbe, tlsPort: number): NodeProbe => ({ ...p, tlsPort });
+  const all = originRecordSet(summarise([tls(up('node1', 'fd00::11', status(R1)), 443), tls(up('node2', 'fd00::12', status(R1)), 443)]), { name: 'origin.example.org', now: NOW });
+  t.same(all.cdn, { scheme: 'https', port: 443 });
+  t.same(all.records.map((r) => r.tlsPort), [443, 443]);
+  t.equal(renderZone(all).split('\n')[2], '; CDN origin: https port 443 (origin TLS on every node; plain http on port 8080)');
+  t.same((recordSetJson(all) as { cdn: unknown }).cdn, { scheme: 'https', port: 443 }, 'the JSON names it too');
+
+  const mixed = originRecordSet(summarise([tls(up('node1', 'fd00::11', status(R1)), 443), up('node2', 'fd00::12', status(R1))]), { name: 'origin.example.org', now: NOW });
+  t.equal(mixed.cdn, null, 'no single scheme and port');
+  t.equal(renderZone(mixed).split('\n')[2], '; CDN origin: the nodes differ (node1 https 443, node2 http 8080): one name needs one scheme and port, give every node the same');
+  t.equal(mixed.records.length, 2, 'both nodes still published: the port is the operator\'s to fix');
   t.end();
 });
 
@@ -88,6 +105,7 @@ t.test('every reason a node is left out, in inventory order; the majority releas
     [
       '; pi-origin cluster dns: origin.example.org AAAA from 2 of 10 nodes (2026-11-27T02:40:00Z)',
       `; release ${R1}`,
+      '; CDN origin: http port 8080 (no origin TLS in the inventory: set origin_node_tls_cert_src for https on 443)',
       '; skipped v4 192.0.2.10: IPv4 address (AAAA records are IPv6 only)',
       '; skipped named pi5.lan: host name, not an IPv6 address (set ansible_host to the IPv6 literal)',
       '; skipped scoped 2a01:4f8:c0c:1::7%eth0: scoped address (a %zone cannot go in DNS)',
@@ -103,7 +121,7 @@ t.test('every reason a node is left out, in inventory order; the majority releas
   );
 
   const pinned = originRecordSet(report, { name: 'origin.example.org', release: R2, now: NOW });
-  t.same(pinned.records, [{ node: 'old', address: '2a01:4f8:c0c:1::6', port: 8080 }], '--release picks the minority on purpose');
+  t.same(pinned.records, [{ node: 'old', address: '2a01:4f8:c0c:1::6', port: 8080, tlsPort: null }], '--release picks the minority on purpose');
   t.equal(pinned.release, R2);
   t.same(
     pinned.skipped.filter((s) => s.reason.startsWith('release')).map((s) => [s.node, s.reason]),
@@ -304,7 +322,7 @@ t.test('end to end: origins on global addresses in a network namespace, one on a
   t.ok(Date.parse(stamp) >= before && Date.parse(stamp) <= after, `stamped with the time of the run (${stamp})`);
   t.equal(
     r.stdout,
-    [`; pi-origin cluster dns: origin.example.org AAAA from 3 of 7 nodes (${stamp})`, `; release ${same}`, ...skipped, `origin.example.org. 300 IN AAAA ${NET}11`, `origin.example.org. 300 IN AAAA ${NET}12`, `origin.example.org. 300 IN AAAA ${ULA}`, ''].join('\n'),
+    [`; pi-origin cluster dns: origin.example.org AAAA from 3 of 7 nodes (${stamp})`, `; release ${same}`, '; CDN origin: http port 8080 (no origin TLS in the inventory: set origin_node_tls_cert_src for https on 443)', ...skipped, `origin.example.org. 300 IN AAAA ${NET}11`, `origin.example.org. 300 IN AAAA ${NET}12`, `origin.example.org. 300 IN AAAA ${ULA}`, ''].join('\n'),
   );
 
   const j = await dns(['--inventory', inventory, '--name', 'origin.example.org.', '--json']);
@@ -318,9 +336,9 @@ t.test('end to end: origins on global addresses in a network namespace, one on a
     generated: doc.generated,
     nodes: 7,
     records: [
-      { node: 'node1', address: `${NET}11`, port: 8080 },
-      { node: 'node7', address: `${NET}12`, port: 8080 },
-      { node: 'node6', address: ULA, port: 8080 },
+      { node: 'node1', address: `${NET}11`, port: 8080, tlsPort: null },
+      { node: 'node7', address: `${NET}12`, port: 8080, tlsPort: null },
+      { node: 'node6', address: ULA, port: 8080, tlsPort: null },
     ],
     skipped: [
       { node: 'node2', address: `${NET}11`, reason: 'same address as node1' },
@@ -328,6 +346,7 @@ t.test('end to end: origins on global addresses in a network namespace, one on a
       { node: 'node4', address: `${NET}14`, reason: 'DOWN (refused)' },
       { node: 'node5', address: '127.0.0.1', reason: 'IPv4 address (AAAA records are IPv6 only)' },
     ],
+    cdn: { scheme: 'http', port: 8080 },
   });
   t.match(doc.generated, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 

@@ -192,6 +192,19 @@ t.test('INI: values are typed as Ansible types them', (t) => {
   t.end();
 });
 
+t.test('INI: origin TLS: the TLS port only when a certificate is given, 443 by default', (t) => {
+  const text = [
+    '[origins]',
+    'node1 ansible_host=fd00::11 origin_node_tls_cert_src=certs/origin.pem',
+    'node2 ansible_host=fd00::12 origin_node_tls_cert_src=certs/origin.pem origin_node_tls_port=8443',
+    'node3 ansible_host=fd00::13 origin_node_tls_port=8443',
+    "node4 ansible_host=fd00::14 origin_node_tls_cert_src=''",
+  ].join('\n');
+  const hosts = resolveGroup(parseIniInventory(text, F), 'origins');
+  t.same(hosts.map((h) => [h.name, h.tlsPort]), [['node1', 443], ['node2', 8443], ['node3', undefined], ['node4', undefined]], 'a port without a certificate, or an empty certificate path, is no TLS');
+  t.end();
+});
+
 t.test('INI: errors name file and line', (t) => {
   const cases: [string, RegExp | string][] = [
     ['[origins]\nnode1 ansible_host=fd00::zz', `${F}:2: host node1: ansible_host "fd00::zz" is not an IPv6 or IPv4 literal or a host name`],
@@ -200,6 +213,7 @@ t.test('INI: errors name file and line', (t) => {
     ['[origins]\nnode_1', `${F}:2: host name "node_1" (no ansible_host) is not an IPv6 or IPv4 literal or a host name`],
     ['[origins]\nnode1\n[origins:vars]\norigin_node_port=99999', `${F}:4: host node1: origin_node_port must be an integer from 1 to 65535 (got 99999)`],
     ['[origins]\nnode1 origin_node_port=http', `${F}:2: host node1: origin_node_port must be an integer from 1 to 65535 (got "http")`],
+    ['[origins]\nnode1 origin_node_tls_cert_src=o.pem origin_node_tls_port=https', `${F}:2: host node1: origin_node_tls_port must be an integer from 1 to 65535 (got "https")`],
     ['\n[origins]\nnode1 ansible_host', `${F}:3: expected key=value after the host name, got "ansible_host"`],
     ['[origins]\nnode1 a="unterminated', /^hosts\.ini:2: unterminated " quote/],
     ['[origins:weird]\nnode1', `${F}:1: section [origins:weird] has unknown type "weird" (expected hosts, children or vars)`],

@@ -68,6 +68,7 @@ const dir = t.testdir({
   good: {},
   v4: {},
   nossh: {},
+  tlshalf: {},
 });
 
 const baseVars = {
@@ -115,10 +116,11 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh] = await Promise.all([
+  const [good, v4, nossh, tlshalf] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
+    render('tlshalf', { origin_node_tls_cert_src: 'certs/origin.pem' }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -226,6 +228,13 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.not(nossh.code, 0, 'the play fails');
     t.match(nossh.stdout, /origin_node_ssh_allow must be a non-empty list of IPv6 prefixes.*got \[\]/);
     t.same(readdirSync(join(dir, 'nossh')), [], 'before anything is rendered');
+    t.end();
+  });
+
+  t.test('the role refuses an origin TLS certificate without its key', (t) => {
+    t.not(tlshalf.code, 0, 'the play fails');
+    t.match(tlshalf.stdout, /origin_node_tls_cert_src and origin_node_tls_key_src must be given together \(got cert \\?"certs\/origin\.pem\\?", key \\?"\\?"\)/, 'naming both variables and the values');
+    t.notMatch(tlshalf.stdout, /TASK \[Render the unit and the ruleset\]/);
     t.end();
   });
 

@@ -13,33 +13,13 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { resolveOptions } from '../dist/server/config.js';
 import { startOrigin } from '../dist/server/origin.js';
+import { proxyV2 } from './helpers/proxy-v2.js';
 import { parseResponses, rawExchange, request, startServer, type RawResponse } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { until, waitFor } from './helpers/wait.js';
 
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** The PROXY protocol v2 header of a proxied TCP-over-IPv6 connection. */
-function proxyV2(src: string, dst: string, srcPort: number, dstPort: number): Buffer {
-  const signature = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
-  const head = Buffer.from([...signature, 0x21 /* v2, PROXY */, 0x21 /* TCP over IPv6 */, 0, 36]);
-  const ports = Buffer.alloc(4);
-  ports.writeUInt16BE(srcPort, 0);
-  ports.writeUInt16BE(dstPort, 2);
-  return Buffer.concat([head, v6Bytes(src), v6Bytes(dst), ports]);
-}
-
-/** 16 bytes of a full or `::`-compressed IPv6 literal (no embedded IPv4). */
-function v6Bytes(text: string): Buffer {
-  const [left = '', right] = text.split('::');
-  const l = left === '' ? [] : left.split(':');
-  const r = right === undefined || right === '' ? [] : right.split(':');
-  const groups = right === undefined ? l : [...l, ...Array<string>(8 - l.length - r.length).fill('0'), ...r];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
 
 function httpGet(path: string, extra: Record<string, string> = {}): string {
   const headers = { Host: 'origin.test', ...extra, Connection: 'close' };

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parseBytes } from '../server/config.js';
 import { parseCount, parseRate, parseRatio } from '../cli/plan.js';
-import { capacityFromReport, nodesFor, plan, summaryLine, type PlanInput } from '../load-tests/plan.js';
+import { capacityFromReport, nodesFor, plan, proxyLine, summaryLine, type PlanInput } from '../load-tests/plan.js';
 import { run } from './helpers/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/plan/bench-report.json', import.meta.url));
@@ -151,6 +151,36 @@ t.test('response bytes instead of bytes per visit; a byte hit ratio of its own',
   t.end();
 });
 
+t.test('the proxy: TLS CPU per request, per byte and per handshake, and the uplink', (t) => {
+  // CDN 0.9: 500 req/s and 500 Mbit/s at peak; 100 visits/s x 5 = 500 visits/s x 1 connection x
+  // 10% (a CDN keeps its connections open) = 50 handshakes/s. One core: 1,000 req/s, 1,000
+  // Mbit/s, 100 handshakes/s, so 0.5 + 0.5 + 0.5 = 1.5 cores busy; / 0.6 = 2.5 cores needed;
+  // 2 a host -> 2 hosts. Uplink 1,000 x 0.7 = 700 usable; 500 / 700 -> 1 host.
+  const p = plan({ ...BASE, cdnHitRatio: 0.9, nodeReqPerSec: 250, proxyCoreReqPerSec: 1000, proxyCoreMbps: 1000, proxyCoreHandshakes: 100, proxyCores: 2 });
+  close(t, p.proxy.peakHandshakesPerSec, 50, 'handshakes/s');
+  close(t, p.proxy.coresBusy, 1.5, 'cores busy');
+  close(t, p.proxy.coresNeeded, 2.5, 'cores needed');
+  t.same([p.proxy.hostsForCpu, p.proxy.hostsForUplink, p.proxy.hosts, p.proxy.uplinkExceeded], [2, 1, 2, false]);
+  t.equal(proxyLine(p), '2 proxy hosts (for 2.5 cores at 60%, 2 a host)');
+  t.equal(summaryLine(p), '5 Pis (4 for CPU at peak + 1 headroom); the binding limit is CPU', 'the nodes are planned as before');
+
+  // Without a CDN every visit is a new connection: 500 handshakes/s at 100 a core = 5 cores alone.
+  close(t, plan({ ...BASE, nodeReqPerSec: 250, proxyCoreHandshakes: 100 }).proxy.peakHandshakesPerSec, 500, 'no CDN: a handshake per visit');
+
+  // CDN 0.5: 2,500 Mbit/s at peak > 700 usable: the uplink, not the CPU, needs 4 hosts.
+  const wide = plan({ ...BASE, cdnHitRatio: 0.5, nodeReqPerSec: 10_000 });
+  t.equal(wide.proxy.uplinkExceeded, true);
+  t.equal(wide.proxy.hostsForUplink, 4);
+  t.equal(wide.proxy.hosts, 4);
+  t.equal(proxyLine(wide), '4 proxy hosts (for the uplink)');
+
+  // A CDN fetching from the nodes' AAAA records (origin TLS): no proxy in the origin path.
+  const direct = plan({ ...BASE, cdnHitRatio: 0.5, nodeReqPerSec: 10_000, proxyCores: 0 });
+  t.same([direct.proxy.hosts, direct.proxy.uplinkExceeded], [0, false]);
+  t.equal(proxyLine(direct), 'none in the origin path (--proxy-cores 0: the CDN fetches from the nodes)');
+  t.end();
+});
+
 t.test('invalid input: PlanError naming the option and the value', (t) => {
   const ok = { ...BASE, nodeReqPerSec: 1000 };
   const cases: [string, PlanInput, string][] = [
@@ -225,7 +255,7 @@ t.test('the built CLI', async (t) => {
 
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: pi-origin plan --visitors N /);
-  for (const flag of ['--visitors', '--peak-factor', '--requests-per-visit', '--bytes-per-visit', '--response-bytes', '--cdn-hit-ratio', '--cdn-byte-hit-ratio', '--node-rps', '--from', '--nic-mbps', '--nic-ceiling', '--cache-size', '--workers', '--working-set', '--disk-mbps', '--target-utilisation', '--headroom', '--json'])
+  for (const flag of ['--visitors', '--peak-factor', '--requests-per-visit', '--bytes-per-visit', '--response-bytes', '--cdn-hit-ratio', '--cdn-byte-hit-ratio', '--node-rps', '--from', '--nic-mbps', '--nic-ceiling', '--cache-size', '--workers', '--working-set', '--disk-mbps', '--target-utilisation', '--headroom', '--proxy-core-rps', '--proxy-core-mbps', '--proxy-core-handshakes', '--connections-per-visit', '--proxy-cores', '--proxy-uplink-mbps', '--json'])
     t.match(help.stdout, new RegExp(`^ {2}${flag} `, 'm'), `--help lists ${flag}`);
   t.ok(help.stdout.split('\n').length <= 40, 'help fits a screen');
 
@@ -236,6 +266,9 @@ t.test('the built CLI', async (t) => {
   t.ok(lines.length <= 30, `one screen (${lines.length} lines)`);
   t.match(text.stdout, /origin, average \/ peak\s+100 \/ 500 req\/s/);
   t.match(text.stdout, /^ {2}CPU\s+4 {2}<- binds\s+500 \/ 150 req\/s = 3\.33$/m);
+  // 500/9,000 + 500/2,100 + 50/900 = 0.056 + 0.238 + 0.056 = 0.35 cores busy; / 0.6 = 0.58.
+  t.equal(lines.at(-2), 'proxy: 1 proxy host (for 0.6 cores at 60%, 4 a host)', 'the proxy, with the measured defaults');
+  t.notMatch(text.stdout, /^warning:/m, 'one uplink carries 500 Mbit/s');
 
   t.equal(json.code, 0);
   const p = JSON.parse(json.stdout) as { totalNodes: number; binding: string; summary: string; capacityFrom: unknown; options: { visitorsPerDay: number; bytesPerVisit: number; cdnHitRatio: number; nicMbps: number } };
@@ -282,6 +315,8 @@ t.test('the built CLI: usage errors are one line and exit 2', async (t) => {
     [[...ok, '--node-rps', '0'], '--node-rps must be greater than 0 (got 0)'],
     [[...ok, '--node-rps', '-5'], '--node-rps must be a rate like 15000 or 15k (got "-5")'],
     [[...ok, '--node-rps', '100', '--disk-mbps', 'fast'], '--disk-mbps must be a rate in Mbit/s like 320 or 40MB/s (got "fast")'],
+    [[...ok, '--node-rps', '100', '--proxy-cores', '1.5'], '--proxy-cores must be a whole number of cores from 0 (no proxy) to 1024 (got 1.5)'],
+    [[...ok, '--node-rps', '100', '--proxy-uplink-mbps', 'wide'], '--proxy-uplink-mbps must be a rate in Mbit/s like 1000 or 1Gbit (got "wide")'],
     [ok, '--node-rps is required (or --from REPORT.json)'],
     [['plan', '--requests-per-visit', '2'], '--visitors is required'],
     [[...ok, '--bogus'], 'unknown option --bogus'],

@@ -5,6 +5,7 @@
  * plus a per-second timeline (responses and p99) that wrk cannot give.
  */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -12,6 +13,11 @@ const { values } = parseArgs({
     url: { type: 'string' },
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '5' },
+    // A new connection (and, over https, a full TLS handshake) for every request: each request
+    // says Connection: close and autocannon reconnects. (Its reconnectRate: 1 sends nothing.)
+    close: { type: 'boolean', default: false },
+    // PEM file of the CA an https URL's certificate is verified against (never unverified).
+    ca: { type: 'string' },
   },
 });
 if (!values.url) {
@@ -35,6 +41,8 @@ const r = await new Promise<autocannon.Result>((resolve, reject) => {
       duration: Number(values.duration),
       pipelining: 1,
       timeout: 10,
+      ...(values.close === true ? { headers: { connection: 'close' } } : {}),
+      ...(values.ca === undefined ? {} : { tlsOptions: { ca: readFileSync(values.ca) } }),
     },
     (err, result) => (err ? reject(err as Error) : resolve(result)),
   );

@@ -40,6 +40,7 @@ import {
   type RunRecord,
   type ServerInfo,
 } from './report.js';
+import { frontSection } from './front.js';
 import { indexCostSection } from './index-cost-section.js';
 import { PEER_IDS, PEER_SCRIPTS, serverDefs, startServer, type PeerId, type RunningServer, type ServerDef, type ServerId } from './servers.js';
 import { toModelReport } from './bench-report.js';
@@ -460,7 +461,7 @@ async function main(): Promise<number> {
   mkdirSync(opts.outDir, { recursive: true });
   const mdPath = join(opts.outDir, 'RESULTS.md');
   const jsonPath = join(opts.outDir, 'results.json');
-  writeFileSync(mdPath, markdown(rep) + indexCostSection());
+  writeFileSync(mdPath, markdown(rep) + indexCostSection() + frontSection());
   writeFileSync(jsonPath, JSON.stringify(rep, null, 2) + '\n');
   const reportPaths = saveReport(toModelReport(rep), opts.outDir);
 
