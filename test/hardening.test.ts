@@ -237,8 +237,12 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.notMatch(haproxy, /stats (enable|uri)/, 'no stats page over HTTP');
     t.match(haproxy, /^ {4}server pi1 \[2001:db8:10::11\]:80 .*send-proxy-v2 check-send-proxy$/m, 'PROXY v2 to the nodes, health checks included');
     t.match(haproxy, /^ {4}use_backend origins_http10 if \{ req\.ver 1\.0 \}$/m, 'HTTP/1.0 requests take the HTTP/2 hop (uWS 20.30 never answers HTTP/1.0)');
-    t.match(haproxy, /^ {4}server http11 abns@pi-origin-http11-80 proto h2 send-proxy-v2$/m);
-    t.match(haproxy, /^ {4}bind abns@pi-origin-http11-80 proto h2 accept-proxy$/m, 'the hop keeps the client address');
+    // The hop trusts the PROXY header it reads: only HAProxy's account may open it. HAProxy binds
+    // before chroot (full path) and connects after (the path inside /var/lib/haproxy).
+    t.notMatch(haproxy, /abns@/, 'no abstract socket: those have no permissions, any local user could forge a client');
+    t.match(haproxy, /^ {4}bind unix@\/var\/lib\/haproxy\/pi-origin-hop\/http11-80\.sock mode 600 user haproxy group haproxy proto h2 accept-proxy$/m, 'the hop: a unix socket of mode 600 owned by haproxy, inside the chroot');
+    t.match(haproxy, /^ {4}server http11 unix@\/pi-origin-hop\/http11-80\.sock proto h2 send-proxy-v2$/m, 'reached by its path inside the chroot, keeping the client address');
+    t.match(haproxy, /^frontend www\n(?:(?! {4}use_backend).*\n)* {4}http-request deny deny_status 404 if \{ path_beg \/_origin\/ \}\n/m, '/_origin/* denied at the public frontend, before any backend is chosen');
     t.end();
   });
 

@@ -147,6 +147,19 @@ export function clusterInventory(c: ClusterInventory): string {
     `        origin_release_controller_node: ${json(process.execPath)}`,
     '        origin_release_confirm_timeout: 5',
     ...Object.entries(c.originVars ?? {}).map(([k, v]) => `        ${k}: ${json(v)}`),
+    ...proxiesGroup(c),
+    '',
+  ].join('\n');
+}
+
+/**
+ * The inventory's `proxies` group: this machine (connection local) running the dualstack_proxy
+ * role in test mode, HAProxy as a daemon on 127.0.0.1 and ::1 with its files in `haproxyDir`,
+ * health checks every PROXY_CHECK_INTERVAL_MS; `vars` are more role variables.
+ */
+export function proxiesGroup(c: { readonly haproxyDir: string; readonly socket: string; readonly proxyPort: number }, vars: Readonly<Record<string, unknown>> = {}): string[] {
+  const json = (v: unknown): string => JSON.stringify(v);
+  return [
     '    proxies:',
     '      hosts:',
     '        proxy1: { ansible_connection: local, ansible_python_interpreter: /usr/bin/python3 }',
@@ -164,8 +177,8 @@ export function clusterInventory(c: ClusterInventory): string {
     '        dualstack_proxy_log_target: ""',
     '        dualstack_proxy_wait_timeout: 20',
     '        dualstack_proxy_maxconn: 1000',
-    '',
-  ].join('\n');
+    ...Object.entries(vars).map(([k, v]) => `        ${k}: ${json(v)}`),
+  ];
 }
 
 /** The rig inventory's HAProxy health checks: a node is out after PROXY_FALL failed checks PROXY_CHECK_INTERVAL_MS apart. */
