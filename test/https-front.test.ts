@@ -1,0 +1,107 @@
+/**
+ * HTTPS at the dual-stack front, with real components only: ansible/proxy.yml (the
+ * dualstack_proxy role in test mode) on this machine, Debian's Pebble as the ACME CA with
+ * challtestsrv as the DNS that resolves the site names to the proxy, Debian's lego driven by the
+ * role's renewal script (HTTP-01 answered through HAProxy's port 80), a real origin on [::1]
+ * serving the demo release, curl and headless Chromium as clients. Nothing trusts anything but
+ * Pebble's root of this run (no -k, no blanket ignore).
+ */
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
+import { join } from 'node:path';
+import t from 'tap';
+import { REPO, run } from './helpers/ansible.js';
+import { freePort, haproxyCommand, parseShowStat, SHOW_STAT } from './helpers/cluster.js';
+import { prepareFront } from './helpers/front.js';
+import { HAS_PEBBLE, startPebble } from './helpers/pebble.js';
+import { parseResponses, rawExchange, startServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
+
+const HAS_TOOLS = ['ansible-playbook', 'haproxy', 'socat', 'curl'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status === 0);
+const SKIP = process.getuid?.() !== 0 ? 'needs root (HAProxy drops to the haproxy account)' : !HAS_TOOLS ? 'needs ansible, haproxy, socat and curl' : !HAS_PEBBLE ? 'needs pebble and lego (Debian packages)' : false;
+const NAMES = ['www.launch.test', 'launch.test'] as const;
+const RELEASE = join(REPO, 'dist/demo-releases', readlinkSync(join(REPO, 'dist/demo-releases/current')));
+const HSTS = 'max-age=63072000; includeSubDomains';
+
+t.test('https front: Pebble certificates through HTTP-01 on port 80, served by SNI over IPv4 and IPv6 with h2 and HTTP/1.1', { skip: SKIP }, async (t) => {
+  const origin = await startServer(t, RELEASE, { trustedProxy: ['::1/128'], adminAllow: ['::1/128'] });
+  const front = await prepareFront(t, [origin.port]);
+  const pebble = await startPebble(t, front.dir, front.httpPort, NAMES);
+  const httpsPort = await freePort();
+  const acmeVars = {
+    dualstack_proxy_tls_names: NAMES,
+    dualstack_proxy_https_port: httpsPort,
+    dualstack_proxy_acme_directory: pebble.directory,
+    dualstack_proxy_acme_email: 'ops@launch.test',
+    dualstack_proxy_acme_ca_bundle: pebble.apiCaFile,
+    dualstack_proxy_acme_dir: join(front.dir, 'acme'),
+    dualstack_proxy_acme_http_port: await freePort(),
+    dualstack_proxy_hsts_max_age: 63072000,
+    dualstack_proxy_hsts_include_subdomains: true,
+  };
+  const applied = await front.apply(acmeVars);
+  t.equal(applied.code, 0, `proxy.yml with ACME applied in ${applied.ms} ms`, { stdout: applied.stdout.slice(-3000), stderr: applied.stderr.slice(-3000) });
+  t.ok(await until(() => parseShowStat(haproxyCommand(front.socket, SHOW_STAT)).get('node1')?.status === 'UP', 15_000), 'the node is UP behind the front');
+
+  /** The certificate the front presents for `name` (SNI), verified against Pebble's root only. */
+  const served = (name: string, host = '127.0.0.1'): Promise<X509Certificate> =>
+    new Promise((resolve, reject) => {
+      const s = tlsConnect({ host, port: httpsPort, servername: name, ca: readFileSync(pebble.rootFile, 'utf8') }, () => {
+        const raw = s.getPeerX509Certificate();
+        s.end();
+        if (raw === undefined) reject(new Error('no certificate')); else resolve(raw);
+      });
+      s.on('error', reject);
+    });
+
+  t.test('each name has its own certificate from Pebble', async (t) => {
+    for (const name of NAMES) {
+      const cert = await served(name);
+      t.ok(cert.checkHost(name), `${name}: the certificate is for ${name}`);
+      t.ok(cert.checkIssued(pebble.intermediate), `${name}: issued by Pebble's intermediate of this run`);
+      t.equal(cert.checkHost(NAMES.find((n) => n !== name) as string), undefined, `${name}: and for no other name`);
+    }
+  });
+
+  const index = readFileSync(join(RELEASE, 'index.html'));
+  /** curl, verifying against Pebble's root only: `http_version status verify_result`, headers and body bytes. */
+  let curls = 0;
+  const curl = async (args: readonly string[], url: string): Promise<{ meta: string; body: Buffer; headers: string; stderr: string }> => {
+    const out = join(front.dir, `curl-${++curls}`);
+    const r = await run('curl', ['-sS', '--max-time', '20', '--cacert', pebble.rootFile, '-D', `${out}.head`, '-o', out, '-w', '%{http_version} %{response_code} %{ssl_verify_result}', ...args, url], { timeoutMs: 30_000 });
+    const read = (f: string): Buffer => (existsSync(f) ? readFileSync(f) : Buffer.alloc(0));
+    return { meta: r.stdout, body: read(out), headers: read(`${out}.head`).toString('latin1'), stderr: r.stderr };
+  };
+
+  t.test('curl --http2 and --http1.1 over IPv4 and IPv6: verified chain, exact demo bytes, HSTS', async (t) => {
+    for (const name of NAMES) {
+      for (const [family, address] of [['IPv4', '127.0.0.1'], ['IPv6', '[::1]']] as const) {
+        for (const [flag, version] of [['--http2', '2'], ['--http1.1', '1.1']] as const) {
+          const r = await curl([flag, '--resolve', `${name}:${httpsPort}:${address}`], `https://${name}:${httpsPort}/index.html`);
+          t.equal(r.meta, `${version} 200 0`, `${name} ${family} ${flag}: HTTP/${version}, 200, chain verified`, { stderr: r.stderr });
+          t.ok(r.body.equals(index), `${name} ${family} ${flag}: the demo's index.html byte for byte`);
+          t.match(r.headers, new RegExp(`^strict-transport-security: ${HSTS}\\r$`, 'mi'), `${name} ${family} ${flag}: HSTS`);
+        }
+      }
+    }
+  });
+
+  t.test('/_origin/* is denied over HTTPS too', async (t) => {
+    for (const path of ['/_origin/status', '/_origin/health']) {
+      const r = await curl(['--http2', '--resolve', `${NAMES[0]}:${httpsPort}:[::1]`], `https://${NAMES[0]}:${httpsPort}${path}`);
+      t.equal(r.meta, '2 404 0', `${path}: 404`);
+      t.notMatch(r.body.toString(), /"node"|ok [0-9a-f]{12}/);
+    }
+  });
+
+  t.test('port 80 redirects with 308 to https, keeping path and query; no HSTS over plain HTTP', async (t) => {
+    for (const host of ['127.0.0.1', '::1']) {
+      const [r] = parseResponses(await rawExchange(front.httpPort, `GET /docs/?a=1 HTTP/1.1\r\nHost: ${NAMES[0]}\r\nConnection: close\r\n\r\n`, host));
+      t.equal(r?.status, 308, `${host}: 308`);
+      t.equal(r?.headers['location'], `https://${NAMES[0]}/docs/?a=1`, `${host}: to https, same path and query`);
+      t.equal(r?.headers['strict-transport-security'], undefined, `${host}: no HSTS on plain HTTP`);
+    }
+  });
+});
