@@ -9,11 +9,14 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import t from 'tap';
 import { REPO, run } from './helpers/ansible.js';
 import { freePort, haproxyCommand, parseShowStat, SHOW_STAT } from './helpers/cluster.js';
+import { CHROMIUM, NO_CHROMIUM } from './helpers/dashboard.js';
 import { prepareFront } from './helpers/front.js';
 import { HAS_PEBBLE, startPebble } from './helpers/pebble.js';
 import { parseResponses, rawExchange, startServer } from './helpers/server.js';
@@ -104,4 +107,113 @@ t.test('https front: Pebble certificates through HTTP-01 on port 80, served by S
       t.equal(r?.headers['strict-transport-security'], undefined, `${host}: no HSTS on plain HTTP`);
     }
   });
+
+  t.test('a forced renewal under load: the new certificate goes in through the runtime API with 0 failed requests', async (t) => {
+    const before = await served(NAMES[0]);
+    const pid = readFileSync(join(front.dir, 'haproxy.pid'), 'utf8');
+    const load = httpsLoad(httpsPort, readFileSync(pebble.rootFile, 'utf8'), index);
+    const renewal = await run(join(front.dir, 'pi-origin-acme'), ['--force'], { timeoutMs: 120_000 });
+    const after = await served(NAMES[0]);
+    // Keep the load on until new handshakes have met the new certificate on both families.
+    await until(() => load.sawSerial(after.serialNumber, '127.0.0.1') && load.sawSerial(after.serialNumber, '::1'), 20_000);
+    const { sent, failed, errors, bySerial } = await load.stop();
+    t.equal(renewal.code, 0, `renewal exits 0 (${renewal.ms} ms)`, { stdout: renewal.stdout, stderr: renewal.stderr.slice(-3000) });
+    t.same(renewal.stdout.split('\n').filter((l) => l.startsWith('deployed ')).sort(), NAMES.map((n) => `deployed ${n}`).sort(), 'both names renewed and deployed');
+    t.not(after.serialNumber, before.serialNumber, 'the front serves the new certificate');
+    t.ok(after.checkIssued(pebble.intermediate), "issued by Pebble's intermediate");
+    t.equal(readFileSync(join(front.dir, 'haproxy.pid'), 'utf8'), pid, 'HAProxy was not reloaded');
+    t.ok((bySerial.get(before.serialNumber) ?? 0) > 0 && (bySerial.get(after.serialNumber) ?? 0) > 0, `handshakes saw the old and the new certificate: ${JSON.stringify([...bySerial])}`);
+    t.comment(`forced renewal under load: sent ${sent}, failed ${failed}`);
+    t.equal(failed, 0, `sent ${sent}, failed ${failed}`, { errors: errors.slice(0, 5) });
+    t.ok(sent >= 20, `enough requests during the swap (${sent})`);
+  });
+
+  t.test('headless Chromium loads the demo over https, trusting only Pebble\'s CA by SPKI hash; screenshot checked', { skip: NO_CHROMIUM }, async (t) => {
+    const launch = (spki: string) =>
+      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${spki}`, `--host-resolver-rules=MAP ${NAMES[0]} 127.0.0.1`] });
+    const url = `https://${NAMES[0]}:${httpsPort}/`;
+    // Chromium matches the list against the chain the server sent (leaf and intermediate), never
+    // against a root it does not have: the intermediate of this run is the narrowest CA to name.
+    const browser = await launch(pebble.spkiHash(pebble.intermediate));
+    t.teardown(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+    const response = await page.goto(url);
+    t.equal(response?.status(), 200, 'the page loads');
+    const security = await response?.securityDetails();
+    t.match(security, { subjectName: NAMES[0], issuer: /^Pebble Intermediate CA / }, "the front's Pebble certificate");
+    t.equal(await page.title(), /<title>([^<]*)<\/title>/.exec(index.toString())?.[1], "the demo's title");
+    t.equal(await page.evaluate('location.protocol'), 'https:');
+    const png = await page.screenshot();
+    const blank = await browser.newPage();
+    const colours = await blank.evaluate<{ width: number; height: number; colours: number }>(COUNT_COLOURS.replace('PNG_BASE64', png.toString('base64')));
+    t.match(colours, { width: 1024, height: 700 }, 'a full-viewport screenshot');
+    t.ok(colours.colours > 50, `the page is drawn, not blank or an error page (${colours.colours} colours)`);
+
+    const untrusting = await launch(pebble.spkiHash(pebble.root));
+    t.teardown(() => untrusting.close());
+    const refused = await (await untrusting.newPage()).goto(url).then(() => 'loaded', (e: Error) => e.message);
+    t.match(refused, /ERR_CERT_AUTHORITY_INVALID/, "without the intermediate's hash the same page is refused: nothing else trusts Pebble");
+  });
 });
+
+/** Run in a blank page: draws a PNG (base64) on a canvas and counts its distinct colours. */
+const COUNT_COLOURS = `(async () => {
+  const img = new Image();
+  img.src = 'data:image/png;base64,PNG_BASE64';
+  await img.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, img.width, img.height).data;
+  const seen = new Set();
+  for (let i = 0; i < data.length; i += 4) seen.add(data[i] * 65536 + data[i + 1] * 256 + data[i + 2]);
+  return { width: img.width, height: img.height, colours: seen.size };
+})()`;
+
+/** New-connection HTTPS loops over IPv4 and IPv6 (each body checked), with the certificate each handshake saw. */
+function httpsLoad(port: number, ca: string, want: Buffer): { stop: () => Promise<{ sent: number; failed: number; errors: string[]; bySerial: Map<string, number> }>; sawSerial: (serial: string, host: string) => boolean } {
+  let running = true;
+  let sent = 0;
+  let failed = 0;
+  const errors: string[] = [];
+  const bySerial = new Map<string, number>();
+  const seen = new Set<string>();
+  const once = (host: string): Promise<void> =>
+    new Promise((resolve) => {
+      sent++;
+      const fail = (why: string): void => {
+        failed++;
+        errors.push(why);
+        resolve();
+      };
+      const req = httpsRequest({ host, port, path: '/index.html', servername: NAMES[0], ca, agent: false, timeout: 10_000 }, (res) => {
+        const serial = (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber ?? '';
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode !== 200 || !Buffer.concat(chunks).equals(want)) return fail(`${host}: ${res.statusCode} or body mismatch`);
+          bySerial.set(serial, (bySerial.get(serial) ?? 0) + 1);
+          seen.add(`${serial} ${host}`);
+          resolve();
+        });
+        res.on('error', (e) => fail(`${host}: ${e.message}`));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => fail(`${host}: ${e.message}`));
+      req.end();
+    });
+  const loop = async (host: string): Promise<void> => {
+    while (running) await once(host);
+  };
+  const all = Promise.all(['127.0.0.1', '::1', '127.0.0.1', '::1'].map(loop));
+  return {
+    sawSerial: (serial, host) => seen.has(`${serial} ${host}`),
+    stop: async () => {
+      running = false;
+      await all;
+      return { sent, failed, errors, bySerial };
+    },
+  };
+}
