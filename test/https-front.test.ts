@@ -28,6 +28,9 @@ const NAMES = ['www.launch.test', 'launch.test'] as const;
 const RELEASE = join(REPO, 'dist/demo-releases', readlinkSync(join(REPO, 'dist/demo-releases/current')));
 const HSTS = 'max-age=63072000; includeSubDomains';
 
+// Pebble, lego and two runs of the role: about 2 minutes here.
+t.setTimeout(6 * 60_000);
+
 t.test('https front: Pebble certificates through HTTP-01 on port 80, served by SNI over IPv4 and IPv6 with h2 and HTTP/1.1', { skip: SKIP }, async (t) => {
   const origin = await startServer(t, RELEASE, { trustedProxy: ['::1/128'], adminAllow: ['::1/128'] });
   const front = await prepareFront(t, [origin.port]);
@@ -69,14 +72,7 @@ t.test('https front: Pebble certificates through HTTP-01 on port 80, served by S
   });
 
   const index = readFileSync(join(RELEASE, 'index.html'));
-  /** curl, verifying against Pebble's root only: `http_version status verify_result`, headers and body bytes. */
-  let curls = 0;
-  const curl = async (args: readonly string[], url: string): Promise<{ meta: string; body: Buffer; headers: string; stderr: string }> => {
-    const out = join(front.dir, `curl-${++curls}`);
-    const r = await run('curl', ['-sS', '--max-time', '20', '--cacert', pebble.rootFile, '-D', `${out}.head`, '-o', out, '-w', '%{http_version} %{response_code} %{ssl_verify_result}', ...args, url], { timeoutMs: 30_000 });
-    const read = (f: string): Buffer => (existsSync(f) ? readFileSync(f) : Buffer.alloc(0));
-    return { meta: r.stdout, body: read(out), headers: read(`${out}.head`).toString('latin1'), stderr: r.stderr };
-  };
+  const curl = (args: readonly string[], url: string): Promise<Curl> => curlTls(front.dir, pebble.rootFile, args, url);
 
   t.test('curl --http2 and --http1.1 over IPv4 and IPv6: verified chain, exact demo bytes, HSTS', async (t) => {
     for (const name of NAMES) {
@@ -106,6 +102,35 @@ t.test('https front: Pebble certificates through HTTP-01 on port 80, served by S
       t.equal(r?.headers['location'], `https://${NAMES[0]}/docs/?a=1`, `${host}: to https, same path and query`);
       t.equal(r?.headers['strict-transport-security'], undefined, `${host}: no HSTS on plain HTTP`);
     }
+  });
+
+  t.test('sessions resume over TLS 1.2 and 1.3 (session cache, no stateless tickets)', async (t) => {
+    const ca = readFileSync(pebble.rootFile, 'utf8');
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const opts = { host: '::1', port: httpsPort, servername: NAMES[0], ca, minVersion: version, maxVersion: version };
+      const session = await new Promise<Buffer>((resolve, reject) => {
+        const s = tlsConnect(opts);
+        s.once('session', (b: Buffer) => {
+          resolve(b);
+          s.end();
+        });
+        s.on('data', () => undefined).on('error', reject);
+      });
+      const reused = await new Promise<boolean>((resolve, reject) => {
+        const s = tlsConnect({ ...opts, session }, () => {
+          resolve(s.isSessionReused());
+          s.end();
+        });
+        s.on('error', reject);
+      });
+      t.ok(reused, `${version}: a second connection resumes the first one's session`);
+    }
+  });
+
+  t.test('running the role again changes nothing and renews nothing', async (t) => {
+    const again = await front.apply(acmeVars);
+    t.equal(again.code, 0, `applied again in ${again.ms} ms`);
+    t.match(again.stdout, /proxy1\s+: ok=\d+\s+changed=0 /, 'changed=0', { stdout: again.stdout.slice(-2000) });
   });
 
   t.test('a forced renewal under load: the new certificate goes in through the runtime API with 0 failed requests', async (t) => {
@@ -155,6 +180,23 @@ t.test('https front: Pebble certificates through HTTP-01 on port 80, served by S
     t.match(refused, /ERR_CERT_AUTHORITY_INVALID/, "without the intermediate's hash the same page is refused: nothing else trusts Pebble");
   });
 });
+
+interface Curl {
+  /** `http_version response_code ssl_verify_result` */
+  readonly meta: string;
+  readonly body: Buffer;
+  readonly headers: string;
+  readonly stderr: string;
+}
+
+let curls = 0;
+/** curl trusting only `cacert` (never -k); files go to `dir`. */
+async function curlTls(dir: string, cacert: string, args: readonly string[], url: string): Promise<Curl> {
+  const out = join(dir, `curl-${++curls}`);
+  const r = await run('curl', ['-sS', '--max-time', '20', '--cacert', cacert, '-D', `${out}.head`, '-o', out, '-w', '%{http_version} %{response_code} %{ssl_verify_result}', ...args, url], { timeoutMs: 30_000 });
+  const read = (f: string): Buffer => (existsSync(f) ? readFileSync(f) : Buffer.alloc(0));
+  return { meta: r.stdout, body: read(out), headers: read(`${out}.head`).toString('latin1'), stderr: r.stderr };
+}
 
 /** Run in a blank page: draws a PNG (base64) on a canvas and counts its distinct colours. */
 const COUNT_COLOURS = `(async () => {
@@ -217,3 +259,30 @@ function httpsLoad(port: number, ca: string, want: Buffer): { stop: () => Promis
     },
   };
 }
+
+t.test('https front: your own certificate files instead of ACME, over IPv4 and IPv6', { skip: SKIP }, async (t) => {
+  const origin = await startServer(t, RELEASE, { trustedProxy: ['::1/128'], adminAllow: ['::1/128'] });
+  const front = await prepareFront(t, [origin.port]);
+  // A corporate CA and one certificate it signed, as the operator would bring them.
+  const name = 'own.launch.test';
+  const sh = (cmd: string): void => {
+    const r = spawnSync('sh', ['-c', cmd], { cwd: front.dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  };
+  sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=Own Test CA" -keyout ca.key -out ca.pem 2>/dev/null');
+  sh(`openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=${name}" -keyout own.key -out own.csr 2>/dev/null`);
+  sh(`printf 'subjectAltName=DNS:${name}\\n' > ext && openssl x509 -req -in own.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out own.crt 2>/dev/null`);
+  const httpsPort = await freePort();
+  const applied = await front.apply({ dualstack_proxy_tls_names: [name], dualstack_proxy_https_port: httpsPort, dualstack_proxy_tls_source: 'files', dualstack_proxy_tls_files: { [name]: { cert: join(front.dir, 'own.crt'), key: join(front.dir, 'own.key') } } });
+  t.equal(applied.code, 0, `proxy.yml with own files applied in ${applied.ms} ms`, { stdout: applied.stdout.slice(-3000), stderr: applied.stderr.slice(-3000) });
+  t.notOk(existsSync(join(front.dir, 'pi-origin-acme')), 'no ACME renewal script');
+  t.notMatch(applied.stdout, /TASK \[dualstack_proxy : Obtain the certificates/, 'no ACME run');
+  t.ok(await until(() => parseShowStat(haproxyCommand(front.socket, SHOW_STAT)).get('node1')?.status === 'UP', 15_000), 'the node is UP behind the front');
+  const index = readFileSync(join(RELEASE, 'index.html'));
+  for (const address of ['127.0.0.1', '[::1]']) {
+    const r = await curlTls(front.dir, join(front.dir, 'ca.pem'), ['--http2', '--resolve', `${name}:${httpsPort}:${address}`], `https://${name}:${httpsPort}/index.html`);
+    t.equal(r.meta, '2 200 0', `${address}: h2, 200, verified against the own CA`, { stderr: r.stderr });
+    t.ok(r.body.equals(index), `${address}: the demo's bytes`);
+    t.notMatch(r.headers, /strict-transport-security/i, `${address}: no HSTS by default`);
+  }
+});
