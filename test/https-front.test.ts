@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
@@ -151,6 +151,18 @@ t.test('https front: Pebble certificates through HTTP-01 on port 80, served by S
     t.comment(`forced renewal under load: sent ${sent}, failed ${failed}`);
     t.equal(failed, 0, `sent ${sent}, failed ${failed}`, { errors: errors.slice(0, 5) });
     t.ok(sent >= 20, `enough requests during the swap (${sent})`);
+  });
+
+  t.test("DNS-01 through the operator's hook: a name that does not point at the proxy gets its certificate", async (t) => {
+    // The hook publishes the TXT record in challtestsrv, the DNS Pebble asks; no A or AAAA record
+    // for the name exists anywhere, so HTTP-01 could not work for it.
+    const hook = join(front.dir, 'dns-hook');
+    writeFileSync(hook, ['#!/bin/sh', 'case "$1" in', `  present) curl -fsS -d "{\\"host\\":\\"$2\\",\\"value\\":\\"$3\\"}" ${pebble.management}/set-txt ;;`, `  cleanup) curl -fsS -d "{\\"host\\":\\"$2\\"}" ${pebble.management}/clear-txt ;;`, 'esac', ''].join('\n'), { mode: 0o700 });
+    const name = 'soon.launch.test';
+    const applied = await front.apply({ ...acmeVars, dualstack_proxy_tls_names: [...NAMES, name], dualstack_proxy_acme_challenge: 'dns-01', dualstack_proxy_acme_dns_hook: hook, dualstack_proxy_acme_dns_resolvers: [pebble.dnsServer], dualstack_proxy_acme_dns_propagation_check: false });
+    t.equal(applied.code, 0, `applied with dns-01 in ${applied.ms} ms`, { stdout: applied.stdout.slice(-3000) });
+    const cert = await served(name);
+    t.ok(cert.checkHost(name) !== undefined && cert.checkIssued(pebble.intermediate), `${name}: Pebble's certificate, served by SNI`);
   });
 
   t.test('headless Chromium loads the demo over https, trusting only Pebble\'s CA by SPKI hash; screenshot checked', { skip: NO_CHROMIUM }, async (t) => {
