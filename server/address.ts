@@ -104,6 +104,14 @@ function inPrefix(addr: Uint8Array, p: Cidr): boolean {
   return ((addr[full] as number) & mask) === p.bytes[full];
 }
 
+const LOOPBACK_V6 = parseCidr('::1/128') as Cidr;
+const LOOPBACK_V4 = parseCidr('127.0.0.0/8') as Cidr;
+
+/** True when every address of the prefix is a loopback address (`::1`, `127.0.0.0/8`). */
+export function isLoopbackPrefix(p: Cidr): boolean {
+  return (p.bits >= LOOPBACK_V6.bits && inPrefix(p.bytes, LOOPBACK_V6)) || (p.bits >= LOOPBACK_V4.bits && inPrefix(p.bytes, LOOPBACK_V4));
+}
+
 /** uWS hands 4 or 16 bytes (or none for a PROXY header that carried no address); always 16 out. */
 export function toV6Bytes(raw: ArrayBuffer): Uint8Array | undefined {
   if (raw.byteLength === 16) return new Uint8Array(raw.slice(0));
@@ -175,6 +183,8 @@ export const UNKNOWN_CLIENT: Readonly<Uint8Array> = new Uint8Array(16);
  * PROXY v2 source (when uWS parsed one) or X-Forwarded-For (all of the request's lines, joined
  * with ','), or {@link UNKNOWN_CLIENT} when that header names no usable hop. A trusted peer
  * with neither is the proxy itself (a health check). Untrusted peers' claims are ignored.
+ * Whenever no proxy relayed an address the result is `peer` itself (the same array), so a
+ * caller can tell the socket peer from a relayed claim.
  */
 export function resolveClient(peer: Uint8Array, proxied: ArrayBuffer, forwardedFor: string, trusted: readonly Cidr[]): Uint8Array {
   if (trusted.length === 0 || !inAny(peer, trusted)) return peer;

@@ -5,7 +5,7 @@
  * and every response that outlives the handler goes through a Flight (send.ts).
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { formatAddress, inAny, resolveClient, toV6Bytes } from './address.js';
+import { formatAddress, inAny, isLoopbackPrefix, resolveClient, toV6Bytes, type Cidr } from './address.js';
 import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
@@ -66,6 +66,11 @@ function forwardedFor(req: HttpRequest): string {
   return all ?? '';
 }
 
+/** The socket peer's address, 16 bytes (`::` when uWS has none). */
+function peerOf(res: HttpResponse): Uint8Array {
+  return toV6Bytes(res.getRemoteAddress()) ?? new Uint8Array(16);
+}
+
 /** The raw query string; this uWS build returns undefined rather than '' when there is none. */
 function queryOf(req: HttpRequest): string {
   const query: string | undefined = req.getQuery();
@@ -77,6 +82,13 @@ export class OriginHandler {
   index: ContentIndex;
   /** Files whose read failure this worker has reported: the main thread gets each once. */
   private readonly reported = new Set<string>();
+  /**
+   * --admin-allow without its loopback prefixes: what a client address relayed by a trusted
+   * proxy (PROXY v2 or X-Forwarded-For) is matched against. A relayed `::1` says only that the
+   * proxy's client was local to the proxy (any user on that host), never that it is this node's
+   * operator; loopback prefixes are for the socket peer alone.
+   */
+  private readonly relayedAdminAllow: readonly Cidr[];
 
   constructor(
     index: ContentIndex,
@@ -91,6 +103,7 @@ export class OriginHandler {
     private readonly fault: ResponseFault,
   ) {
     this.index = index;
+    this.relayedAdminAllow = options.adminAllow.filter((c) => !isLoopbackPrefix(c));
   }
 
   /** The uWS route handler for every method and path. */
@@ -140,8 +153,7 @@ export class OriginHandler {
     };
   }
 
-  private clientOf(res: HttpResponse, req: HttpRequest): Uint8Array {
-    const peer = toV6Bytes(res.getRemoteAddress()) ?? new Uint8Array(16);
+  private clientOf(res: HttpResponse, req: HttpRequest, peer: Uint8Array = peerOf(res)): Uint8Array {
     const proxied = res.getProxiedRemoteAddress();
     const trusted = this.options.trustedProxy;
     // Headers are read only from a trusted proxy that sent no PROXY v2 address.
@@ -150,7 +162,10 @@ export class OriginHandler {
   }
 
   private adminAllowed(res: HttpResponse, req: HttpRequest): boolean {
-    return inAny(this.clientOf(res, req), this.options.adminAllow);
+    const peer = peerOf(res);
+    const client = this.clientOf(res, req, peer);
+    // resolveClient hands back `peer` itself when no proxy relayed an address.
+    return inAny(client, client === peer ? this.options.adminAllow : this.relayedAdminAllow);
   }
 
   private serveFile(res: HttpResponse, req: HttpRequest, index: ContentIndex, entry: FileEntry, isHead: boolean, done: Done): void {

@@ -69,6 +69,7 @@ const dir = t.testdir({
   v4: {},
   nossh: {},
   tlshalf: {},
+  tls: {},
 });
 
 const baseVars = {
@@ -116,11 +117,12 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
     render('tlshalf', { origin_node_tls_cert_src: 'certs/origin.pem' }),
+    render('tls', { dualstack_proxy_tls_names: ['example.org', 'www.example.org'], dualstack_proxy_hsts_max_age: 63072000, dualstack_proxy_hsts_include_subdomains: true }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -247,8 +249,33 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.notMatch(haproxy, /stats (enable|uri)/, 'no stats page over HTTP');
     t.match(haproxy, /^ {4}server pi1 \[2001:db8:10::11\]:80 .*send-proxy-v2 check-send-proxy$/m, 'PROXY v2 to the nodes, health checks included');
     t.match(haproxy, /^ {4}use_backend origins_http10 if \{ req\.ver 1\.0 \}$/m, 'HTTP/1.0 requests take the HTTP/2 hop (uWS 20.30 never answers HTTP/1.0)');
-    t.match(haproxy, /^ {4}server http11 abns@pi-origin-http11-80 proto h2 send-proxy-v2$/m);
-    t.match(haproxy, /^ {4}bind abns@pi-origin-http11-80 proto h2 accept-proxy$/m, 'the hop keeps the client address');
+    // The hop trusts the PROXY header it reads: only HAProxy's account may open it. HAProxy binds
+    // before chroot (full path) and connects after (the path inside /var/lib/haproxy).
+    t.notMatch(haproxy, /abns@/, 'no abstract socket: those have no permissions, any local user could forge a client');
+    t.match(haproxy, /^ {4}bind unix@\/var\/lib\/haproxy\/pi-origin-hop\/http11-80\.sock mode 600 user haproxy group haproxy proto h2 accept-proxy$/m, 'the hop: a unix socket of mode 600 owned by haproxy, inside the chroot');
+    t.match(haproxy, /^ {4}server http11 unix@\/pi-origin-hop\/http11-80\.sock proto h2 send-proxy-v2$/m, 'reached by its path inside the chroot, keeping the client address');
+    t.match(haproxy, /^frontend www\n(?:(?! {4}use_backend).*\n)* {4}http-request deny deny_status 404 if \{ path_beg \/_origin\/ \}\n/m, '/_origin/* denied at the public frontend, before any backend is chosen');
+    t.end();
+  });
+
+  t.test('HTTPS off by default: no TLS bind, no redirect, no HSTS', (t) => {
+    t.notMatch(haproxy, /:443|\bssl\b|redirect|Strict-Transport-Security|backend acme/);
+    t.end();
+  });
+
+  t.test('HTTPS at the front: TLS on both families, Mozilla intermediate, 308 except ACME, HSTS only over TLS', (t) => {
+    t.equal(tls.code, 0, tls.stdout + tls.stderr);
+    const cfg = readFileSync(join(dir, 'tls/haproxy.cfg'), 'utf8');
+    const lines = cfg.split('\n').map((l) => l.trim());
+    t.ok(lines.includes('bind 0.0.0.0:443 ssl crt-list /etc/haproxy/certs.list alpn h2,http/1.1'), 'IPv4 :443, one certificate per name by SNI, h2 and HTTP/1.1');
+    t.ok(lines.includes('bind [::]:443 v6only ssl crt-list /etc/haproxy/certs.list alpn h2,http/1.1'), 'IPv6 :443 on its own socket');
+    t.ok(lines.includes('ssl-default-bind-options prefer-client-ciphers ssl-min-ver TLSv1.2 no-tls-tickets'), 'TLS 1.2 at least, no stateless tickets');
+    t.notMatch(cfg, /ssl-default-bind-ciphers [^\n]*(CBC|RC4|3DES|SHA:|:AES128-|:AES256-)/, 'no CBC, RC4 or static-RSA suites');
+    t.ok(lines.includes('http-request redirect scheme https code 308 if !{ ssl_fc } !acme_challenge'), '308 to https except ACME challenges');
+    t.ok(lines.includes('http-response set-header Strict-Transport-Security "max-age=63072000; includeSubDomains" if { ssl_fc }'), 'HSTS only on TLS answers');
+    t.ok(lines.includes('use_backend acme if acme_challenge !{ ssl_fc }') && lines.includes('server lego 127.0.0.1:8402'), 'challenges go to lego on loopback');
+    t.ok(lines.includes('use_backend origins_http10 if { req.ver 1.0 } || { ssl_fc }'), 'HTTPS requests take the hop (no PROXY v2 TLV towards uWS)');
+    t.ok(lines.includes('http-request deny deny_status 404 if { path_beg /_origin/ }'), '/_origin/* still denied');
     t.end();
   });
 

@@ -231,6 +231,26 @@ t.test("admin through a trusted proxy whose own address is in the allow-list", a
   });
 });
 
+t.test('a relayed loopback address is never admin: loopback prefixes match only the socket peer', async (t) => {
+  // The default allow-list (loopback only) behind a trusted proxy on ::1: any local user on the
+  // proxy host can have the proxy relay ::1 or 127.0.0.1 (or forge the PROXY header itself).
+  const { port } = await startServer(t, site, { trustedProxy: ['::1/128'] });
+  const get = async (lines: readonly string[], proxiedFrom?: string): Promise<RawResponse> => {
+    const head = Buffer.from(`GET /_origin/status HTTP/1.1\r\nHost: origin.test\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`);
+    return one(await rawExchange(port, proxiedFrom === undefined ? head : Buffer.concat([proxyV2(proxiedFrom, '::1', 40000, 80), head])));
+  };
+  const isAdmin = (r: RawResponse): boolean => r.status === 200 && /"node":/.test(r.body.toString());
+  t.ok(isAdmin(await get([])), 'the proxy itself, the socket peer ::1, is admin (health checks)');
+  for (const [what, r] of [
+    ['PROXY v2 claiming ::1', await get([], '::1')],
+    ['X-Forwarded-For 127.0.0.1', await get(['X-Forwarded-For: 127.0.0.1'])],
+    ['X-Forwarded-For 127.0.0.9 behind a trusted ::1 hop', await get(['X-Forwarded-For: 127.0.0.9, ::1'])],
+  ] as const) {
+    t.notOk(isAdmin(r), `${what}: not admin`);
+    t.equal(r.body.toString(), '{"mine":true}\n', `${what}: the content file instead`);
+  }
+});
+
 t.test('access log (json)', async (t) => {
   const log = join(logs, 'access.json');
   const { node, port } = await startServer(t, site, { accessLog: log, logFormat: 'json' });

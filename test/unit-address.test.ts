@@ -11,6 +11,7 @@ import {
   formatAddress,
   formatRaw,
   inAny,
+  isLoopbackPrefix,
   parseAddress,
   parseCidr,
   resolveClient,
@@ -373,6 +374,13 @@ t.test('inAny', (t) => {
   t.equal(inAny(addr('2001:db8::5'), several), true);
   t.equal(inAny(addr('10.9.9.9'), several), true);
   t.equal(inAny(addr('192.0.2.1'), several), false);
+  t.end();
+});
+
+t.test('isLoopbackPrefix: only prefixes wholly inside ::1 or 127.0.0.0/8', (t) => {
+  const loopback = (text: string): boolean => isLoopbackPrefix(parseCidr(text) as Cidr);
+  t.same(['::1/128', '::1', '127.0.0.0/8', '127.0.0.1/32', '127.5.0.0/16', '::ffff:127.0.0.1/128'].filter((p) => !loopback(p)), [], 'loopback prefixes');
+  t.same(['::/0', '::/127', '0.0.0.0/0', '126.0.0.0/7', '2001:db8::1/128', '::2/128', '10.0.0.1/32'].filter(loopback), [], 'wider or other prefixes are not');
   t.end();
 });
 
