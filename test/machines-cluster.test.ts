@@ -304,6 +304,21 @@ t.test('a node powered off hard behind HAProxy costs no request, and is back aft
   t.ok(await until(async () => (await proxyStat()).get('node3')?.status === 'UP', 20000), 'and is UP in HAProxy');
 });
 
+t.test('rollback, deregister and register on the machines', async (t) => {
+  const back = await cluster(['rollback']);
+  times.push(`rollback (3 nodes): ${back.ms} ms`);
+  t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} is back on A`);
+  const dereg = await cluster(['deregister', 'node3']);
+  t.equal(dereg.code, 0, 'deregister node3 exits 0', out(dereg));
+  t.notOk((await proxyStat()).has('node3'), 'node3 is out of HAProxy');
+  const reg = await cluster(['register', 'node3']);
+  t.equal(reg.code, 0, 'register node3 exits 0', out(reg));
+  t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
+  const again = await cluster(['provision', '--limit', 'proxy1']);
+  t.equal(again.code, 0, 'the proxy still passes its state check after register/deregister', out(again));
+});
+
 t.test('times', (t) => {
   for (const line of times) t.comment(line);
   for (const m of rig.machines) {
