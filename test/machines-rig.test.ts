@@ -6,12 +6,13 @@
  * after a run that was killed. Needs root, debootstrap and systemd-container; the first run
  * makes the Debian root (/var/cache/pi-origin-test, ~2-4 min).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createMachineRig, type MachineRig } from './rig/machines.js';
+import { rigInterfaces } from './rig/netns.js';
 
 const PREFIX = 'pimr';
 const SUBNET = 'fd00:cafe:0:91';
@@ -20,14 +21,7 @@ t.setTimeout(10 * 60_000);
 
 /** What a rig of PREFIX could leave on this machine: namespaces, links, cgroups, mounts, processes, files. */
 function leftovers(base: string): { netns: string[]; links: string[]; cgroups: string[]; mounts: string[]; processes: string[]; files: string[] } {
-  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith(`${PREFIX}-`));
-  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
-    .filter((n) => n.startsWith(PREFIX));
+  const { netns, links } = rigInterfaces(PREFIX);
   const cgroups = ['/sys/fs/cgroup/unified/pi-origin-rig', '/sys/fs/cgroup/systemd/pi-origin-rig'].flatMap((d) =>
     existsSync(d) ? readdirSync(d).filter((n) => n.startsWith(`${PREFIX}-`)).map((n) => join(d, n)) : [],
   );

@@ -17,7 +17,7 @@
  *
  * Needs root, iproute2, openssh-server, openssh-client, nftables and util-linux.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync, readFileSync, openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -658,4 +658,17 @@ export async function checkSubnetFree(t: (n: string) => string, subnet: string, 
     .map((l) => /^\d+:\s+(\S+)/.exec(l)?.[1])
     .filter((d): d is string => d !== undefined && d !== bridge);
   if (devs.length > 0) throw new Error(`test rig: ${subnet}::/64 is already configured on ${[...new Set(devs)].join(', ')} in the root namespace (another rig?); use another subnet`);
+}
+
+/** Namespaces (`<prefix>-...`) and root-namespace links (`<prefix>...`) of a rig prefix that exist now: what a teardown must leave empty. */
+export function rigInterfaces(prefix: string): { netns: string[]; links: string[] } {
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(`${prefix}-`));
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith(prefix));
+  return { netns, links };
 }
