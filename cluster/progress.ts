@@ -32,6 +32,19 @@ function firstLine(text: string, max = Infinity): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** `Warning: ...`, `** WARNING: ...`, `[WARNING]: ...`: what a tool says on the way, not why it failed. */
+const WARNING_LINE = /^\W*warning\b/i;
+
+/**
+ * The line of a failure message that says why: the first that is not blank and not a warning
+ * (rsync's failure starts with ssh's "Warning: Permanently added ... to the list of known hosts"),
+ * else the first line.
+ */
+export function causeLine(message: string): string {
+  const lines = message.replace(/\r/g, '').split('\n');
+  return lines.find((l) => l.trim() !== '' && !WARNING_LINE.test(l.trim()))?.trim() ?? (lines[0] as string);
+}
+
 /** The permanent line(s) for an event, without the time stamp; undefined for events shown only on the status line. */
 export function formatEvent(e: PlaybookEvent): string | undefined {
   switch (e.type) {
@@ -175,14 +188,14 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 /**
  * One line on how the run ended. `what` names the operation: `rollout of 8b02d4e6f1a7`.
  * - `<what> complete on 3 nodes in 41 s`
- * - `<what> stopped: node2 failed at <task>: <first line of the message>` (the first failure; more are counted)
+ * - `<what> stopped: node2 failed at <task>: <the message's first line that is not a warning>` (the first failure; more are counted)
  * - `<what> stopped: ansible-playbook exited with code 4` when it failed without a host failing (its errors are above)
  * - `<what> interrupted after 12 s`
  */
 export function summaryLine(what: string, r: PlaybookResult): string {
   const first = r.failures[0];
   const more = r.failures.length > 1 ? ` (and ${plural(r.failures.length - 1, 'more failure')})` : '';
-  const cause = first === undefined ? '' : `${first.host} ${first.status} at ${first.task}: ${firstLine(first.message)}${more}`;
+  const cause = first === undefined ? '' : `${first.host} ${first.status} at ${first.task}: ${causeLine(first.message)}${more}`;
   if (r.aborted) return `${what} interrupted after ${humanDuration(r.durationMs)}${cause === '' ? '' : `; ${cause}`}`;
   if (r.code === 0) {
     // The controller's own plays (localhost) are not nodes.

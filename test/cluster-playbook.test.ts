@@ -164,6 +164,22 @@ t.test('recorded: a loop names each failed item; an unreachable host', (t) => {
   t.end();
 });
 
+t.test('the summary names the error, not a warning printed before it (rsync missing on a node)', (t) => {
+  // What synchronize reported on a Debian 13 node without rsync: ssh's note comes first.
+  const message = [
+    "Warning: Permanently added 'fd00:cafe::12' (ED25519) to the list of known hosts.\r",
+    '** WARNING: connection is not using a post-quantum key exchange algorithm.',
+    'bash: line 1: rsync: command not found',
+    'rsync: connection unexpectedly closed (0 bytes received so far) [sender]',
+    'rsync error: error in rsync protocol data stream (code 12) at io.c(232) [sender=3.2.7]',
+  ].join('\n');
+  const failed = { code: 2, signal: null, aborted: false, stoppedEarly: false, stderr: '', durationMs: 9000, recap: new Map<string, never>(), failures: [{ host: 'node2', play: 'Push', task: 'Copy the release', status: 'failed' as const, message }] };
+  t.equal(summaryLine('rollout of x', failed), 'rollout of x stopped: node2 failed at Copy the release: bash: line 1: rsync: command not found');
+  const onlyWarning = { ...failed, failures: [{ ...failed.failures[0]!, message: 'Warning: something\n' }] };
+  t.equal(summaryLine('rollout of x', onlyWarning), 'rollout of x stopped: node2 failed at Copy the release: Warning: something', 'a message of warnings only: its first line');
+  t.end();
+});
+
 t.test('parseEventLine keeps what it does not understand as output', (t) => {
   t.same(parseEventLine('Tuesday 01 July 2025  12:00:00 +0000 (0:00:00.012)', 5), { type: 'output', at: 5, line: 'Tuesday 01 July 2025  12:00:00 +0000 (0:00:00.012)' });
   t.same(parseEventLine('{"event": "future_event"}', 1), { type: 'output', at: 1, line: '{"event": "future_event"}' });

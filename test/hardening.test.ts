@@ -70,6 +70,7 @@ const dir = t.testdir({
   nossh: {},
   tlshalf: {},
   tls: {},
+  moved: {},
 });
 
 const baseVars = {
@@ -117,12 +118,13 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf, tls] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls, moved] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
     render('tlshalf', { origin_node_tls_cert_src: 'certs/origin.pem' }),
     render('tls', { dualstack_proxy_tls_names: ['example.org', 'www.example.org'], dualstack_proxy_hsts_max_age: 63072000, dualstack_proxy_hsts_include_subdomains: true }),
+    render('moved', { origin_node_releases_dir: '/data/origin/releases', origin_node_run_dir: '/data/origin/run', origin_node_log_dir: '/data/origin/log/' }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -139,7 +141,8 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.same(unitValues(unit, 'ProtectSystem'), ['strict']);
     t.same(unitValues(unit, 'ProtectHome'), ['yes']);
     t.same(unitValues(unit, 'PrivateTmp'), ['yes']);
-    t.same(unitValues(unit, 'ReadWritePaths'), ['/srv/origin'], 'the only writable path');
+    t.same(unitValues(unit, 'ReadWritePaths'), ['/srv/origin/run'], 'the only writable paths: the run directory');
+    t.same(unitValues(unit, 'LogsDirectory'), ['pi-origin'], 'and the log directory, made by systemd for the service user');
     t.same(unitValues(unit, 'RestrictAddressFamilies'), ['AF_INET6 AF_UNIX'], 'no IPv4 sockets at all on an IPv6-only node');
     t.same(unitValues(unit, 'SystemCallFilter'), ['@system-service']);
     t.same(unitValues(unit, 'SystemCallErrorNumber'), ['EPERM'], 'a filtered call fails, it does not kill the server');
@@ -150,6 +153,14 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.match(exec, / --trusted-proxy 2001:db8:10::2\/128 /);
     t.match(exec, / --admin-allow ::1\/128 --admin-allow 2001:db8:10::2\/128( |$)/);
     t.notMatch(unit, /sudo|setuid|PermissionsStartOnly|\+\//, 'no privileged ExecStart prefixes');
+    t.end();
+  });
+
+  t.test('the unit may write where the variables put the run and log directories', (t) => {
+    t.equal(moved.code, 0, moved.stdout + moved.stderr);
+    const movedUnit = readFileSync(join(dir, 'moved/pi-origin.service'), 'utf8');
+    t.same(unitValues(movedUnit, 'ReadWritePaths'), ['/data/origin/run /data/origin/log/'], 'no hard-coded /srv/origin (226/NAMESPACE when it does not exist)');
+    t.same(unitValues(movedUnit, 'LogsDirectory'), [], 'a log directory outside /var/log is not a LogsDirectory=');
     t.end();
   });
 

@@ -9,22 +9,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createRig, type Rig } from './rig/netns.js';
+import { createRig, rigInterfaces, type Rig } from './rig/netns.js';
 
 const PREFIX = 'pio';
 const SUBNET = 'fd00:cafe';
 const SYS_PYTHON = '/usr/bin/python3';
 
 function hostState(): { netns: string[]; links: string[] } {
-  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith(`${PREFIX}-`));
-  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
-    .filter((n) => n.startsWith(PREFIX));
-  return { netns, links };
+  return rigInterfaces(PREFIX);
 }
 
 /** Running (a zombie waiting for a parent that does not reap it counts as gone). */

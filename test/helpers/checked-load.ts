@@ -59,6 +59,8 @@ export function addRelease(content: ReleaseContent, dir: string): void {
 }
 
 export interface LoadOptions {
+  /** The server or proxy (default ::1). */
+  readonly host?: string;
   readonly port: number;
   readonly paths: readonly string[];
   readonly content: ReleaseContent;
@@ -87,9 +89,9 @@ interface Raw {
   readonly complete: boolean;
 }
 
-function fetchOnce(agent: Agent, port: number, path: string, headers: Record<string, string>): Promise<Raw | Error> {
+function fetchOnce(agent: Agent, host: string, port: number, path: string, headers: Record<string, string>): Promise<Raw | Error> {
   return new Promise((resolve) => {
-    const req = httpRequest({ host: '::1', port, path, agent, headers }, (res) => {
+    const req = httpRequest({ host, port, path, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (e) => resolve(e));
@@ -158,7 +160,7 @@ export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
       const path = o.paths[n % o.paths.length] as string;
       const headers = requestHeaders(Math.floor(n / o.paths.length) + i);
       const started = Date.now();
-      const r = await fetchOnce(agent, o.port, path, headers);
+      const r = await fetchOnce(agent, o.host ?? '::1', o.port, path, headers);
       requests++;
       if (r instanceof Error) {
         problems.push(`${path} ${JSON.stringify(headers)}: ${r.message}`);

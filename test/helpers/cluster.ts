@@ -189,11 +189,11 @@ export const PROXY_CHECK_INTERVAL_MS = 500;
 export const PROXY_FALL = 2;
 
 /** `pi-origin cluster ARGS -i inventory` as the operator runs it; `report` gets one line per run (its time and slowest tasks). */
-export function clusterCommand(inventory: string, env: NodeJS.ProcessEnv, report: (line: string) => void): (args: readonly string[], onStdout?: (s: string) => void) => Promise<Run> {
+export function clusterCommand(inventory: string, env: NodeJS.ProcessEnv, report: (line: string) => void, timeoutMs = 900_000): (args: readonly string[], onStdout?: (s: string) => void) => Promise<Run> {
   return (args, onStdout) =>
     // The kill timer guards against a hang; it is no speed test: under load a provision that takes
     // 30 s on an idle machine took more than 180 s.
-    run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', ...args, '-i', inventory], { env, timeoutMs: 900_000, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
+    run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', ...args, '-i', inventory], { env, timeoutMs, ...(onStdout === undefined ? {} : { onStdout }) }).then((r) => {
       const profile = r.stdout.lastIndexOf('=====');
       report(`pi-origin cluster ${args.join(' ')}: ${r.ms} ms${profile === -1 ? '' : `; slowest tasks:\n${r.stdout.slice(profile).split('\n').slice(1, 7).join('\n')}`}`);
       return r;

@@ -17,7 +17,7 @@
  *
  * Needs root, iproute2, openssh-server, openssh-client, nftables and util-linux.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync, readFileSync, openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -101,11 +101,14 @@ export interface Rig {
   destroy(): Promise<void>;
 }
 
-const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const DEFAULT_ENV: NodeJS.ProcessEnv = { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8' };
+export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_ENV: NodeJS.ProcessEnv = { PATH: SAFE_PATH, HOME: '/root', LANG: 'C.UTF-8' };
 
 /** Tool, Debian package that provides it. */
-const TOOLS: ReadonlyArray<readonly [string, string]> = [
+export type ToolList = ReadonlyArray<readonly [string, string]>;
+
+/** What the namespace rig runs. */
+export const TOOLS: ToolList = [
   ['ip', 'iproute2'],
   ['sshd', 'openssh-server'],
   ['nft', 'nftables'],
@@ -132,26 +135,26 @@ function findTool(name: string): string | undefined {
 }
 
 /** Absolute paths of the tools, or an Error naming what is missing and how to get it. */
-function checkPrerequisites(): Record<string, string> {
+export function checkPrerequisites(tools: ToolList = TOOLS): Record<string, string> {
   if (process.platform !== 'linux') throw new Error(`test rig: needs Linux network namespaces (this is ${process.platform})`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(`test rig: needs root (uid 0) to create network namespaces, veths and a bridge; running as uid ${process.getuid()}`);
   }
   const found: Record<string, string> = {};
   const missing: string[] = [];
-  for (const [tool, pkg] of TOOLS) {
+  for (const [tool, pkg] of tools) {
     const p = findTool(tool);
     if (p === undefined) missing.push(`${tool} (Debian package ${pkg})`);
     else found[tool] = p;
   }
   if (missing.length > 0) {
-    const pkgs = [...new Set(TOOLS.filter(([t]) => found[t] === undefined).map(([, p]) => p))].join(' ');
+    const pkgs = [...new Set(tools.filter(([t]) => found[t] === undefined).map(([, p]) => p))].join(' ');
     throw new Error(`test rig: missing ${missing.join(', ')}; install with: apt-get install -y --no-install-recommends ${pkgs}`);
   }
   return found;
 }
 
-function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? DEFAULT_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -173,7 +176,7 @@ function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Prom
 }
 
 /** Runs and throws with the command and its stderr unless it exits 0. */
-async function must(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
+export async function must(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) {
     throw new Error(`test rig: \`${[cmd, ...args].join(' ')}\` failed (${r.code ?? r.signal}): ${(r.stderr || r.stdout).trim()}`);
@@ -181,11 +184,11 @@ async function must(cmd: string, args: readonly string[], opts: ExecOptions = {}
   return r.stdout;
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function tcpOpen(host: string, port: number): Promise<boolean> {
+export function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port, timeout: 500 });
     const done = (ok: boolean) => {
@@ -199,7 +202,7 @@ function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 /** A zombie counts as dead: PID 1 on a container may never reap orphans. */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
@@ -262,8 +265,81 @@ ip link del "$bridge" 2>/dev/null
 exit 0
 `;
 
-function teardownArgs(bridge: string, base: string, pairs: ReadonlyArray<readonly [string, string]>): string[] {
+export function teardownArgs(bridge: string, base: string, pairs: ReadonlyArray<readonly [string, string]>): string[] {
   return ['-c', TEARDOWN_SH, 'rig-teardown', bridge, base, ...pairs.flatMap(([ns, v]) => [ns, v])];
+}
+
+export interface NodeNetwork {
+  readonly netns: string;
+  /** The root-namespace end of the veth; the node's end is `eth0`. */
+  readonly hostVeth: string;
+  readonly bridge: string;
+  /** The node's address on eth0 (a /64 in the bridge's subnet). */
+  readonly address: string;
+  /** The bridge's address, the node's default route. */
+  readonly gateway: string;
+  /** An nftables file loaded in the namespace, if any. */
+  readonly nftFile?: string;
+}
+
+/** A node's network: namespace, DAD and RA off inside before eth0 exists, veth pair on the bridge, address, default route. */
+export async function addNodeNetwork(t: (n: string) => string, n: NodeNetwork): Promise<void> {
+  await must(t('ip'), ['netns', 'add', n.netns]);
+  await must(t('ip'), [
+    'netns', 'exec', n.netns, '/bin/sh', '-c',
+    'for f in all default; do echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; echo 0 > /proc/sys/net/ipv6/conf/$f/accept_ra; done',
+  ]);
+  await must(t('ip'), ['link', 'add', n.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.netns]);
+  await must(t('ip'), ['link', 'set', n.hostVeth, 'master', n.bridge, 'up']);
+  await must(t('ip'), ['-n', n.netns, '-batch', '-'], {
+    env: DEFAULT_ENV,
+    input: ['link set lo up', 'link set eth0 up', `addr add ${n.address}/64 dev eth0 nodad`, `route add default via ${n.gateway} dev eth0`, ''].join('\n'),
+  });
+  if (n.nftFile !== undefined) await must(t('ip'), ['netns', 'exec', n.netns, t('nft'), '-f', n.nftFile]);
+}
+
+/** A host in the rig's ssh client files. */
+export interface SshHost {
+  readonly name: string;
+  readonly address: string;
+  /** `type base64` of its host key. */
+  readonly hostKey: string;
+}
+
+export interface SshClientFiles {
+  readonly prefix: string;
+  readonly sshConfig: string;
+  readonly knownHosts: string;
+  readonly clientKey: string;
+}
+
+/**
+ * Writes known_hosts (the hosts' keys by address and name) and an ssh_config that uses only the
+ * rig's key and known_hosts with strict host-key checking, one `Host` alias per host.
+ */
+export function writeSshClientFiles(f: SshClientFiles, hosts: readonly SshHost[]): void {
+  writeFileSync(f.knownHosts, hosts.map((h) => `${h.address},${h.name} ${h.hostKey}\n`).join(''), { mode: 0o600 });
+  const aliases = hosts.map((h) => `Host ${h.name}\n  HostName ${h.address}\n`).join('');
+  writeFileSync(
+    f.sshConfig,
+    `# test rig ${f.prefix}: ssh -F ${f.sshConfig} root@<node address> (or nodeN)\n${aliases}` +
+      `Host *\n  User root\n  IdentityFile ${f.clientKey}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${f.knownHosts}\n  GlobalKnownHostsFile /dev/null\n` +
+      `  StrictHostKeyChecking yes\n  CheckHostIP no\n  UpdateHostKeys no\n  HashKnownHosts no\n  KexAlgorithms curve25519-sha256\n  ControlMaster no\n  ControlPath none\n` +
+      `  AddressFamily inet6\n  BatchMode yes\n  ConnectTimeout 5\n  LogLevel ERROR\n`,
+    { mode: 0o600 },
+  );
+}
+
+/** The public half of an ssh key file as `type base64`. */
+export function publicKey(keyFile: string): string {
+  return readFileSync(`${keyFile}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+}
+
+/** Checks a rig's names and size, throwing a message that names the bad option. */
+export function checkRigOptions(prefix: string, subnet: string, count: number): void {
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`test rig: prefix must be 1-8 lowercase letters/digits starting with a letter (interface names are at most 15 chars): ${prefix}`);
+  if (!/^fd[0-9a-f]{2}(:[0-9a-f]{1,4}){0,3}$/.test(subnet)) throw new Error(`test rig: subnet must be a ULA /64 prefix like fd00:cafe (no trailing ::): ${subnet}`);
+  if (!Number.isInteger(count) || count < 1 || count > 99) throw new Error(`test rig: nodes must be 1..99: ${count}`);
 }
 
 /** Prefixes with a live rig in this process. */
@@ -274,9 +350,7 @@ export async function createRig(options: RigOptions = {}): Promise<Rig> {
   const subnet = (options.subnet ?? 'fd00:cafe').toLowerCase();
   const count = options.nodes ?? 3;
   const parentDir = options.parentDir ?? '/tmp';
-  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`test rig: prefix must be 1-8 lowercase letters/digits starting with a letter (interface names are at most 15 chars): ${prefix}`);
-  if (!/^fd[0-9a-f]{2}(:[0-9a-f]{1,4}){0,3}$/.test(subnet)) throw new Error(`test rig: subnet must be a ULA /64 prefix like fd00:cafe (no trailing ::): ${subnet}`);
-  if (!Number.isInteger(count) || count < 1 || count > 99) throw new Error(`test rig: nodes must be 1..99: ${count}`);
+  checkRigOptions(prefix, subnet, count);
   if (active.has(prefix)) throw new Error(`test rig: a rig with prefix ${prefix} is already up in this process; destroy() it first`);
 
   const tools = checkPrerequisites();
@@ -332,16 +406,7 @@ export async function createRig(options: RigOptions = {}): Promise<Rig> {
     ].join('\n');
 
   const writeClientFiles = (): void => {
-    writeFileSync(knownHosts, nodes.map((n) => `${n.address},${n.name} ${hostKeys.get(n.index) ?? ''}\n`).join(''), { mode: 0o600 });
-    const aliases = nodes.map((n) => `Host ${n.name}\n  HostName ${n.address}\n`).join('');
-    writeFileSync(
-      sshConfig,
-      `# test rig ${prefix}: ssh -F ${sshConfig} root@<node address> (or nodeN)\n${aliases}` +
-        `Host *\n  User root\n  IdentityFile ${clientKey}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${knownHosts}\n  GlobalKnownHostsFile /dev/null\n` +
-        `  StrictHostKeyChecking yes\n  CheckHostIP no\n  UpdateHostKeys no\n  HashKnownHosts no\n  KexAlgorithms curve25519-sha256\n  ControlMaster no\n  ControlPath none\n` +
-        `  AddressFamily inet6\n  BatchMode yes\n  ConnectTimeout 5\n  LogLevel ERROR\n`,
-      { mode: 0o600 },
-    );
+    writeSshClientFiles({ prefix, sshConfig, knownHosts, clientKey }, nodes.map((n) => ({ name: n.name, address: n.address, hostKey: hostKeys.get(n.index) ?? '' })));
     writeFileSync(inventoryPath, inventory());
   };
 
@@ -373,25 +438,7 @@ export async function createRig(options: RigOptions = {}): Promise<Rig> {
 
     const keygen = must(t('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-C', `${prefix}-${name}`, '-f', hostKey]);
 
-    // Network: namespace, DAD off inside before eth0 exists, veth pair, addresses, routes, nft.
-    await must(t('ip'), ['netns', 'add', netns]);
-    await must(t('ip'), [
-      'netns', 'exec', netns, '/bin/sh', '-c',
-      'for f in all default; do echo 0 > /proc/sys/net/ipv6/conf/$f/accept_dad; echo 0 > /proc/sys/net/ipv6/conf/$f/accept_ra; done',
-    ]);
-    await must(t('ip'), ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await must(t('ip'), ['link', 'set', hostVeth, 'master', bridge, 'up']);
-    await must(t('ip'), ['-n', netns, '-batch', '-'], {
-      env: DEFAULT_ENV,
-      input: [
-        'link set lo up',
-        'link set eth0 up',
-        `addr add ${address}/64 dev eth0 nodad`,
-        `route add default via ${gateway} dev eth0`,
-        '',
-      ].join('\n'),
-    });
-    await must(t('ip'), ['netns', 'exec', netns, t('nft'), '-f', nftFile]);
+    await addNodeNetwork(t, { netns, hostVeth, bridge, address, gateway, nftFile });
 
     // The holder: private mount + UTS namespaces inside the node's netns, /srv and hostname set.
     const holder = spawn(
@@ -430,7 +477,7 @@ export async function createRig(options: RigOptions = {}): Promise<Rig> {
 
     // sshd in the node.
     await keygen;
-    hostKeys.set(index, readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' '));
+    hostKeys.set(index, publicKey(hostKey));
     writeFileSync(
       sshdConfig,
       [
@@ -560,7 +607,7 @@ function rmdirQuiet(p: string): void {
   }
 }
 
-async function bridgeUp(t: (n: string) => string, bridge: string, gateway: string): Promise<void> {
+export async function bridgeUp(t: (n: string) => string, bridge: string, gateway: string): Promise<void> {
   // With br_netfilter loaded, bridged frames would go through the root namespace's ip6tables /
   // nft forward rules (e.g. Docker's FORWARD DROP); switch that off for this bridge.
   const r = await run(t('ip'), ['link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'nf_call_iptables', '0', 'nf_call_ip6tables', '0', 'nf_call_arptables', '0']);
@@ -573,7 +620,7 @@ async function bridgeUp(t: (n: string) => string, bridge: string, gateway: strin
  * Removes what a previous run with this prefix left behind (killed test, no teardown). Refuses
  * when another live process owns a rig with this prefix.
  */
-async function cleanStale(t: (n: string) => string, prefix: string, parentDir: string): Promise<void> {
+export async function cleanStale(t: (n: string) => string, prefix: string, parentDir: string): Promise<void> {
   const dirRe = new RegExp(`^${prefix}-rig-(\\d+)$`);
   const staleDirs: string[] = [];
   for (const entry of existsSync(parentDir) ? readdirSync(parentDir) : []) {
@@ -604,11 +651,24 @@ async function cleanStale(t: (n: string) => string, prefix: string, parentDir: s
   for (const d of staleDirs) await run('rm', ['-rf', '--', d]);
 }
 
-async function checkSubnetFree(t: (n: string) => string, subnet: string, bridge: string): Promise<void> {
+export async function checkSubnetFree(t: (n: string) => string, subnet: string, bridge: string): Promise<void> {
   const out = await must(t('ip'), ['-6', '-o', 'addr', 'show', 'to', `${subnet}::/64`]);
   const devs = out
     .split('\n')
     .map((l) => /^\d+:\s+(\S+)/.exec(l)?.[1])
     .filter((d): d is string => d !== undefined && d !== bridge);
   if (devs.length > 0) throw new Error(`test rig: ${subnet}::/64 is already configured on ${[...new Set(devs)].join(', ')} in the root namespace (another rig?); use another subnet`);
+}
+
+/** Namespaces (`<prefix>-...`) and root-namespace links (`<prefix>...`) of a rig prefix that exist now: what a teardown must leave empty. */
+export function rigInterfaces(prefix: string): { netns: string[]; links: string[] } {
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(`${prefix}-`));
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith(prefix));
+  return { netns, links };
 }

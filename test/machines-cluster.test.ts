@@ -1,0 +1,330 @@
+/**
+ * The roles in their real mode (no test-mode variables) on real Debian 13 machines booted with
+ * systemd (test/rig/machines.ts): 3 origin nodes and a proxy host, all IPv6-only, fresh and
+ * minimal (no nodejs, rsync, haproxy or apt lists). As an operator would, with `pi-origin
+ * cluster`: check mode on a fresh node, provision, roll out, a second provision, and what a real
+ * fleet meets - a Node.js that cannot load uWS, a failed HAProxy reload, DHCPv6 and router
+ * advertisements on the wire, a changed host key during the push, a reboot, a power cut behind
+ * HAProxy. Needs root, debootstrap, systemd-container, ansible; ~5 min here.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildRelease } from '../dist/content/release.js';
+import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
+import { checkedLoad, ReleaseContent } from './helpers/checked-load.js';
+import { pseudoRandom } from './helpers/site.js';
+import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT, summaryTable } from './helpers/cluster.js';
+import { until } from './helpers/wait.js';
+import { createMachineRig, type Machine } from './rig/machines.js';
+
+const PREFIX = 'pimc';
+const SUBNET = 'fd00:cafe:0:92';
+const PORT = 8080;
+
+t.setTimeout(20 * 60_000);
+
+const started = Date.now();
+const rig = await createMachineRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
+const work = join(rig.baseDir, 'work');
+const controlDir = join(work, 'cp');
+mkdirSync(controlDir, { recursive: true });
+t.teardown(async () => {
+  closeMasters(controlDir);
+  await rig.destroy();
+});
+const [node1, node2, node3] = rig.nodes as [Machine, Machine, Machine];
+const proxy = rig.proxy as Machine;
+t.comment(`3 nodes + proxy booted in ${Date.now() - started} ms: ${[...rig.bootMs].map(([n, ms]) => `${n} ${ms} ms`).join(', ')}`);
+for (const m of rig.machines) {
+  const mem = rig.memory(m);
+  t.comment(`${m.name} idle: RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, PSS ${(mem.pss / 2 ** 20).toFixed(1)} MiB`);
+}
+
+const artifact = join(work, 'pi-origin.tar');
+const built = await buildArtifact(artifact);
+if (built.code !== 0) throw new Error(`pi-origin cluster artifact failed: ${built.stderr}`);
+
+const site = (marker: string): string => {
+  const dir = join(work, 'sites', marker);
+  mkdirSync(join(dir, 'assets'), { recursive: true });
+  writeFileSync(join(dir, 'index.html'), `<!doctype html><h1>release ${marker}</h1>\n${'<p>machine</p>\n'.repeat(100)}`);
+  writeFileSync(join(dir, 'notes.txt'), `release ${marker}\n${'.'.repeat(2000)}\n`);
+  writeFileSync(join(dir, 'assets/app.js'), 'console.log("machines");\n'.repeat(80));
+  writeFileSync(join(dir, 'big.bin'), createHash('sha512').update('big').digest().toString('hex').repeat(2000));
+  // Incompressible, so every representation is large enough for the load client's ranges.
+  writeFileSync(join(dir, 'r1.bin'), pseudoRandom(200_000, 1));
+  writeFileSync(join(dir, 'r2.bin'), pseudoRandom(300_000, 2));
+  return dir;
+};
+const releases = join(work, 'releases');
+const A = await buildRelease(site('A'), releases);
+const B = await buildRelease(site('B'), releases);
+const content = new ReleaseContent();
+content.add(A.dir, A.manifest);
+content.add(B.dir, B.manifest);
+
+const json = (v: unknown): string => JSON.stringify(v);
+const inventory = join(work, 'inventory.yml');
+writeFileSync(
+  inventory,
+  [
+    'all:',
+    '  vars:',
+    '    ansible_user: root',
+    `    ansible_ssh_common_args: "-F ${rig.sshConfig}"`,
+    '    ansible_python_interpreter: /usr/bin/python3',
+    '  children:',
+    '    origins:',
+    '      hosts:',
+    ...rig.nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}" }`),
+    '      vars:',
+    `        origin_node_artifact: ${json(artifact)}`,
+    `        origin_node_port: ${PORT}`,
+    '        origin_node_workers: 1',
+    `        origin_node_admin_allow: ${json(['::1/128', `${rig.gateway}/128`, `${proxy.address}/128`])}`,
+    `        origin_node_trusted_proxies: ${json([`${proxy.address}/128`])}`,
+    `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
+    `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
+    `        origin_node_extra_args: ${json(['--access-log', '/var/log/pi-origin/access.log'])}`,
+    `        origin_release_controller_node: ${json(process.execPath)}`,
+    '    proxies:',
+    '      hosts:',
+    `        ${proxy.name}: { ansible_host: "${proxy.address}" }`,
+    '      vars:',
+    '        dualstack_proxy_check_interval: 500ms',
+    '        dualstack_proxy_fall: 2',
+    '        dualstack_proxy_rise: 2',
+    '        dualstack_proxy_maxconn: 4000',
+    '',
+  ].join('\n'),
+);
+
+const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '6' }, controlDir);
+// apt on fresh nodes: the first run fetches every .deb (the rig's proxy keeps them for the next).
+const cluster = clusterCommand(inventory, env, (line) => t.comment(line), 600_000);
+const playbook = (file: string, args: readonly string[], onStdout?: (s: string) => void): ReturnType<typeof run> =>
+  run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', file), ...args], { env, timeoutMs: 600_000, ...(onStdout === undefined ? {} : { onStdout }) });
+const sh = async (m: Machine, command: string): Promise<string> => {
+  const r = await rig.exec(m, ['/bin/sh', '-c', command], { timeoutMs: 60_000 });
+  return r.stdout + (r.code === 0 ? '' : `[exit ${r.code}: ${r.stderr.trim()}]`);
+};
+const proxyStat = async (): Promise<ReturnType<typeof parseShowStat>> =>
+  parseShowStat((await rig.exec(proxy, ['socat', 'stdio', 'unix-connect:/run/haproxy/admin.sock'], { input: `${SHOW_STAT}\n` })).stdout);
+const health = async (m: Machine): Promise<string> => {
+  try {
+    const r = await httpGet(`http://[${m.address}]:${PORT}/_origin/health`);
+    return `${r.status} ${r.body.toString().trim()}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+};
+const times: string[] = [];
+
+t.test('--check --diff on a fresh node runs clean and changes nothing', async (t) => {
+  const before = await sh(node1, 'find /etc /opt /srv /usr -xdev -newer /etc/hostname 2>/dev/null | sort | md5sum; command -v node rsync || true');
+  const r = await playbook('provision.yml', ['--check', '--diff', '--limit', 'node1']);
+  t.equal(r.code, 0, `check mode on a fresh node exits 0 (${r.ms} ms)`, out(r));
+  t.equal(recap(r.stdout).get('node1')?.failed, 0, 'no failed task');
+  t.equal(await sh(node1, 'find /etc /opt /srv /usr -xdev -newer /etc/hostname 2>/dev/null | sort | md5sum; command -v node rsync || true'), before, 'nothing on the node changed (no file, no package)');
+});
+
+t.test('provision in real mode: Debian packages, unit, nftables, HAProxy 3.0 on a fresh host', async (t) => {
+  const r = await cluster(['provision']);
+  times.push(`provision (3 fresh nodes + proxy, apt included): ${r.ms} ms`);
+  t.equal(r.code, 0, `cluster provision exits 0 (${r.ms} ms)`, out(r));
+  for (const n of rig.nodes) {
+    t.match(await sh(n, 'dpkg-query -W -f "\\${Package} \\${Version}\\n" nodejs rsync'), /^nodejs 20\.\d+.*\nrsync \d/, `${n.name}: Debian's nodejs 20 and rsync installed`);
+    t.equal(await sh(n, 'systemctl is-enabled pi-origin nftables'), 'enabled\nenabled\n', `${n.name}: pi-origin and nftables enabled`);
+    t.match(await sh(n, 'nft list table inet pi_origin'), /udp sport 547 udp dport 546/, `${n.name}: the ruleset is live`);
+  }
+  t.match(await sh(proxy, 'haproxy -v | head -1'), /version 3\.0\./, 'the proxy runs Debian 13\'s HAProxy 3.0');
+  t.match(await sh(proxy, 'ss -Hltn'), /\[::\]:80\s/, 'HAProxy listens on [::]:80');
+  const quic = await sh(proxy, 'haproxy -vv | grep -ci quic || true');
+  t.comment(`HAProxy 3.0 build mentions QUIC on ${quic.trim()} lines of -vv`);
+});
+
+t.test('a Node.js that cannot load uWS is refused, naming the node', async (t) => {
+  await sh(node3, 'printf "#!/bin/sh\\nexec /usr/bin/node --no-addons \\"\\$@\\"\\n" > /usr/local/bin/node-noaddons && chmod 755 /usr/local/bin/node-noaddons');
+  const r = await cluster(['provision', '--limit', 'node3', '-e', 'origin_node_node_binary=/usr/local/bin/node-noaddons']);
+  t.not(r.code, 0, 'provision fails');
+  t.match(r.stdout, /stopped: node3 failed at Fail when Node\.js cannot run the artifact: node3: \/usr\/local\/bin\/node-noaddons v20\.\S+ cannot load the artifact's uWebSockets\.js, which needs Node\.js 20/, 'the summary names the node, the binary, its version and what it needs');
+  t.equal(await sh(node3, 'systemctl cat pi-origin | grep ^ExecStart='), `ExecStart=/usr/bin/node /opt/pi-origin/current/dist/cli/main.js serve /srv/origin/releases/current --listen [::]:${PORT} --trusted-proxy ${proxy.address}/128 --admin-allow ::1/128 --admin-allow ${rig.gateway}/128 --admin-allow ${proxy.address}/128 --workers 1 --ipv6-only --access-log /var/log/pi-origin/access.log\n`, 'the unit still runs the working Node.js');
+});
+
+t.test('the first rollout on minimal nodes: rsync there, host keys checked, the unit hardened', async (t) => {
+  const r = await cluster(['rollout', A.dir]);
+  times.push(`first rollout (3 nodes): ${r.ms} ms`);
+  t.equal(r.code, 0, `rollout of A exits 0 (${r.ms} ms)`, out(r));
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} serves A over IPv6`);
+  t.ok(await until(async () => [...(await proxyStat()).values()].filter((s) => s.status === 'UP').length === 3, 20000), 'HAProxy has the three nodes UP');
+  const viaProxy = await httpGet(`http://[${proxy.address}]/notes.txt`);
+  t.equal(`${viaProxy.status} ${String(viaProxy.headers['x-origin-release'])}`, `200 ${A.id}`, 'the proxy serves A');
+
+  t.equal(await sh(node1, 'ps -o user= -C node | sort -u'), 'pi-origin\n', 'the server runs as its unprivileged user');
+  const families = (await sh(node1, 'systemctl show pi-origin -p RestrictAddressFamilies --value')).trim();
+  t.same(families.split(' ').sort(), ['AF_INET6', 'AF_UNIX'], 'the unit restricts address families');
+  const probe = await sh(node1, `systemd-run --quiet --wait --pipe -p User=pi-origin -p "RestrictAddressFamilies=${families}" /usr/bin/node -e "try { require('node:net').createServer().listen(0, '127.0.0.1').on('error', (e) => console.log(e.code)).on('listening', () => { console.log('ipv4 ok'); process.exit(0); }); } catch (e) { console.log(e.code); }"`);
+  t.equal(probe.trim(), 'EAFNOSUPPORT', 'an IPv4 socket under those restrictions fails');
+  const security = await sh(node1, 'systemd-analyze security pi-origin.service --no-pager | tail -1');
+  const score = /(\d+\.\d+)/.exec(security)?.[1];
+  t.ok(score !== undefined && Number(score) < 3, `systemd-analyze security: ${security.trim()}`);
+  t.match(await sh(node1, 'journalctl -u pi-origin -o cat --no-pager'), new RegExp(`^pi-origin: serving /srv/origin/releases/current \\(release ${A.id}\\)`, 'm'), 'the journal has the start line');
+  await httpGet(`http://[${node1.address}]:${PORT}/notes.txt`);
+  t.match(await sh(node1, 'sleep 1.5; cat /var/log/pi-origin/access.log; stat -c %U /var/log/pi-origin'), /GET \/notes\.txt HTTP\/1\.1" 200[\s\S]*pi-origin\n$/, 'the access log is written under the unit (LogsDirectory)');
+});
+
+t.test('a second provision changes nothing', async (t) => {
+  const r = await cluster(['provision']);
+  t.equal(r.code, 0, `provision again exits 0 (${r.ms} ms)`, out(r));
+  const table = summaryTable(r.stdout);
+  t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `changed=0 on ${[...table.keys()].join(', ')}`);
+});
+
+t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 replies and RAs accepted', async (t) => {
+  // IPv4: give node2 and the bridge an address for the test; sshd listens on 0.0.0.0:22 too.
+  await sh(node2, 'ip addr add 192.0.2.12/24 dev eth0');
+  await run('ip', ['addr', 'add', '192.0.2.1/24', 'dev', rig.bridge]);
+  t.teardown(async () => {
+    await run('ip', ['addr', 'del', '192.0.2.1/24', 'dev', rig.bridge]);
+  });
+  const v4 = await run('/usr/bin/python3', ['-c', 'import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n  s.connect(("192.0.2.12",22)); print("open")\nexcept Exception as e: print(type(e).__name__)']);
+  t.equal(v4.stdout.trim(), 'TimeoutError', 'IPv4 to sshd on node2 is dropped (no answer, not even a reset)');
+  // A source outside origin_node_http_allow and ssh_allow.
+  await run('ip', ['addr', 'add', 'fd0f::1/128', 'dev', rig.bridge, 'nodad']);
+  await sh(node2, `ip -6 route add fd0f::1/128 via ${rig.gateway}`);
+  t.teardown(async () => {
+    await run('ip', ['addr', 'del', 'fd0f::1/128', 'dev', rig.bridge]);
+  });
+  const foreign = await run('/usr/bin/python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET6)\ns.settimeout(2)\ns.bind(("fd0f::1",0))\ntry:\n  s.connect(("${node2.address}",${PORT})); print("open")\nexcept Exception as e: print(type(e).__name__)`]);
+  t.equal(foreign.stdout.trim(), 'TimeoutError', 'HTTP from a foreign prefix is dropped');
+
+  // DHCPv6: the server's Advertise/Reply comes from its link-local address, port 547, to 546.
+  const hostLL = (await run('ip', ['-6', '-o', 'addr', 'show', 'dev', rig.bridge, 'scope', 'link'])).stdout.split(/\s+/)[3]?.split('/')[0] ?? '';
+  const nodeLL = (await sh(node2, 'ip -6 -o addr show dev eth0 scope link')).split(/\s+/)[3]?.split('/')[0] ?? '';
+  t.match(hostLL, /^fe80:/, `bridge link-local ${hostLL}`);
+  const listen = rig.exec(node2, ['/usr/bin/python3', '-c', 'import socket\ns=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("::",546))\ns.settimeout(4)\ngot=[]\ntry:\n  while True:\n    d,a=s.recvfrom(100); got.append(d.decode()+" from "+a[0].split("%")[0])\nexcept socket.timeout: pass\nprint("\\n".join(got))'], { timeoutMs: 10000 });
+  await new Promise((r) => setTimeout(r, 700));
+  const send = (source: string, data: string): Promise<unknown> =>
+    run('/usr/bin/python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("${source}",547,0,socket.if_nametoindex("${rig.bridge}")))\ns.sendto(b"${data}",("${nodeLL}",546,0,socket.if_nametoindex("${rig.bridge}")))`]);
+  await send(hostLL, 'advertise');
+  await send(rig.gateway, 'not-link-local');
+  t.equal((await listen).stdout.trim(), `advertise from ${hostLL}`, 'a DHCPv6 reply from the link reaches the client; one from a global address does not');
+
+  // SLAAC: a router advertisement with an autonomous prefix gives node2 an address.
+  await sh(node2, 'sysctl -qw net.ipv6.conf.eth0.accept_ra=1');
+  const ra = await run('/usr/bin/python3', [
+    '-c',
+    [
+      'import socket, struct',
+      's = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)',
+      's.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)',
+      `idx = socket.if_nametoindex("${rig.bridge}")`,
+      's.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)',
+      `s.bind(("${hostLL}", 0, 0, idx))`,
+      'ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)',
+      'pio = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 3600, 1800, 0) + socket.inet_pton(socket.AF_INET6, "fd00:5a5a::")',
+      's.sendto(ra + pio, ("ff02::1", 0, 0, idx))',
+    ].join('\n'),
+  ]);
+  t.equal(ra.code, 0, `RA sent ${ra.stderr}`);
+  t.ok(await until(async () => (await sh(node2, 'ip -6 -o addr show dev eth0')).includes('fd00:5a5a:'), 5000), 'node2 took a SLAAC address from the router advertisement');
+  await sh(node2, 'ip addr del 192.0.2.12/24 dev eth0; sysctl -qw net.ipv6.conf.eth0.accept_ra=0; ip -6 addr flush dev eth0 to fd00:5a5a::/64');
+});
+
+t.test('a failed HAProxy reload is reported, naming the proxy and HAProxy\'s error; maxconn is checked against the fd limit', async (t) => {
+  const badVars = join(work, 'bad-bind.json');
+  writeFileSync(badVars, JSON.stringify({ dualstack_proxy_bind_ipv6: ['fd00:dead::1'] }));
+  const bad = await cluster(['provision', '--limit', 'proxy1', '-e', `@${badVars}`]);
+  t.not(bad.code, 0, 'a configuration HAProxy cannot load fails the provision');
+  t.match(bad.stdout, /stopped: proxy1 failed at Fail when HAProxy does not run the configuration: proxy1: HAProxy does not run \/etc\/haproxy\/haproxy\.cfg: nothing listens on \[fd00:dead::1\]:80/, 'naming the proxy and the listener that is missing');
+  t.match(bad.stdout, /HAProxy said: .*fd00:dead::1/, "with HAProxy's own words from the journal");
+  const again = await cluster(['provision', '--limit', 'proxy1', '-e', `@${badVars}`]);
+  t.not(again.code, 0, 'and again on the next run, with nothing left to change');
+  const good = await cluster(['provision', '--limit', 'proxy1']);
+  t.equal(good.code, 0, 'the right configuration reloads and passes', out(good));
+  t.equal((await httpGet(`http://[${proxy.address}]/notes.txt`)).status, 200, 'the proxy serves again');
+
+  await sh(proxy, 'mkdir -p /etc/systemd/system/haproxy.service.d && printf "[Service]\\nLimitNOFILE=2048\\n" > /etc/systemd/system/haproxy.service.d/nofile.conf && systemctl daemon-reload');
+  const fds = await cluster(['provision', '--limit', 'proxy1']);
+  t.not(fds.code, 0, 'maxconn 4000 with 2048 descriptors is refused');
+  t.match(fds.stdout, /proxy1: dualstack_proxy_maxconn 4000 needs about 8256 file descriptors, but haproxy\.service gets LimitNOFILE=2048/, 'naming the proxy, maxconn and the limit');
+  await sh(proxy, 'rm -r /etc/systemd/system/haproxy.service.d && systemctl daemon-reload');
+});
+
+t.test('the push checks host keys: a node whose key changed mid-rollout is refused', async (t) => {
+  // Ansible's own connection to node2 is already open (ControlPersist) when its key changes; the
+  // push opens a new one (rsync's ssh), which must see the impostor.
+  const oldKey = await sh(node2, 'cat /etc/ssh/ssh_host_ed25519_key');
+  let swapped = false;
+  const r = await playbook('rollout.yml', ['-e', `origin_release_src=${B.dir}`], (s) => {
+    if (!swapped && s.includes('Check whether the node already has the release')) {
+      swapped = true;
+      void sh(node2, "rm -f /etc/ssh/ssh_host_ed25519_key* && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && systemctl reload ssh");
+    }
+  });
+  t.ok(swapped, 'node2 got a new host key during the push');
+  t.not(r.code, 0, 'the rollout fails');
+  const rc = recap(r.stdout);
+  t.ok((rc.get('node2')?.failed ?? 0) + (rc.get('node2')?.unreachable ?? 0) > 0, 'at node2');
+  t.notMatch(r.stdout, /StrictHostKeyChecking=no|UserKnownHostsFile=\/dev\/null/, 'rsync ran with host-key checking on');
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} still serves A`);
+  await sh(node2, `printf '%s\\n' '${oldKey.trim().split('\n').join("' '")}' > /etc/ssh/ssh_host_ed25519_key && ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key.pub && systemctl reload ssh`);
+  closeMasters(controlDir);
+  const back = await cluster(['rollout', B.dir]);
+  times.push(`rollout of B (3 nodes, canary + gate): ${back.ms} ms`);
+  t.equal(back.code, 0, 'with its key back, the rollout goes through', out(back));
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${B.id}`, `${n.name} serves B`);
+});
+
+t.test('a rebooted node comes back serving the same release, and into rotation', async (t) => {
+  const before = rig.pid1(node2);
+  const t0 = Date.now();
+  await rig.exec(node2, ['systemctl', 'reboot']);
+  t.ok(await until(() => rig.pid1(node2) !== undefined && rig.pid1(node2) !== before, 30000), 'node2 rebooted');
+  t.ok(await until(async () => (await health(node2)) === `200 ok ${B.id}`, 30000), 'node2 serves B again, no operator action');
+  times.push(`reboot to serving: ${Date.now() - t0} ms`);
+  t.ok(await until(async () => (await proxyStat()).get('node2')?.status === 'UP', 20000), 'HAProxy has node2 UP again');
+});
+
+t.test('a node powered off hard behind HAProxy costs no request, and is back after a restart', async (t) => {
+  const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops: 4 });
+  await new Promise((r) => setTimeout(r, 1500));
+  await rig.hardPowerOff(node3);
+  t.ok(await until(async () => (await proxyStat()).get('node3')?.status.startsWith('DOWN') === true, 15000), 'HAProxy took node3 out');
+  await new Promise((r) => setTimeout(r, 1000));
+  const summary = await load.stop();
+  t.ok(summary.requests > 50, `${summary.requests} requests through the proxy`);
+  t.same(summary.problems.slice(0, 5), [], `0 failed requests (${summary.problems.length} of ${summary.requests})`);
+  const t0 = Date.now();
+  await rig.start(node3);
+  t.ok(await until(async () => (await health(node3)) === `200 ok ${B.id}`, 30000), 'node3 serves B after the restart');
+  times.push(`power cut to serving again: ${Date.now() - t0} ms`);
+  t.ok(await until(async () => (await proxyStat()).get('node3')?.status === 'UP', 20000), 'and is UP in HAProxy');
+});
+
+t.test('rollback, deregister and register on the machines', async (t) => {
+  const back = await cluster(['rollback']);
+  times.push(`rollback (3 nodes): ${back.ms} ms`);
+  t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} is back on A`);
+  const dereg = await cluster(['deregister', 'node3']);
+  t.equal(dereg.code, 0, 'deregister node3 exits 0', out(dereg));
+  t.notOk((await proxyStat()).has('node3'), 'node3 is out of HAProxy');
+  const reg = await cluster(['register', 'node3']);
+  t.equal(reg.code, 0, 'register node3 exits 0', out(reg));
+  t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
+  const again = await cluster(['provision', '--limit', 'proxy1']);
+  t.equal(again.code, 0, 'the proxy still passes its state check after register/deregister', out(again));
+});
+
+t.test('times', (t) => {
+  for (const line of times) t.comment(line);
+  for (const m of rig.machines) {
+    const mem = rig.memory(m);
+    t.comment(`${m.name} after the tests: RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, PSS ${(mem.pss / 2 ** 20).toFixed(1)} MiB, ${mem.processes} processes`);
+  }
+  t.comment(`whole file: ${Math.round((Date.now() - started) / 1000)} s`);
+  t.end();
+});
