@@ -48,7 +48,7 @@ t.test('pi-origin bench --help names every peer', async (t) => {
 t.test('pi-origin bench --quick --only pi-origin,node-http,sirv writes a valid bench Report', { skip: process.platform !== 'linux' || !hasTaskset ? 'needs Linux and taskset' : false }, async (t) => {
   const out = t.testdir({});
   const r = await run(
-    ['bench', '--quick', '--only', 'pi-origin,node-http,sirv', '--no-workers', '--duration', '1', '--warmup', '0', '--quiet-wait', '0', '--connections', '8', '--out', out],
+    ['bench', '--quick', '--only', 'pi-origin,node-http,sirv', '--no-workers', '--duration', '2', '--warmup', '0', '--quiet-wait', '0', '--connections', '8', '--out', out],
     {},
     60_000,
   );
@@ -93,7 +93,8 @@ t.test('pi-origin bench --quick --only pi-origin,node-http,sirv writes a valid b
     const expected = file.bytes + (server.headerBytes[file.name] ?? 0);
     t.ok(perResponse >= expected * 0.99 && perResponse <= expected * 1.5, `${x.name}: ${Math.round(perResponse)} B per response, expected ~${expected}`);
     const l = x.latency;
-    t.ok([l.mean, l.p50, l.p90, l.p99, l.p999, l.max].every((v) => typeof v === 'number' && v > 0), `${x.name}: latency filled`);
+    // autocannon records whole milliseconds: a fast server's percentiles may be 0, its max never is.
+      t.ok([l.mean, l.p50, l.p90, l.p99, l.p999].every((v) => typeof v === 'number' && v >= 0) && l.max > 0, `${x.name}: latency filled`);
     t.ok(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, `${x.name}: percentiles ordered`);
     t.ok(Array.isArray(x.timeline), `${x.name}: timeline present`);
     t.ok((x.serverRssBytes ?? 0) > 10 * 1024 * 1024, `${x.name}: server RSS measured`);

@@ -191,6 +191,8 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
         'iif "lo" accept',
         'ct state established,related accept',
         ...ICMPV6_ACCEPTS,
+        // DHCPv6 replies to the client port, from a server or relay on the link (RFC 8415).
+        'ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept',
         'tcp dport 80 ip6 saddr @http_allow accept',
         'tcp dport 22 ip6 saddr @ssh_allow accept',
       ],
