@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ansibleEnv, REPO, run } from './helpers/ansible.js';
-import { clusterCommand, freePort, haproxyCommand, killPidFile, parseShowStat, proxiesInventory, runTail, SHOW_STAT, summaryTable } from './helpers/cluster.js';
+import { clusterCommand, freePort, haproxyCommand, killPidFile, parseShowStat, runTail, writeLoopbackInventory, SHOW_STAT, summaryTable } from './helpers/cluster.js';
 
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status === 0;
 const missing = process.getuid?.() !== 0 ? 'needs root (HAProxy drops to its own user)' : ['ansible-playbook', 'haproxy', 'socat', 'flock'].find((tool) => !has(tool));
@@ -37,19 +37,8 @@ t.test('register and deregister take turns on the runtime API', { skip: missing 
     rmSync(work, { recursive: true, force: true });
   });
   const inventory = join(work, 'inventory.yml');
-  writeFileSync(
-    inventory,
-    [
-      'all:',
-      '  children:',
-      '    origins:',
-      '      hosts:',
-      `        n1: { ansible_host: "::1", origin_node_port: ${(node.address() as AddressInfo).port} }`,
-      // HAProxy starts without the node: register adds it.
-      ...proxiesInventory({ haproxyDir, socket, proxyPort: await freePort() }, { dualstack_proxy_client_address: 'forwardfor', dualstack_proxy_exclude: ['n1'] }),
-      '',
-    ].join('\n'),
-  );
+  // HAProxy starts without the node: register adds it.
+  writeLoopbackInventory(inventory, [{ name: 'n1', port: (node.address() as AddressInfo).port }], { haproxyDir, socket, proxyPort: await freePort() }, { dualstack_proxy_client_address: 'forwardfor', dualstack_proxy_exclude: ['n1'] });
   const env = ansibleEnv();
   const proxy = await run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible/proxy.yml')], { env, timeoutMs: 180_000 });
   t.equal(proxy.code, 0, 'HAProxy set up by proxy.yml', runTail(proxy));

@@ -4,7 +4,7 @@
  * its summary table, HAProxy's runtime API and ending the HAProxy daemon.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,30 @@ export function clusterInventory(c: ClusterInventory): string {
     ...proxiesInventory(c),
     '',
   ].join('\n');
+}
+
+/**
+ * Writes a YAML inventory to `path`: `origins` answering on [::1] at the given ports, and the
+ * local `proxies` group of {@link proxiesInventory} with `vars`.
+ */
+export function writeLoopbackInventory(
+  path: string,
+  origins: readonly { readonly name: string; readonly port: number }[],
+  proxy: { readonly haproxyDir: string; readonly socket: string; readonly proxyPort: number },
+  vars: Readonly<Record<string, unknown>> = {},
+): void {
+  writeFileSync(
+    path,
+    [
+      'all:',
+      '  children:',
+      '    origins:',
+      '      hosts:',
+      ...origins.map((o) => `        ${o.name}: { ansible_host: "::1", origin_node_port: ${o.port} }`),
+      ...proxiesInventory(proxy, vars),
+      '',
+    ].join('\n'),
+  );
 }
 
 /**

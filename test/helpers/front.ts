@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { ansibleEnv, REPO, run, type Run } from './ansible.js';
-import { freePort, killPidFile, proxiesInventory } from './cluster.js';
+import { freePort, killPidFile, writeLoopbackInventory } from './cluster.js';
 
 export interface Front {
   /** HAProxy's configuration, PID file, runtime API socket (and whatever the test adds). */
@@ -37,18 +37,7 @@ export async function prepareFront(t: Test, originPorts: readonly number[], vars
   const socket = join(dir, 'admin.sock');
   const json = JSON.stringify;
   const inventory = join(dir, 'inventory.yml');
-  writeFileSync(
-    inventory,
-    [
-      'all:',
-      '  children:',
-      '    origins:',
-      '      hosts:',
-      ...originPorts.map((p, i) => `        node${i + 1}: { ansible_host: "::1", origin_node_port: ${p} }`),
-      ...proxiesInventory({ haproxyDir: dir, socket, proxyPort: httpPort }, vars),
-      '',
-    ].join('\n'),
-  );
+  writeLoopbackInventory(inventory, originPorts.map((port, i) => ({ name: `node${i + 1}`, port })), { haproxyDir: dir, socket, proxyPort: httpPort }, vars);
   const apply = async (extra: Readonly<Record<string, unknown>> = {}): Promise<Run> => {
     const extraFile = join(dir, 'extra.json');
     writeFileSync(extraFile, json(extra));
