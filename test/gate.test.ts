@@ -78,18 +78,32 @@ t.test('help and usage errors', async (t) => {
   t.match(target.stderr, /--target must be an origin with no path/);
 });
 
-/** The shipped file with p99 bounds loose enough for a busy shared CI machine. */
-function testConfig(dir: string, p99Ms: number): string {
+/**
+ * The shipped file with the given p99 bound. `loose` also lowers the offered rates and widens
+ * every speed bound, so "the gate passes" asserts what the gate does (four scenarios, probes,
+ * the switch, the ratio, the report) and not how fast this machine is at the moment: speed is
+ * measured by `npm run bench`, not by tests.
+ */
+function testConfig(dir: string, p99Ms: number, loose = false): string {
   const f = gateFile();
-  for (const s of Object.values(f.scenarios)) s.p99Ms = p99Ms;
-  const path = join(dir, `gate-${p99Ms}.json`);
+  for (const section of Object.values(f.scenarios)) {
+    const s = section as { p99Ms: number; rate: number; connections: number; rateTolerancePct: number };
+    s.p99Ms = p99Ms;
+    if (loose) {
+      s.rate = Math.min(s.rate, 100);
+      s.connections = Math.min(s.connections, 10);
+      s.rateTolerancePct = 49;
+    }
+  }
+  if (loose) f.ratio.min = 0.01;
+  const path = join(dir, `gate-${p99Ms}${loose ? '-loose' : ''}.json`);
   writeFileSync(path, JSON.stringify(f));
   return path;
 }
 
 t.test('a quick gate against the built server passes', async (t) => {
   const dir = t.testdir({});
-  const r = await run(['gate', '--quick', '--config', testConfig(dir, 250), '--out', dir, '--json'], {}, 90_000);
+  const r = await run(['gate', '--quick', '--config', testConfig(dir, 10_000, true), '--out', dir, '--json'], {}, 90_000);
   const report = JSON.parse(r.stdout) as Report;
   const failed = report.runs.flatMap((run) => (run.verdicts ?? []).filter((v) => !v.ok).map((v) => `${run.name} ${v.check}: ${v.detail}`));
   t.same(failed, [], 'no failed checks');

@@ -125,7 +125,8 @@ t.test('slow request heads are closed by the idle timeout; others are served mea
   t.ok(Math.min(...times) >= NOT_BEFORE_MS, `none closed before ${NOT_BEFORE_MS} ms (first after ${Math.min(...times)} ms)`);
   t.ok(Math.max(...times) <= CLOSED_WITHIN_MS, `all 500 closed by the server within ${CLOSED_WITHIN_MS} ms (last after ${Math.max(...times)} ms)`);
   t.same(served.bad, [], 'every normal request during the attack got 200 and the file');
-  t.ok(served.ok >= 10, `${served.ok} normal requests served during the attack (slowest ${served.slowestMs} ms)`);
+  // Liveness, not speed: a server stalled by the slow heads would answer none (or fail them).
+  t.ok(served.ok >= 3, `${served.ok} normal requests served during the attack (slowest ${served.slowestMs} ms)`);
   t.ok(growth < 16 * MiB, `RSS grew ${mib(growth)} MiB with 501 slow heads open (bound 16 MiB)`);
   const fds = await settledFds(origin);
   t.ok(fds <= base.fds + FD_SLACK, `descriptors back to ${fds} (baseline ${base.fds})`);
@@ -233,8 +234,11 @@ t.test('clients that never read a 1 MiB cached body: the socket buffers take it,
   t.ok(growth < 16 * MiB, `RSS grew ${mib(growth)} MiB for 50 × 1 MiB unread (bound 16 MiB)`);
 });
 
+/** An idle client: whether it opened (and was answered), ms from connect to close, when it closed. */
+interface IdleConnection { opened: Promise<boolean>; closed: Promise<number>; closedAt?: number }
+
 /** A connection that sends nothing (or one request, answered, then nothing) until the server closes it. */
-function idleConnection(port: number, oneRequest: boolean): { opened: Promise<boolean>; closed: Promise<number> } {
+function idleConnection(port: number, oneRequest: boolean): IdleConnection {
   let started = 0;
   let answered: (ok: boolean) => void = () => undefined;
   const opened = new Promise<boolean>((r) => (answered = r));
@@ -255,7 +259,9 @@ function idleConnection(port: number, oneRequest: boolean): { opened: Promise<bo
       resolve(started === 0 ? Infinity : Date.now() - started);
     });
   });
-  return { opened, closed };
+  const conn: IdleConnection = { opened, closed };
+  void closed.then(() => (conn.closedAt = Date.now()));
+  return conn;
 }
 
 t.test(`${IDLE_CONNECTIONS} idle connections cost little memory and are all closed by the idle timeout`, { skip: fdShortage ?? false }, async (t) => {
@@ -264,7 +270,7 @@ t.test(`${IDLE_CONNECTIONS} idle connections cost little memory and are all clos
   const base = await baseline(t, origin, '/a.txt');
   const peak = new PeakRss(origin.pid);
   // Half connect and send nothing, half are idle after one keep-alive request; opened 500 at a time.
-  const conns: { opened: Promise<boolean>; closed: Promise<number> }[] = [];
+  const conns: IdleConnection[] = [];
   const openedAt = Date.now();
   for (let i = 0; i < IDLE_CONNECTIONS; i += 500) {
     const batch = Array.from({ length: 500 }, (_, j) => idleConnection(origin.port, (i + j) % 2 === 1));
@@ -272,8 +278,11 @@ t.test(`${IDLE_CONNECTIONS} idle connections cost little memory and are all clos
     conns.push(...batch);
   }
   const openMs = Date.now() - openedAt;
-  const held = await waitFor('the server to hold every connection', () => (origin.fds() >= base.fds + IDLE_CONNECTIONS ? origin.fds() : undefined)).catch(() => origin.fds());
-  t.ok(held >= base.fds + IDLE_CONNECTIONS, `the server holds ${held - base.fds} connections (opened in ${openMs} ms)`);
+  // On a slow machine the first connections may reach the idle timeout before the last are
+  // open: the server must hold every one of ours that it has not closed yet.
+  const stillOpen = (): number => conns.filter((c) => c.closedAt === undefined).length;
+  const held = await waitFor('the server to hold every open connection', () => (origin.fds() >= base.fds + stillOpen() ? origin.fds() : undefined)).catch(() => origin.fds());
+  t.ok(held >= base.fds + stillOpen(), `the server holds ${held - base.fds} connections, every one still open (${stillOpen()} of ${IDLE_CONNECTIONS}, opened in ${openMs} ms)`);
   const during = await request(origin.port, '/a.txt');
   t.equal(during.status, 200, 'a new client is served while they are open');
   t.equal(during.body.toString(), A);
