@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import {
   capacityFromReport, LIMIT_NAMES, plan, PLAN_DEFAULTS, PLAN_FLAGS, PlanError, proxyLine, summaryLine, type Plan, type PlanInput, type PlanOptions, type ReportCapacity,
 } from '../load-tests/plan.js';
-import { parseBytes } from '../server/config.js';
+import { parseBytes } from '../common/units.js';
 import { fail, parseArgs, UsageError, type Subcommand } from './subcommands.js';
 
 const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]';

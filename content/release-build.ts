@@ -14,7 +14,7 @@ import {
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
-import { isCompressible } from './compressible.js';
+import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from './header-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
 import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './release-dir.js';

@@ -6,7 +6,7 @@
  * Memory: header blocks are interned (a few distinct per site), so a file costs its key, its
  * ETag and one small object; Last-Modified strings are interned too.
  */
-import { isCompressible } from '../content/compressible.js';
+import { isCompressible } from '../common/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
 import { normalisePath } from './path.js';

@@ -5,7 +5,8 @@
  * and every response that outlives the handler goes through a Flight (send.ts).
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { formatAddress, inAny, isLoopbackPrefix, resolveClient, toV6Bytes, type Cidr } from './address.js';
+import { formatAddress, inAny, isLoopbackPrefix, type Cidr } from '../common/address.js';
+import { resolveClient, toV6Bytes } from './client-address.js';
 import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';

@@ -13,9 +13,9 @@
  * All mtimes in the output are truncated to whole seconds: HTTP dates have
  * second resolution, and a variant's mtime then equals its source's exactly.
  */
+import { packageRoot } from '../../common/package-root.js';
 import { activateRelease, buildRelease, pruneReleases } from '../release.js';
 import {
-  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -27,7 +27,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
 import { writePackageIndex } from './packages.js';
 
@@ -44,19 +43,6 @@ interface Totals {
   files: number;
   bytes: number;
   variants: number;
-}
-
-/** Package root: the nearest ancestor of this script holding package.json and content/demo/site
- * (three levels up from dist/content/demo/build-demo.js; two when run from source with tsx). */
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    dir = dirname(dir);
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'content', 'demo', 'site'))) {
-      return dir;
-    }
-  }
-  throw new Error('cannot find the package root (package.json + content/demo/site) above this script');
 }
 
 function wholeSeconds(ms: number): number {
@@ -179,7 +165,7 @@ function removeStale(distDir: string): void {
 
 function build(): void {
   const started = process.hrtime.bigint();
-  const root = findPackageRoot();
+  const root = packageRoot();
   const srcDir = join(root, 'content', 'demo', 'site');
   const distDir = join(root, 'dist');
   const outDir = join(distDir, 'demo-site');
@@ -234,7 +220,7 @@ function lstatExists(path: string): boolean {
  * plain tree, activated under dist/demo-releases/current. Rebuilding the same tree reuses it.
  */
 async function buildDemoRelease(): Promise<void> {
-  const root = findPackageRoot();
+  const root = packageRoot();
   const releases = join(root, 'dist', 'demo-releases');
   mkdirSync(releases, { recursive: true });
   const built = await buildRelease(join(root, 'dist', 'demo-site'), releases);
