@@ -1,0 +1,27 @@
+/**
+ * The demo build (`npm run build`: dist/demo-site, then a release of it in dist/demo-releases).
+ * Runs against the built dist/.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+
+function filesUnder(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) filesUnder(path, out);
+    else out.push(path);
+  }
+  return out;
+}
+
+t.test('the demo tree holds only the site; the release makes the precompressed variants', (t) => {
+  const siblings = filesUnder(join('dist', 'demo-site')).filter((f) => /\.(br|gz)$/.test(f));
+  t.same(siblings, [], 'no .br/.gz siblings that `release build` would discard');
+  const manifest = JSON.parse(readFileSync(join('dist', 'demo-releases', 'current', 'manifest.json'), 'utf8')) as {
+    files: { path: string; variants: Record<string, unknown> }[];
+  };
+  const index = manifest.files.find((f) => f.path === '/index.html');
+  t.same(Object.keys(index?.variants ?? {}).sort(), ['br', 'gzip'], '/index.html has its variants in the release');
+  t.end();
+});
