@@ -8,15 +8,6 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { DEFAULT_PORT } from '../common/port.js';
 
-function filesUnder(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) filesUnder(path, out);
-    else out.push(path);
-  }
-  return out;
-}
-
 t.test('the default port: one constant in code, the same number wherever the roles spell it', (t) => {
   const defaults = parse(readFileSync('ansible/roles/origin_node/defaults/main.yml', 'utf8')) as Record<string, unknown>;
   t.equal(defaults.origin_node_port, DEFAULT_PORT, 'origin_node_port in the role defaults');
@@ -28,7 +19,7 @@ t.test('the default port: one constant in code, the same number wherever the rol
     if (port !== undefined) t.equal(port.default, DEFAULT_PORT, `origin_node_port in argument_specs (${entry})`);
   }
   const fallbacks: string[] = [];
-  for (const file of filesUnder('ansible')) {
+  for (const file of readdirSync('ansible', { recursive: true, encoding: 'utf8' }).map((f) => join('ansible', f))) {
     if (!/\.(ya?ml|j2)$/.test(file)) continue;
     for (const m of readFileSync(file, 'utf8').matchAll(/origin_node_port\s*\|\s*default\((\d+)\)/g)) {
       fallbacks.push(file);

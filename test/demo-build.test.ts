@@ -6,17 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 
-function filesUnder(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) filesUnder(path, out);
-    else out.push(path);
-  }
-  return out;
-}
-
 t.test('the demo tree holds only the site; the release makes the precompressed variants', (t) => {
-  const siblings = filesUnder(join('dist', 'demo-site')).filter((f) => /\.(br|gz)$/.test(f));
+  const siblings = readdirSync(join('dist', 'demo-site'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(br|gz)$/.test(f));
   t.same(siblings, [], 'no .br/.gz siblings that `release build` would discard');
   const manifest = JSON.parse(readFileSync(join('dist', 'demo-releases', 'current', 'manifest.json'), 'utf8')) as {
     files: { path: string; variants: Record<string, unknown> }[];
