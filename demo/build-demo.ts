@@ -1,9 +1,9 @@
 /**
  * Builds the servable demo root at <package root>/dist/demo-site/.
  *
- *   node dist/content/demo/build-demo.js
+ *   node dist/demo/build-demo.js
  *
- * 1. copies content/demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
+ * 1. copies demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
  * 2. generates a deterministic, incompressible 4 MiB download,
  *    and a PEP 503 package index (simple/ + packages/, see packages.ts),
  * 3. swaps the temp dir into place, so a half-built site is never left behind,
@@ -13,8 +13,8 @@
  * All mtimes in the output are truncated to whole seconds: HTTP dates have
  * second resolution.
  */
-import { packageRoot } from '../../common/package-root.js';
-import { activateRelease, buildRelease, pruneReleases } from '../release.js';
+import { packageRoot } from '../common/package-root.js';
+import { activateRelease, buildRelease, pruneReleases } from '../release/release.js';
 import {
   lstatSync,
   mkdirSync,
@@ -122,7 +122,7 @@ function removeStale(distDir: string): void {
 function build(): void {
   const started = process.hrtime.bigint();
   const root = packageRoot();
-  const srcDir = join(root, 'content', 'demo', 'site');
+  const srcDir = join(root, 'demo', 'site');
   const distDir = join(root, 'dist');
   const outDir = join(distDir, 'demo-site');
   const tmpDir = join(distDir, `.demo-site.tmp-${process.pid}`);

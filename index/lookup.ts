@@ -58,7 +58,7 @@ export class Redirect {
 
 export type Entry = FileEntry | Redirect;
 
-export interface ContentIndex {
+export interface Lookup {
   readonly root: string;
   readonly releaseId: string;
   readonly entries: ReadonlyMap<string, Entry>;
@@ -70,7 +70,7 @@ export interface ContentIndex {
   readonly fromManifest: boolean;
 }
 
-export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[]): ContentIndex {
+export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[]): Lookup {
   const compiled = compileRules(rules);
   const heads = new Map<string, HeadBlock>();
   const dates = new Map<number, string>();
