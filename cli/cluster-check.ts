@@ -2,7 +2,7 @@
  * `pi-origin cluster check`: the content check of cluster/content-check.ts against one node, as
  * the rollout's canary gate runs it (until the load-test gate exists).
  */
-import { ManifestError, readManifest } from '../content/manifest.js';
+import { ManifestError, readManifest } from '../release/manifest.js';
 import { checkNode, DEFAULT_CONCURRENCY, renderCheck, renderWait, waitForRelease } from '../cluster/content-check.js';
 import { isReleaseId } from '../content/release-id.js';
 import { durationFlag } from './duration.js';

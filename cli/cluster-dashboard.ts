@@ -5,13 +5,14 @@
  */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseAddress, parseIPv6 } from '../cluster/address.js';
+import { parseIPv6 } from '../common/address.js';
+import { parseNodeAddress } from '../cluster/address.js';
 import { Dashboard } from '../cluster/dashboard.js';
 import { createDashboardServer } from '../cluster/dashboard-http.js';
 import { dashboardPage } from '../cluster/dashboard-page.js';
 import type { ProxySource } from '../cluster/haproxy-stat.js';
 import { DEFAULT_GROUP, readInventory } from '../cluster/inventory.js';
-import { packageRoot } from '../load-tests/bench/util.js';
+import { packageRoot } from '../common/package-root.js';
 import { durationFlag } from './duration.js';
 import { fail, UsageError, type Subcommand } from './subcommands.js';
 
@@ -73,7 +74,7 @@ interface Listen {
 /** `[IPv6]:PORT` or `IPv4:PORT`; a literal, so the dashboard never listens somewhere a name resolved to. */
 export function parseListen(text: string): Listen {
   const m = /^(?:\[([^\]]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(text);
-  const address = m === null ? undefined : parseAddress((m[1] ?? m[2]) as string);
+  const address = m === null ? undefined : parseNodeAddress((m[1] ?? m[2]) as string);
   const port = m === null ? NaN : Number(m[3]);
   if (m === null || address === undefined || address.kind === 'hostname' || (m[1] !== undefined) !== (address.kind === 'ipv6') || address.text.includes('%') || port > 65535)
     throw new UsageError(`--listen must be [IPv6]:PORT or IPv4:PORT, like ${DEFAULT_LISTEN} or 127.0.0.1:8090 (got ${JSON.stringify(text)})`);

@@ -9,7 +9,7 @@ import { DEFAULT_GROUP, InventoryError, readInventory, loadInventoryModel } from
 import { ANSIBLE_DIR, PlaybookError, runPlaybook } from '../cluster/playbook.js';
 import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
 import { clusterStatus, renderTable, statusJson, summaryLine, type ClusterStatus } from '../cluster/status.js';
-import { ManifestError, readManifest } from '../content/manifest.js';
+import { ManifestError, readManifest } from '../release/manifest.js';
 import { isReleaseId } from '../content/release-id.js';
 import { ARTIFACT } from './cluster-artifact.js';
 import { CHECK } from './cluster-check.js';

@@ -1,23 +1,8 @@
+import { formatDuration, parseDuration } from '../common/units.js';
 import { UsageError } from './subcommands.js';
-
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `2s`, `1.5s`, `1m`, `2h`, or a bare number of seconds, in milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
-  if (m === null) return undefined;
-  return Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? 's'] as number));
-}
 
 /** Durations the commands take: at most five minutes, unless a command says otherwise. */
 export const MAX_DURATION_MS = 5 * 60_000;
-
-/** `0`, `1ms`, `5s`, `5m`, `24h`: a whole number in the largest unit that fits. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0';
-  for (const unit of ['h', 'm', 's'] as const) if (ms % (UNIT_MS[unit] as number) === 0) return `${ms / (UNIT_MS[unit] as number)}${unit}`;
-  return `${ms}ms`;
-}
 
 /**
  * The duration flag `--NAME` (or `fallback`), from `minMs` to `maxMs` (five minutes unless

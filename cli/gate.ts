@@ -6,7 +6,7 @@ import { runGate } from '../load-tests/gate/gate.js';
 import { saveReport } from '../load-tests/gate/save.js';
 import { SCENARIO_NAMES, SCENARIOS, ScenarioError, type ScenarioName } from '../load-tests/gate/scenarios.js';
 import { renderSummary } from '../load-tests/gate/summary.js';
-import { packageRoot } from '../load-tests/bench/util.js';
+import { packageRoot } from '../common/package-root.js';
 import { DEMO_ROOT } from './serve.js';
 import { targetOrigin, UsageError } from './subcommands.js';
 

@@ -1,13 +1,13 @@
 /**
  * `pi-origin plan`: how many Pis a launch needs. Parses human units, optionally takes the
  * per-node capacity from a gate or bench report, and prints the figures behind the number. The
- * arithmetic is in load-tests/plan.ts.
+ * arithmetic is in capacity/plan.ts.
  */
 import { readFileSync } from 'node:fs';
 import {
   capacityFromReport, LIMIT_NAMES, plan, PLAN_DEFAULTS, PLAN_FLAGS, PlanError, proxyLine, summaryLine, type Plan, type PlanInput, type PlanOptions, type ReportCapacity,
-} from '../load-tests/plan.js';
-import { parseBytes } from '../server/config.js';
+} from '../capacity/plan.js';
+import { parseBytes } from '../common/units.js';
 import { fail, parseArgs, UsageError, type Subcommand } from './subcommands.js';
 
 const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]';

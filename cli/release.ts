@@ -1,12 +1,12 @@
 /**
  * `pi-origin release <build|verify|activate|rollback|list|prune>`: build immutable releases from
  * a site directory and switch the `current` symlink between them. The work is in
- * content/release*.ts; this module parses arguments and prints.
+ * release/; this module parses arguments and prints.
  */
 import {
   activateRelease, buildRelease, isReleaseId, listReleases, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type ReleaseSummary,
-} from '../content/release.js';
-import { readManifest, type Manifest } from '../content/manifest.js';
+} from '../release/release.js';
+import { readManifest, type Manifest } from '../release/manifest.js';
 import { ENCODINGS } from '../content/site-index.js';
 import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
 

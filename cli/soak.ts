@@ -4,12 +4,13 @@
  */
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { packageRoot } from '../load-tests/bench/util.js';
+import { packageRoot } from '../common/package-root.js';
 import { SOAK_SCENARIOS, type Progress, type SoakOptions, type SoakScenario } from '../load-tests/soak/profile.js';
 import { unsampleable } from '../load-tests/soak/sample.js';
-import { parseBytes } from '../server/config.js';
+import { parseBytes } from '../common/units.js';
 import { DEMO_ROOT } from './demo-root.js';
-import { durationFlag, formatDuration } from './duration.js';
+import { formatDuration } from '../common/units.js';
+import { durationFlag } from './duration.js';
 import { targetOrigin, UsageError } from './subcommands.js';
 
 const DEFAULTS = { duration: '10m', rate: 500, connections: 16, workers: 2, scenario: 'mixed', maxRssGrowth: '16MiB', maxFdGrowth: 16 } as const;

@@ -6,8 +6,8 @@
  * its status and Location. Nodes are reached over HTTP only; nothing from server/ is imported.
  */
 import { createHash } from 'node:crypto';
-import type { Manifest } from '../content/manifest.js';
-import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce, type OnceAnswer } from './http-once.js';
+import type { Manifest } from '../release/manifest.js';
+import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce, type OnceAnswer } from '../common/http-once.js';
 
 export const HEALTH_PATH = '/_origin/health';
 /** Requests in flight at once: enough to finish a few thousand files in seconds on a Pi, not a load test. */

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { parseAddress } from './address.js';
+import { parseNodeAddress } from './address.js';
 import { REPORT_FILE, type Dashboard } from './dashboard.js';
 
 export interface Site {
@@ -103,7 +103,7 @@ async function report(dirs: readonly string[], path: string): Promise<Answer> {
 export function checkHost(host: string | undefined): { status: number; message: string } | undefined {
   if (host === undefined || host === '') return { status: 400, message: 'a Host header is required' };
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(host);
-  if (m?.[1] !== undefined && parseAddress(m[1])?.kind === 'ipv6') return undefined;
-  if (m?.[2] !== undefined && (m[2].toLowerCase() === 'localhost' || parseAddress(m[2])?.kind === 'ipv4')) return undefined;
+  if (m?.[1] !== undefined && parseNodeAddress(m[1])?.kind === 'ipv6') return undefined;
+  if (m?.[2] !== undefined && (m[2].toLowerCase() === 'localhost' || parseNodeAddress(m[2])?.kind === 'ipv4')) return undefined;
   return { status: 421, message: `the dashboard answers only to an IP address or localhost in Host (got ${JSON.stringify(host.slice(0, 100))}): a DNS name could be a rebinding attack` };
 }

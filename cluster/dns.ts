@@ -5,8 +5,8 @@
  * and that serve the same bytes. Pure: no I/O, and the clock comes in with the options.
  */
 import { isReleaseId } from '../content/release-id.js';
-import { inAny, parseAddress as addressBytes, parseCidr, type Cidr } from '../server/address.js';
-import { parseAddress, parseIPv6 } from './address.js';
+import { inAny, parseAddress as addressBytes, parseCidr, parseIPv6, type Cidr } from '../common/address.js';
+import { parseNodeAddress } from './address.js';
 import { healthCell, type ClusterStatus, type NodeProbe } from './status.js';
 
 /** Short enough that a node taken out of the set stops getting traffic within a minute of the zone reload. */
@@ -245,7 +245,7 @@ export function cdnOrigin(records: readonly DnsRecord[]): CdnOrigin | null {
 
 /** Why an inventory address cannot be an AAAA record, or undefined when it can. */
 function addressProblem(text: string): string | undefined {
-  const a = parseAddress(text);
+  const a = parseNodeAddress(text);
   if (a === undefined || a.kind === 'hostname') return 'host name, not an IPv6 address (set ansible_host to the IPv6 literal)';
   if (a.kind === 'ipv4') return 'IPv4 address (AAAA records are IPv6 only)';
   // A zone index only means something on the machine that wrote it.

@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net';
 import type { ProxyServer, ProxyState } from './dashboard-state.js';
-import { endpointOf, httpOnce } from './http-once.js';
+import { endpointOf, httpOnce } from '../common/http-once.js';
 
 export type ProxySource = { readonly kind: 'socket'; readonly path: string } | { readonly kind: 'url'; readonly url: URL };
 

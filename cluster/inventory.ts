@@ -11,7 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
-import { parseAddress, type NodeAddress } from './address.js';
+import { DEFAULT_PORT } from '../common/port.js';
+import { parseNodeAddress, type NodeAddress } from './address.js';
 import { runAnsibleInventory, type AnsibleListing } from './ansible-inventory.js';
 import { ANSIBLE_DIR, playbookEnv } from './playbook.js';
 import { readVarsFor } from './vars-files.js';
@@ -21,8 +22,6 @@ export type InventoryFormat = (typeof INVENTORY_FORMATS)[number];
 
 /** The group whose hosts the cluster commands talk to unless told otherwise. */
 export const DEFAULT_GROUP = 'origins';
-/** The port a node serves on when no `origin_node_port` is set: the origin_node role's default. */
-export const DEFAULT_PORT = 8080;
 /** The origin_node role's HTTPS port when a certificate is given. */
 export const DEFAULT_TLS_PORT = 443;
 
@@ -396,7 +395,7 @@ export function expandHostPattern(pattern: string, fail: (message: string) => ne
   if (bracketed !== null && bracketed[1]?.includes(':') === true) {
     return { names: [bracketed[1]], ...(bracketed[2] !== undefined ? { port: sshPort(bracketed[2], fail) } : {}) };
   }
-  if (parseAddress(pattern)?.kind === 'ipv6') return { names: [pattern] };
+  if (parseNodeAddress(pattern)?.kind === 'ipv6') return { names: [pattern] };
   let name = pattern;
   let port: number | undefined;
   const withPort = /^([^:]+):(\d+)$/.exec(pattern);
@@ -604,7 +603,7 @@ function hostAddress(file: string, host: HostDef, set: Defined | undefined): Nod
   const at = where(file, defined);
   const what = set === undefined ? `host name "${host.name}" (no ansible_host)` : `host ${host.name}: ansible_host ${JSON.stringify(value)}`;
   if (typeof value !== 'string') throw new InventoryError(`${at}: ${what} must be a string (quote it)`);
-  const address = parseAddress(value);
+  const address = parseNodeAddress(value);
   if (address !== undefined) return address;
   const hint = value.includes('{{') ? ' (templated values are not supported here)' : value.startsWith('[') ? ' (write IPv6 literals without brackets)' : '';
   throw new InventoryError(`${at}: ${what} is not an IPv6 or IPv4 literal or a host name${hint}`);

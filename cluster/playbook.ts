@@ -7,10 +7,10 @@
  * `ansible-playbook` run by hand keeps the output ansible.cfg asks for.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../common/package-root.js';
 
 /** `<package root>/ansible`: two levels up from dist/cluster/playbook.js, one from the TypeScript source (tests). */
 export const ANSIBLE_DIR = join(packageRoot(), 'ansible');
@@ -113,12 +113,6 @@ export class PlaybookError extends Error {
   ) {
     super(message);
   }
-}
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 export const STDERR_KEEP = 64 * 1024;

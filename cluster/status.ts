@@ -5,7 +5,7 @@
  */
 import { isReleaseId } from '../content/release-id.js';
 import { hostPort, nodeUrl } from './address.js';
-import { DOCUMENT_MAX_BYTES, httpOnce } from './http-once.js';
+import { DOCUMENT_MAX_BYTES, httpOnce } from '../common/http-once.js';
 import type { InventoryHost } from './inventory.js';
 
 export const STATUS_PATH = '/_origin/status';

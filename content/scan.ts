@@ -17,6 +17,7 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 import { realDirectory } from './real-dir.js';
+import { releaseIdFor, type IdInput } from './release-id.js';
 import { SITE_CONTROL_FILES } from './header-file.js';
 import { isHiddenSegment, pathProblem } from './servable.js';
 
@@ -98,7 +99,7 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
     });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { index: { root: realRoot, releaseId: releaseIdOf(files), files, skipped }, cache };
+  return { index: { root: realRoot, releaseId: releaseIdFor(files.map(withoutHeaders), []), files, skipped }, cache };
 }
 
 type CacheEntry = ScanCache extends Map<string, infer V> ? V : never;
@@ -146,11 +147,9 @@ function statsOf(st: Stats): FileStat {
   return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
-/** Content-derived release id: 12 hex digits of sha256 over every path and hash. */
-export function releaseIdOf(files: readonly Pick<IndexedFile, 'path' | 'sha256'>[]): string {
-  const h = createHash('sha256');
-  for (const f of files) h.update(f.path + '\0' + f.sha256 + '\n');
-  return h.digest('hex').slice(0, 12);
+/** A plain tree's files carry no headers (a `_headers` file is applied later, by load-site.ts). */
+function withoutHeaders(f: IndexedFile): IdInput {
+  return { path: f.path, sha256: f.sha256, headers: {} };
 }
 
 function resolveRoot(root: string): string {

@@ -37,7 +37,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * Why `path` cannot be an index key (a file's URL path, a directory's with its trailing `/`, or
  * a redirect source), or undefined: it starts with `/`, holds no control character, `\` or lone
  * surrogate, and no empty (but a last one), `.`, `..` or dotfile segment other than a first
- * `.well-known`. These are exactly the paths `normalisePath` (server/path.ts) returns unchanged
+ * `.well-known`. These are exactly the paths `normalisePath` (index/path.ts) returns unchanged
  * once their `%` are escaped, so a request for one finds it and nothing else does.
  */
 export function pathProblem(path: string): string | undefined {

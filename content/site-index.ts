@@ -1,7 +1,8 @@
 /**
- * The release model's in-memory form: what a node knows about every servable file.
- * A plain directory is scanned into it (scan.ts); a release manifest (content issue) maps onto it.
- * It is plain data, so it can be posted to worker threads.
+ * The site index: what a node knows about every servable file, as plain data. A plain directory
+ * is scanned into it (scan.ts); a release manifest maps onto it (release/manifest.ts). Being plain
+ * data, it is what the main thread posts to the workers; each worker turns it into its hot-path
+ * lookup (index/lookup.ts), which is not plain data.
  */
 
 export const ENCODINGS = ['br', 'gzip'] as const;

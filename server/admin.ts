@@ -3,20 +3,20 @@
  * (the handler checks); otherwise these paths fall through to content, never shadowing it.
  */
 import type { HttpResponse } from 'uWebSockets.js';
-import type { ContentIndex } from './content-index.js';
+import type { Lookup } from '../index/lookup.js';
 import type { AdminEndpoints } from './handler.js';
 import { totals, type Field } from './metrics.js';
-import type { WorkerCache } from './worker-cache.js';
+import type { WorkerCache } from '../common/worker-cache.js';
 
 export interface NodeState {
   readonly nodeName: string;
   readonly version: string;
   readonly startedAt: number;
   readonly workers: number;
-  /** What each worker's body cache holds (server/worker-cache.ts). */
+  /** What each worker's body cache holds (common/worker-cache.ts). */
   readonly workerCache: WorkerCache;
   readonly metrics: SharedArrayBuffer;
-  index(): ContentIndex | undefined;
+  index(): Lookup | undefined;
   draining(): boolean;
 }
 

@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { LRUCache } from 'lru-cache';
-import type { Representation } from './content-index.js';
+import type { Representation } from '../index/lookup.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { WorkerCache } from './worker-cache.js';
+import type { WorkerCache } from '../common/worker-cache.js';
 
 /** The file no longer holds the bytes the index promised (rewritten since it was indexed). */
 export class ContentChangedError extends Error {

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
-import { checkCidr, type Cidr } from './address.js';
+import { checkCidr, type Cidr } from '../common/address.js';
+import { DEFAULT_PORT } from '../common/port.js';
+import { parseBytes } from '../common/units.js';
 import { headerProblem, type HeaderRule } from '../content/header-rules.js';
 
 export class ConfigError extends Error {
@@ -66,9 +68,12 @@ interface OptionSpec {
   readonly shownDefault?: string;
 }
 
+/** Where a node listens unless told otherwise. */
+const DEFAULT_LISTEN = `[::]:${DEFAULT_PORT}`;
+
 /** Every option, in --help order. `key` is the JSON key; env is PI_ORIGIN_ + key in CONSTANT_CASE. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'listen', flag: '--listen', kind: 'list', arg: 'ADDR:PORT', help: 'address to listen on; repeatable; IPv6 in brackets', shownDefault: '[::]:8080' },
+  { key: 'listen', flag: '--listen', kind: 'list', arg: 'ADDR:PORT', help: 'address to listen on; repeatable; IPv6 in brackets', shownDefault: DEFAULT_LISTEN },
   { key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses; close connections from IPv4-mapped peers on [::]', shownDefault: 'off' },
   { key: 'workers', flag: '--workers', kind: 'int', arg: 'N', help: 'worker threads, each listening on every address (SO_REUSEPORT)', shownDefault: 'number of CPUs' },
   { key: 'cacheSize', flag: '--cache-size', kind: 'bytes', arg: 'BYTES', help: 'body cache per node, split evenly between workers (e.g. 512MiB)', shownDefault: '1GiB' },
@@ -180,7 +185,7 @@ export function resolveOptions(sources: Sources): ServeOptions {
 
 function validate(raw: RawOptions): ServeOptions {
   const ipv6Only = bool(raw, 'ipv6Only', false);
-  const listen = list(raw, 'listen', ['[::]:8080']).map((s) => listenAddress('--listen', s, ipv6Only));
+  const listen = list(raw, 'listen', [DEFAULT_LISTEN]).map((s) => listenAddress('--listen', s, ipv6Only));
   if (listen.length === 0) throw new ConfigError('--listen: at least one address is needed');
   const cacheSize = bytes(raw, 'cacheSize', 1024 ** 3);
   const cacheMaxFile = bytes(raw, 'cacheMaxFile', Math.min(16 * 1024 ** 2, cacheSize));
@@ -235,15 +240,6 @@ function int(raw: RawOptions, key: string, fallback: number, min: number, max: n
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${flagOf(key)} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
   return n;
-}
-
-const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3 };
-
-/** `1GiB`, `512MiB`, `64k`, `1000000`. */
-export function parseBytes(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m === null ? undefined : UNITS[(m[2] as string).toLowerCase()];
-  return m === null || unit === undefined ? undefined : Math.floor(Number(m[1]) * unit);
 }
 
 function bytes(raw: RawOptions, key: string, fallback: number): number {

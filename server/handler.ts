@@ -1,19 +1,20 @@
 /**
  * The uWS adapter: turns one request into one response. Everything it needs per request was
- * prepared when the index was built (content-index.ts); here is one Map lookup, a few header
+ * prepared when the lookup was built (index/lookup.ts); here is one Map lookup, a few header
  * reads and writes. All request data is copied synchronously (HttpRequest is stack-allocated),
  * and every response that outlives the handler goes through a Flight (send.ts).
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { formatAddress, inAny, isLoopbackPrefix, resolveClient, toV6Bytes, type Cidr } from './address.js';
+import { formatAddress, inAny, isLoopbackPrefix, type Cidr } from '../common/address.js';
+import { resolveClient, toV6Bytes } from './client-address.js';
 import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
 import { CACHE_NOT_FOUND } from '../content/header-rules.js';
-import { FileEntry, type ContentIndex, type Entry, type Redirect, type Representation } from './content-index.js';
+import { FileEntry, type Lookup, type Entry, type Redirect, type Representation } from '../index/lookup.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
 import type { WorkerMetrics } from './metrics.js';
-import { normalisePath } from './path.js';
+import { normalisePath } from '../index/path.js';
 import { parseRange, type ByteRange } from './range.js';
 import { Flight, sendBuffer, streamFile } from './send.js';
 import type { ServeOptions } from './config.js';
@@ -79,7 +80,7 @@ function queryOf(req: HttpRequest): string {
 
 export class OriginHandler {
   /** Swapped atomically by the worker on re-index; each request reads it once, at its start. */
-  index: ContentIndex;
+  index: Lookup;
   /** Files whose read failure this worker has reported: the main thread gets each once. */
   private readonly reported = new Set<string>();
   /**
@@ -91,7 +92,7 @@ export class OriginHandler {
   private readonly relayedAdminAllow: readonly Cidr[];
 
   constructor(
-    index: ContentIndex,
+    index: Lookup,
     private readonly bodies: BodyStore,
     private readonly metrics: WorkerMetrics,
     private readonly options: ServeOptions,
@@ -168,7 +169,7 @@ export class OriginHandler {
     return inAny(client, client === peer ? this.options.adminAllow : this.relayedAdminAllow);
   }
 
-  private serveFile(res: HttpResponse, req: HttpRequest, index: ContentIndex, entry: FileEntry, isHead: boolean, done: Done): void {
+  private serveFile(res: HttpResponse, req: HttpRequest, index: Lookup, entry: FileEntry, isHead: boolean, done: Done): void {
     const rep = representationFor(entry, req);
     if (rep === undefined) return this.plain(res, index, 406, isHead, done, 'Vary: Accept-Encoding');
     const inm = req.getHeader('if-none-match');
@@ -196,7 +197,7 @@ export class OriginHandler {
     if (range !== undefined) res.writeHeader('Content-Range', `bytes ${range.start}-${range.end}/${rep.size}`);
   }
 
-  private sendRepresentation(res: HttpResponse, index: ContentIndex, rep: Representation, range: ByteRange | undefined, isHead: boolean, status: number, done: Done): void {
+  private sendRepresentation(res: HttpResponse, index: Lookup, rep: Representation, range: ByteRange | undefined, isHead: boolean, status: number, done: Done): void {
     const outStatus = range === undefined ? status : 206;
     const length = range === undefined ? rep.size : range.end - range.start + 1;
     if (isHead) {
@@ -256,7 +257,7 @@ export class OriginHandler {
    * The status a failure to send `rep` earns, counted and reported (once per file) when it is the
    * disk's fault: a file that is gone or changed is the content's business, not an error.
    */
-  private noteFailure(index: ContentIndex, rep: Representation, err: NodeJS.ErrnoException): number {
+  private noteFailure(index: Lookup, rep: Representation, err: NodeJS.ErrnoException): number {
     const status = failureStatus(err);
     if (status === 500) {
       this.metrics.add('readErrors', 1);
@@ -270,7 +271,7 @@ export class OriginHandler {
   }
 
   /** Answers a failure that happened before anything was sent. */
-  private failed(flight: Flight, index: ContentIndex, rep: Representation, err: NodeJS.ErrnoException): void {
+  private failed(flight: Flight, index: Lookup, rep: Representation, err: NodeJS.ErrnoException): void {
     if (flight.aborted) return;
     const status = this.noteFailure(index, rep, err);
     flight.res.cork(() => {
@@ -283,21 +284,21 @@ export class OriginHandler {
     flight.finish(status, 0);
   }
 
-  private unsatisfiable(res: HttpResponse, index: ContentIndex, rep: Representation, isHead: boolean, done: Done): void {
+  private unsatisfiable(res: HttpResponse, index: Lookup, rep: Representation, isHead: boolean, done: Done): void {
     res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', '0').endWithoutBody();
     else res.end();
     done(416, 0);
   }
 
-  private notFound(res: HttpResponse, req: HttpRequest, index: ContentIndex, isHead: boolean, done: Done): void {
+  private notFound(res: HttpResponse, req: HttpRequest, index: Lookup, isHead: boolean, done: Done): void {
     const page = index.notFound;
     if (page === undefined) return this.plain(res, index, 404, isHead, done);
     // The 404 page is sent even to a client that accepts no encoding we have: it is an error page.
     this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404, done);
   }
 
-  private plain(res: HttpResponse, index: ContentIndex, status: number, isHead: boolean, done: Done, extra?: string): void {
+  private plain(res: HttpResponse, index: Lookup, status: number, isHead: boolean, done: Done, extra?: string): void {
     const text = `${STATUS_TEXT[status]}\n`;
     res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { watch, type FSWatcher } from 'chokidar';
-import { loadSite } from '../content/load-site.js';
+import { loadSite } from '../index/load-site.js';
 import type { ScanCache } from '../content/scan.js';
 import type { SiteIndex } from '../content/site-index.js';
 import type { ListenAddress, ServeOptions } from './config.js';

@@ -16,12 +16,12 @@ import { AccessLog } from './access-log.js';
 import { adminEndpoints } from './admin.js';
 import { BodyStore } from './body-store.js';
 import type { ListenAddress, ServeOptions } from './config.js';
-import { buildContentIndex, type ContentIndex } from './content-index.js';
+import { buildLookup, type Lookup } from '../index/lookup.js';
 import { OriginHandler } from './handler.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
-import { workerCache } from './worker-cache.js';
+import { workerCache } from '../common/worker-cache.js';
 
 const data = workerData as WorkerData;
 const port = parentPort;
@@ -35,7 +35,7 @@ metrics.resetGauges();
 const cacheBudget = workerCache(options.cacheSize, options.workers, options.cacheMaxFile);
 const bodies = new BodyStore(cacheBudget, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
-let index: ContentIndex = buildContentIndex(data.site, options.headers);
+let index: Lookup = buildLookup(data.site, options.headers);
 // The plain-data index is only needed to build the first lookup: drop it so it can be collected.
 (data as { site?: unknown }).site = undefined;
 let draining = false;
@@ -276,7 +276,7 @@ process.on('unhandledRejection', (e) => fault('unhandled promise rejection', e))
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'index':
-      index = buildContentIndex(m.site, options.headers);
+      index = buildLookup(m.site, options.headers);
       handler.index = index;
       invalidRoot = false;
       break;

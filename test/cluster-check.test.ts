@@ -6,7 +6,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildRelease } from '../content/release.js';
+import { buildRelease } from '../release/release.js';
 import { run } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 

@@ -10,7 +10,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { parseAddress } from '../cluster/address.js';
+import { parseNodeAddress } from '../cluster/address.js';
 import { buildView, bytesPerSecond, listReports, MAX_REPORTS, nodeMetrics, perSecond, rates, type Counted, type NodeMetrics, type Reading } from '../cluster/dashboard.js';
 import { checkHost, route, type Site } from '../cluster/dashboard-http.js';
 import type { ProxyServer } from '../cluster/dashboard-state.js';
@@ -108,7 +108,7 @@ t.test('rates are counter differences over the time between two readings', (t) =
 });
 
 function host(name: string, port = 8080, address = 'fd00:cafe::11'): InventoryHost {
-  return { name, address: parseAddress(address) ?? (undefined as never), port, vars: {} };
+  return { name, address: parseNodeAddress(address) ?? (undefined as never), port, vars: {} };
 }
 function status(release: string | null, extra: Partial<NodeStatus> = {}): NodeStatus {
   return { node: 'n', version: '0.1.0', release, health: 'ok', files: 1, contentBytes: 1, cacheBytes: 1, uptimeSeconds: 600, workers: 1, requests: 0, bytesOut: 0, connections: 0, ...extra };

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { chooseRelease, dnsName, originRecordSet, recordSetJson, recordWarnings, renderZone, resolveDnsOptions, unreachableReason } from '../cluster/dns.js';
 import { summarise, type NodeProbe, type NodeStatus } from '../cluster/status.js';
-import { loadSite } from '../content/load-site.js';
+import { loadSite } from '../index/load-site.js';
 import { run, type Result } from './helpers/cli.js';
 import { spawnOrigin } from './helpers/origin-process.js';
 

@@ -22,8 +22,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import type { Manifest } from '../dist/content/manifest.js';
-import { buildRelease } from '../dist/content/release.js';
+import type { Manifest } from '../dist/release/manifest.js';
+import { buildRelease } from '../dist/release/release.js';
 import { ansibleEnv, httpGet, REPO, run } from './helpers/ansible.js';
 import { clusterCommand, clusterInventory, haproxyCommand, nodeHealth, parseShowStat, runTail as out, SHOW_STAT, startClusterRig, summaryTable, type ProxyServer } from './helpers/cluster.js';
 import { parseResponses, rawExchange } from './helpers/server.js';

@@ -18,7 +18,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildRelease, type BuildResult } from '../dist/content/release.js';
+import { buildRelease, type BuildResult } from '../dist/release/release.js';
 import { ansibleEnv, closeMasters, REPO, run } from './helpers/ansible.js';
 import {
   clusterCommand,

@@ -6,7 +6,8 @@
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { formatIPv6, hostPort, nodeUrl, parseAddress, parseIPv6 } from '../cluster/address.js';
+import { formatIPv6, parseIPv6 } from '../common/address.js';
+import { hostPort, nodeUrl, parseNodeAddress } from '../cluster/address.js';
 import { detectFormat, parseIniInventory, parseYamlInventory, pythonValue, readInventory, resolveGroup, type InventoryHost } from '../cluster/inventory.js';
 
 const F = 'hosts.ini';
@@ -34,9 +35,9 @@ t.test('address: RFC 5952 canonical form', (t) => {
     ['64:ff9b::192.0.2.1', '64:ff9b::c000:201'],
     ['fe80::0001%eth0', 'fe80::1%eth0'],
   ];
-  for (const [input, want] of cases) t.equal(parseAddress(input)?.text, want, input);
-  t.equal(parseAddress('::ffff:192.0.2.1')?.kind, 'ipv4');
-  t.equal(parseAddress('fd00::1')?.kind, 'ipv6');
+  for (const [input, want] of cases) t.equal(parseNodeAddress(input)?.text, want, input);
+  t.equal(parseNodeAddress('::ffff:192.0.2.1')?.kind, 'ipv4');
+  t.equal(parseNodeAddress('fd00::1')?.kind, 'ipv6');
   t.equal(formatIPv6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), '2001:db8::1');
   t.throws(() => formatIPv6([1, 2, 3]), { name: 'RangeError' });
   t.end();
@@ -44,12 +45,12 @@ t.test('address: RFC 5952 canonical form', (t) => {
 
 t.test('address: what is and is not a literal or host name', (t) => {
   for (const bad of ['1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1:2:3:4:5:6:7', '12345::1', 'g::1', '1.2.3.4::', '::1.2.3', '[::1]', 'fe80::1%', 'fe80::1%a b'])
-    t.equal(parseIPv6(bad.replace(/%.*/, '')) === undefined || parseAddress(bad) === undefined, true, `${bad} is not an IPv6 literal`);
+    t.equal(parseIPv6(bad.replace(/%.*/, '')) === undefined || parseNodeAddress(bad) === undefined, true, `${bad} is not an IPv6 literal`);
   for (const bad of ['[fd00::1]', '256.1.1.1', '01.2.3.4', '1.2.3', 'pi_1', '-pi', 'pi-', 'a..b', '', 'x'.repeat(64) + '.lan', '{{ ip }}'])
-    t.equal(parseAddress(bad), undefined, `${JSON.stringify(bad)} is refused`);
-  t.same(parseAddress('192.0.2.10'), { kind: 'ipv4', text: '192.0.2.10' });
-  t.same(parseAddress('Pi1.LAN.'), { kind: 'hostname', text: 'pi1.lan.' });
-  t.same(parseAddress('node1'), { kind: 'hostname', text: 'node1' });
+    t.equal(parseNodeAddress(bad), undefined, `${JSON.stringify(bad)} is refused`);
+  t.same(parseNodeAddress('192.0.2.10'), { kind: 'ipv4', text: '192.0.2.10' });
+  t.same(parseNodeAddress('Pi1.LAN.'), { kind: 'hostname', text: 'pi1.lan.' });
+  t.same(parseNodeAddress('node1'), { kind: 'hostname', text: 'node1' });
   t.end();
 });
 
@@ -73,12 +74,12 @@ t.test('address: formatter agrees with the WHATWG URL serialiser, parser round-t
 });
 
 t.test('address: URLs and endpoints bracket IPv6', (t) => {
-  const v6 = parseAddress('fd00:cafe::11')!;
+  const v6 = parseNodeAddress('fd00:cafe::11')!;
   t.equal(nodeUrl(v6, 8080, '/_origin/status'), 'http://[fd00:cafe::11]:8080/_origin/status');
   t.equal(hostPort(v6, 8080), '[fd00:cafe::11]:8080');
-  t.equal(nodeUrl(parseAddress('fe80::1%eth0')!, 80, '/'), 'http://[fe80::1%25eth0]:80/');
-  t.equal(nodeUrl(parseAddress('192.0.2.1')!, 80, '/x'), 'http://192.0.2.1:80/x');
-  t.equal(hostPort(parseAddress('pi1.lan')!, 81), 'pi1.lan:81');
+  t.equal(nodeUrl(parseNodeAddress('fe80::1%eth0')!, 80, '/'), 'http://[fe80::1%25eth0]:80/');
+  t.equal(nodeUrl(parseNodeAddress('192.0.2.1')!, 80, '/x'), 'http://192.0.2.1:80/x');
+  t.equal(hostPort(parseNodeAddress('pi1.lan')!, 81), 'pi1.lan:81');
   t.end();
 });
 

@@ -23,7 +23,7 @@ import { run, type Result } from './helpers/cli.js';
 // About twenty ansible-playbook runs: more than the suite's default 120 s on a busy machine.
 t.setTimeout(300_000);
 
-const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
 const PLAYBOOKS = join(FIXTURES, 'playbooks');
 const HOSTS = join(PLAYBOOKS, 'hosts.ini');
 const ID = '8b02d4e6f1a7';

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { parseAddress } from '../cluster/address.js';
+import { parseNodeAddress } from '../cluster/address.js';
 import type { InventoryHost } from '../cluster/inventory.js';
 import { humanUptime, mebibytes, parseStatus, probeNode, renderTable, summarise, summaryLine, type NodeProbe, type NodeStatus } from '../cluster/status.js';
 import { run } from './helpers/cli.js';
@@ -174,7 +174,7 @@ t.test('end to end: three origins, one on another release, one closed port', asy
 
 t.test('a node that accepts TCP but never answers is DOWN (timeout) within the deadline', async (t) => {
   const port = await silentServer(t);
-  const host: InventoryHost = { name: 'mute', address: parseAddress('::1')!, port, vars: {} };
+  const host: InventoryHost = { name: 'mute', address: parseNodeAddress('::1')!, port, vars: {} };
   const started = Date.now();
   const probe = await probeNode(host, 300);
   const elapsed = Date.now() - started;

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, w
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { buildRelease } from '../dist/content/release.js';
+import { buildRelease } from '../dist/release/release.js';
 import { scanTree } from '../dist/content/scan.js';
 import { settledFds, spawnOrigin } from './helpers/origin-process.js';
 import { parseResponses, rawExchange, request } from './helpers/server.js';

@@ -8,7 +8,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { activateRelease, buildRelease, rollbackRelease } from '../dist/content/release.js';
+import { activateRelease, buildRelease, rollbackRelease } from '../dist/release/release.js';
 import { addRelease, checkedLoad, ReleaseContent, type LoadSummary } from './helpers/checked-load.js';
 import { settledFds, spawnOrigin, type OriginProcess } from './helpers/origin-process.js';
 import { request } from './helpers/server.js';

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { DOCUMENT_MAX_BYTES } from '../cluster/http-once.js';
+import { DOCUMENT_MAX_BYTES } from '../common/http-once.js';
 import { fetchOnce, probe } from '../load-tests/gate/http.js';
 
 const RELEASE = 'aaaaaaaaaaaa';

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildRelease } from '../dist/content/release.js';
+import { buildRelease } from '../dist/release/release.js';
 import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
 import { checkedLoad, ReleaseContent } from './helpers/checked-load.js';
 import { pseudoRandom } from './helpers/site.js';

@@ -7,9 +7,9 @@
 import { mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { activateRelease, buildRelease, verifyRelease } from '../content/release.js';
+import { activateRelease, buildRelease, verifyRelease } from '../release/release.js';
 import { releaseIdFor, withCacheTags, withoutCacheTags } from '../content/release-id.js';
-import type { Manifest, ManifestFile } from '../content/manifest.js';
+import type { Manifest, ManifestFile } from '../release/manifest.js';
 import { run } from './helpers/cli.js';
 import { parseResponses, rawExchange, request, startServer } from './helpers/server.js';
 

@@ -1,5 +1,5 @@
 /**
- * The demo's PEP 503 package index (content/demo/packages.ts) served by a real origin and
+ * The demo's PEP 503 package index (demo/packages.ts) served by a real origin and
  * consumed by a real pip. Only the local server on [::1] is used: pip's configuration files
  * and PIP_* / proxy environment variables are shut out, so no other index (and no network)
  * can answer. A missing pip fails the test with instructions; it is never skipped.
@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { devNull } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildDemoWheels, normalizeName, writePackageIndex, type DemoWheel } from '../content/demo/packages.js';
+import { buildDemoWheels, normalizeName, writePackageIndex, type DemoWheel } from '../demo/packages.js';
 import { request, startServer } from './helpers/server.js';
 
 const HTML = 'text/html; charset=utf-8';

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { parseBytes } from '../server/config.js';
+import { parseBytes } from '../common/units.js';
 import { parseCount, parseRate, parseRatio } from '../cli/plan.js';
-import { capacityFromReport, nodesFor, plan, proxyLine, summaryLine, type PlanInput } from '../load-tests/plan.js';
+import { capacityFromReport, nodesFor, plan, proxyLine, summaryLine, type PlanInput } from '../capacity/plan.js';
 import { run } from './helpers/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/plan/bench-report.json', import.meta.url));

@@ -9,8 +9,8 @@ import { posix } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { BR, chooseEncoding, GZIP, IDENTITY, NONE, parseAcceptEncoding } from '../server/encoding.js';
-import { normalisePath } from '../server/path.js';
-import { buildContentIndex } from '../server/content-index.js';
+import { normalisePath } from '../index/path.js';
+import { buildLookup } from '../index/lookup.js';
 import { pathProblem } from '../content/servable.js';
 import type { SiteIndex } from '../content/site-index.js';
 import { MAX_RANGES, parseRange } from '../server/range.js';
@@ -72,13 +72,13 @@ t.test('index keys: a path the manifest reader and the scanner admit is one a re
   t.end();
 });
 
-t.test('buildContentIndex refuses a key a request would not find as it is', (t) => {
+t.test('buildLookup refuses a key a request would not find as it is', (t) => {
   const file = { file: 'x', size: 1, sha256: '0'.repeat(64), mtimeMs: 0, type: 'text/plain', variants: [] };
   const site = (path: string, redirects: SiteIndex['redirects'] = []): SiteIndex => ({ root: '/r', releaseId: 'abcdefabcdef', files: [{ ...file, path }], skipped: [], redirects });
-  t.doesNotThrow(() => buildContentIndex(site('/a/100%.txt', [{ from: '/old/', to: '/a', status: 301 }]), []));
+  t.doesNotThrow(() => buildLookup(site('/a/100%.txt', [{ from: '/old/', to: '/a', status: 301 }]), []));
   for (const path of ['/a//b', '/a/./b', '/.env', '/a\\b', 'a'])
-    t.throws(() => buildContentIndex(site(path), []), { message: `index key ${JSON.stringify(path)} is not a normalised path (content/servable.ts let it through)` }, JSON.stringify(path));
-  t.throws(() => buildContentIndex(site('/a', [{ from: '/x/../a', to: '/a', status: 301 }]), []), { message: /index key "\/x\/\.\.\/a"/ }, 'redirect keys too');
+    t.throws(() => buildLookup(site(path), []), { message: `index key ${JSON.stringify(path)} is not a normalised path (content/servable.ts let it through)` }, JSON.stringify(path));
+  t.throws(() => buildLookup(site('/a', [{ from: '/x/../a', to: '/a', status: 301 }]), []), { message: /index key "\/x\/\.\.\/a"/ }, 'redirect keys too');
   t.end();
 });
 

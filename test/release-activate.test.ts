@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
-import { activateRelease, buildRelease, rollbackRelease } from '../content/release.js';
+import { activateRelease, buildRelease, rollbackRelease } from '../release/release.js';
 
 /** Two releases of slightly different sites in one releases directory. */
 async function twoReleases(t: Test): Promise<{ releases: string; a: string; b: string }> {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { CACHE_DEFAULT, CACHE_HTML, CACHE_IMMUTABLE } from '../content/header-rules.js';
-import type { Manifest, ManifestFile } from '../content/manifest.js';
-import { activateRelease, buildRelease, releaseIdFor, verifyRelease } from '../content/release.js';
+import type { Manifest, ManifestFile } from '../release/manifest.js';
+import { activateRelease, buildRelease, releaseIdFor, verifyRelease } from '../release/release.js';
 import { precompress, pseudoRandom } from './helpers/site.js';
 
 const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');

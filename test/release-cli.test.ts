@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { ReleaseSummary } from '../dist/content/release.js';
+import type { ReleaseSummary } from '../dist/release/release.js';
 import { run, start, type Result } from './helpers/cli.js';
 
 const STACK_LINE = /^\s+at /m;

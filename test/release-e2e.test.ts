@@ -9,8 +9,8 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import type { Manifest } from '../dist/content/manifest.js';
-import { activateRelease, buildRelease, rollbackRelease } from '../dist/content/release.js';
+import type { Manifest } from '../dist/release/manifest.js';
+import { activateRelease, buildRelease, rollbackRelease } from '../dist/release/release.js';
 import { request, startServer } from './helpers/server.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -44,7 +44,7 @@ function fetchOnce(agent: Agent, port: number, path: string, br: boolean): Promi
 t.test('activate and roll back under load', async (t) => {
   const base = t.testdir({ releases: {} });
   const site = join(base, 'site');
-  cpSync(new URL('../content/demo/site', import.meta.url), site, { recursive: true });
+  cpSync(new URL('../demo/site', import.meta.url), site, { recursive: true });
   const releases = join(base, 'releases');
   const r1 = await buildRelease(site, releases);
   writeFileSync(join(site, 'index.html'), readFileSync(join(site, 'index.html'), 'utf8').replace('</body>', '<p>Release two.</p></body>'));

@@ -2,7 +2,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { activateRelease, buildRelease, listReleases, pruneReleases, type BuildResult } from '../content/release.js';
+import { activateRelease, buildRelease, listReleases, pruneReleases, type BuildResult } from '../release/release.js';
 
 /** Four releases created a day apart: r[0] oldest. */
 async function fourReleases(t: Test): Promise<{ releases: string; r: BuildResult[] }> {

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
-import { buildRelease, verifyRelease } from '../content/release.js';
+import { buildRelease, verifyRelease } from '../release/release.js';
 
 const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
 const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);

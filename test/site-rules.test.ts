@@ -6,7 +6,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildRelease } from '../content/release.js';
+import { buildRelease } from '../release/release.js';
 import { request, startServer } from './helpers/server.js';
 
 const RULES = [

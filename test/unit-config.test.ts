@@ -4,11 +4,11 @@
  */
 import { join, resolve } from 'node:path';
 import t from 'tap';
+import { parseBytes } from '../common/units.js';
 import {
   ConfigError,
   envName,
   OPTIONS,
-  parseBytes,
   parseEnv,
   parseFlags,
   readConfigFile,

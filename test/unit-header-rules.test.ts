@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { compilePattern, compileRules } from '../content/header-rules.js';
-import { buildRelease } from '../content/release.js';
+import { buildRelease } from '../release/release.js';
 
 /** A fixed seed so a failure replays (FC_SEED explores others). */
 const seed = process.env.FC_SEED === undefined ? 0x5eed : Number(process.env.FC_SEED);

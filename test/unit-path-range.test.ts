@@ -3,7 +3,7 @@
  * checks in a fixed order) and `Range: bytes=` parsing. Imported from the TypeScript sources.
  */
 import t from 'tap';
-import { normalisePath, type PathResult } from '../server/path.js';
+import { normalisePath, type PathResult } from '../index/path.js';
 import { MAX_RANGES, parseRange, type RangeResult } from '../server/range.js';
 
 t.test('normalisePath', (t) => {

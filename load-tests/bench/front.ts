@@ -22,7 +22,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from './servers.js';
 import { cleanUpOnSignal, clockTicks, spawnTracked, stopSpawned, treeCpuTicks, type Spawned } from './procs.js';
-import { BenchError, fmtFixed, fmtInt, packageRoot, readJson, sleep, which } from './util.js';
+import { packageRoot } from '../../common/package-root.js';
+import { BenchError, fmtFixed, fmtInt, readJson, sleep, which } from './util.js';
 
 /** Mozilla SSL Configuration Generator, HAProxy 2.6, OpenSSL 3, "intermediate" (version 5.7). */
 export const MOZILLA_INTERMEDIATE = Object.freeze({

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmtInt, packageRoot, readJson } from './util.js';
+import { packageRoot } from '../../common/package-root.js';
+import { fmtInt, readJson } from './util.js';
 
 /**
  * The index-cost figures (`npm run bench:index` writes load-tests/index-cost.json) are kept in

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { scanTree } from '../../content/scan.js';
-import { buildContentIndex } from '../../server/content-index.js';
+import { buildLookup } from '../../index/lookup.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -49,7 +49,7 @@ try {
   const scanMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const afterScan = heap();
   t0 = process.hrtime.bigint();
-  let index: ReturnType<typeof buildContentIndex> | undefined = buildContentIndex(site, []);
+  let index: ReturnType<typeof buildLookup> | undefined = buildLookup(site, []);
   const buildMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const withBoth = heap();
   // What a worker keeps: the lookup only (the plain-data index is dropped after the build).

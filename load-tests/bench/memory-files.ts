@@ -11,7 +11,8 @@ import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { join, extname, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cacheControlFor, isCompressible } from './shared.js';
+import { isCompressible } from '../../common/compressible.js';
+import { cacheControlFor } from './shared.js';
 
 const MIME: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

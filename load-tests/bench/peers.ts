@@ -45,7 +45,8 @@ import { indexCostSection } from './index-cost-section.js';
 import { PEER_IDS, PEER_SCRIPTS, serverDefs, startServer, type PeerId, type RunningServer, type ServerDef, type ServerId } from './servers.js';
 import { toModelReport } from './bench-report.js';
 import { saveReport } from './save-report.js';
-import { BenchError, fmtFixed, fmtInt, packageRoot, readJson, shellJoin, sleep, which } from './util.js';
+import { packageRoot } from '../../common/package-root.js';
+import { BenchError, fmtFixed, fmtInt, readJson, shellJoin, sleep, which } from './util.js';
 
 /** Runs during which other processes (or the hypervisor) took this much of a core are flagged. */
 const DISTURBED_PCT = 10;

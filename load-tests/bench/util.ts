@@ -1,7 +1,6 @@
 /** Small shared helpers for the peer benchmark. */
 import { existsSync, readFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join } from 'node:path';
 
 /** An expected, user-facing failure: printed as one line, without a stack trace. */
 export class BenchError extends Error {
@@ -26,17 +25,6 @@ export function minOf(xs: readonly number[]): number {
 export function maxOf(xs: readonly number[]): number {
   const v = xs.filter((x) => Number.isFinite(x));
   return v.length ? Math.max(...v) : Number.NaN;
-}
-
-/** Package root: the nearest ancestor of this file holding package.json (works from src and dist). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new BenchError('cannot locate package.json above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
 }
 
 /** Absolute path of an executable on $PATH (plus the sbin dirs nginx lives in), or undefined. */

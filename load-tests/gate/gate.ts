@@ -11,7 +11,7 @@
  */
 import { availableParallelism, cpus, arch, release as osRelease, type as osType } from 'node:os';
 import { join } from 'node:path';
-import { activateRelease } from '../../content/release.js';
+import { activateRelease } from '../../release/release.js';
 import { cleanUpOnSignal, killAllSync, treeRssKiB } from '../bench/procs.js';
 import type { RatioBar, Report, RunReport, Verdict } from '../report/model.js';
 import type { GateConfig, ScenarioSlo } from './config.js';

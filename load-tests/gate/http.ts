@@ -1,5 +1,5 @@
 /** Single HTTP requests the gate makes besides the load: probes, the switch watch, metrics. */
-import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce } from '../../cluster/http-once.js';
+import { DOCUMENT_MAX_BYTES, endpointOf, httpOnce } from '../../common/http-once.js';
 import type { Verdict } from '../report/model.js';
 import type { GateRequest } from './scenarios.js';
 

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, u
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { activateRelease, buildRelease } from '../../content/release.js';
+import { activateRelease, buildRelease } from '../../release/release.js';
 import { spawnTracked, stopSpawned, type Spawned } from '../bench/procs.js';
 import { which } from '../bench/util.js';
 import { readSite, type Site } from './scenarios.js';

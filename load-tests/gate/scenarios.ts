@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readManifest, type ManifestFile } from '../../content/manifest.js';
+import { readManifest, type ManifestFile } from '../../release/manifest.js';
 
 export const SCENARIO_NAMES = ['launch-day', 'package-index', 'revalidate', 'cold-start'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -161,7 +161,7 @@ function packageIndex(site: Site): GateRequest[] {
 
 /**
  * The server's strong ETag for a file's identity body: 32 hex digits of its sha256
- * (server/content-index.ts `etagOf`). The gate speaks HTTP only, so the formula is repeated
+ * (index/lookup.ts `etagOf`). The gate speaks HTTP only, so the formula is repeated
  * here; the probe before each run catches drift (a 200 where a 304 is expected).
  */
 export function identityEtag(sha256: string): string {

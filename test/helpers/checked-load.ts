@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import type { Manifest } from '../../dist/content/manifest.js';
+import type { Manifest } from '../../dist/release/manifest.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

@@ -3,11 +3,11 @@
  * but not hashed: index cost is reading one JSON file), otherwise a scan of the plain tree with
  * the tree's own `_headers` applied as `release build` would apply it.
  */
-import { NO_RULES, readSiteRules, ruleHeaders } from './header-file.js';
-import { manifestToSiteIndex, readManifest } from './manifest.js';
-import { releaseIdFor } from './release-id.js';
-import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from './scan.js';
-import { realDirectory } from './real-dir.js';
+import { NO_RULES, readSiteRules, ruleHeaders } from '../content/header-file.js';
+import { manifestToSiteIndex, readManifest } from '../release/manifest.js';
+import { releaseIdFor } from '../content/release-id.js';
+import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from '../content/scan.js';
+import { realDirectory } from '../content/real-dir.js';
 
 export async function loadSite(root: string, options: ScanOptions = {}): Promise<ScanResult> {
   const d = realDirectory(root);

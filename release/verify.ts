@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
-import { errnoText, ReleaseError } from './release-error.js';
-import { releaseIdFor, withoutCacheTags } from './release-id.js';
-import { ENCODINGS, VARIANT_SUFFIX } from './site-index.js';
-import { realDirectory } from './real-dir.js';
+import { errnoText, ReleaseError } from '../content/release-error.js';
+import { releaseIdFor, withoutCacheTags } from '../content/release-id.js';
+import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
+import { realDirectory } from '../content/real-dir.js';
 
 export interface VerifyOptions {
   /** Called after each file with the count checked so far and the total. */

@@ -14,16 +14,16 @@ import {
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
-import { isCompressible } from './compressible.js';
-import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from './header-file.js';
+import { isCompressible } from '../common/compressible.js';
+import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
-import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './release-dir.js';
-import { errnoText, ReleaseError } from './release-error.js';
-import { releaseIdFor, withCacheTags } from './release-id.js';
-import { verifyRelease } from './release-verify.js';
-import { ScanError, scanTree } from './scan.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from './site-index.js';
-import { realDirectory } from './real-dir.js';
+import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
+import { errnoText, ReleaseError } from '../content/release-error.js';
+import { releaseIdFor, withCacheTags } from '../content/release-id.js';
+import { verifyRelease } from './verify.js';
+import { ScanError, scanTree } from '../content/scan.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
+import { realDirectory } from '../content/real-dir.js';
 
 export interface BuildOptions {
   /** Rules file (`_headers` text or JSON); default: `_headers` at the site root, if present. */

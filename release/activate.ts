@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path';
 import { readManifest } from './manifest.js';
-import { readPointer, resolveReleasesDir, writePointer } from './release-dir.js';
-import { ReleaseError } from './release-error.js';
-import { isReleaseId } from './release-id.js';
-import { verifyRelease } from './release-verify.js';
+import { readPointer, resolveReleasesDir, writePointer } from './dir.js';
+import { ReleaseError } from '../content/release-error.js';
+import { isReleaseId } from '../content/release-id.js';
+import { verifyRelease } from './verify.js';
 
 export interface Pointers {
   readonly current: string;

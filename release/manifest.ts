@@ -9,9 +9,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { headerProblem } from './header-rules.js';
-import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from './servable.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
+import { headerProblem } from '../content/header-rules.js';
+import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_FORMAT = 1;

@@ -1,21 +1,21 @@
 /**
  * Builds the servable demo root at <package root>/dist/demo-site/.
  *
- *   node dist/content/demo/build-demo.js
+ *   node dist/demo/build-demo.js
  *
- * 1. copies content/demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
+ * 1. copies demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
  * 2. generates a deterministic, incompressible 4 MiB download,
  *    and a PEP 503 package index (simple/ + packages/, see packages.ts),
- * 3. writes .br / .gz siblings for text-like files (kept only if >= 5% smaller),
- *    with the same mtime as their source (the server refuses older variants),
- * 4. swaps the temp dir into place, so a half-built site is never left behind.
+ * 3. swaps the temp dir into place, so a half-built site is never left behind,
+ * 4. builds and activates a release of it (dist/demo-releases/current), which makes the
+ *    precompressed variants itself: the plain tree gets no .br / .gz siblings.
  *
  * All mtimes in the output are truncated to whole seconds: HTTP dates have
- * second resolution, and a variant's mtime then equals its source's exactly.
+ * second resolution.
  */
-import { activateRelease, buildRelease, pruneReleases } from '../release.js';
+import { packageRoot } from '../common/package-root.js';
+import { activateRelease, buildRelease, pruneReleases } from '../release/release.js';
 import {
-  existsSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -26,9 +26,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+import { dirname, join, relative, sep } from 'node:path';
 import { writePackageIndex } from './packages.js';
 
 const DOWNLOAD_NAME = 'downloads/pi-origin-demo-4MiB.img';
@@ -36,27 +34,11 @@ const DOWNLOAD_SIZE = 4 * 1024 * 1024;
 const DOWNLOAD_SEED = 0x9e3779b9; // any non-zero 32-bit value; fixed so output is identical everywhere
 const DOWNLOAD_MTIME = Date.UTC(2025, 0, 1) / 1000; // fixed, so Last-Modified/ETag match across nodes
 
-const COMPRESSIBLE = new Set(['.html', '.css', '.js', '.svg', '.txt', '.json', '.xml']);
-const MIN_SAVING = 0.05;
 const IGNORED_NAMES = new Set(['.DS_Store', 'Thumbs.db']);
 
 interface Totals {
   files: number;
   bytes: number;
-  variants: number;
-}
-
-/** Package root: the nearest ancestor of this script holding package.json and content/demo/site
- * (three levels up from dist/content/demo/build-demo.js; two when run from source with tsx). */
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    dir = dirname(dir);
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'content', 'demo', 'site'))) {
-      return dir;
-    }
-  }
-  throw new Error('cannot find the package root (package.json + content/demo/site) above this script');
 }
 
 function wholeSeconds(ms: number): number {
@@ -117,46 +99,6 @@ function writeDownload(root: string, totals: Totals): void {
   totals.bytes += data.length;
 }
 
-function listFiles(dir: string, out: string[] = []): string[] {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) listFiles(path, out);
-    else if (entry.isFile()) out.push(path);
-  }
-  return out;
-}
-
-function writeVariant(source: string, suffix: string, data: Buffer, sourceSize: number, mtime: number, totals: Totals): void {
-  if (data.length > sourceSize * (1 - MIN_SAVING)) return;
-  const path = source + suffix;
-  writeFileSync(path, data, { flag: 'wx' });
-  setMtime(path, mtime);
-  if (statSync(path).mtimeMs !== statSync(source).mtimeMs) {
-    throw new Error(`filesystem did not keep the mtime of ${path}`);
-  }
-  totals.files++;
-  totals.bytes += data.length;
-  totals.variants++;
-}
-
-function precompress(root: string, totals: Totals): void {
-  for (const path of listFiles(root)) {
-    if (!COMPRESSIBLE.has(extname(path).toLowerCase())) continue;
-    const data = readFileSync(path);
-    if (data.length === 0) continue;
-    const mtime = wholeSeconds(statSync(path).mtimeMs);
-    const br = brotliCompressSync(data, {
-      params: {
-        [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT,
-        [zc.BROTLI_PARAM_QUALITY]: 11,
-        [zc.BROTLI_PARAM_SIZE_HINT]: data.length,
-      },
-    });
-    writeVariant(path, '.br', br, data.length, mtime, totals);
-    writeVariant(path, '.gz', gzipSync(data, { level: 9 }), data.length, mtime, totals);
-  }
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -179,8 +121,8 @@ function removeStale(distDir: string): void {
 
 function build(): void {
   const started = process.hrtime.bigint();
-  const root = findPackageRoot();
-  const srcDir = join(root, 'content', 'demo', 'site');
+  const root = packageRoot();
+  const srcDir = join(root, 'demo', 'site');
   const distDir = join(root, 'dist');
   const outDir = join(distDir, 'demo-site');
   const tmpDir = join(distDir, `.demo-site.tmp-${process.pid}`);
@@ -191,14 +133,13 @@ function build(): void {
   removeStale(distDir);
   rmSync(tmpDir, { recursive: true, force: true });
 
-  const totals: Totals = { files: 0, bytes: 0, variants: 0 };
+  const totals: Totals = { files: 0, bytes: 0 };
   try {
     copyTree(srcDir, tmpDir, totals);
     writeDownload(tmpDir, totals);
     const index = writePackageIndex(tmpDir);
     totals.files += index.files.length;
     totals.bytes += index.bytes;
-    precompress(tmpDir, totals);
 
     // Swap in with two renames (no window where a half-built tree is visible at outDir).
     const hadOld = lstatExists(outDir);
@@ -214,8 +155,8 @@ function build(): void {
   const shown = relative(process.cwd(), outDir) || '.';
   const mib = (totals.bytes / (1024 * 1024)).toFixed(2);
   console.log(
-    `build-demo: ${shown.startsWith('..') ? outDir : shown}${sep}: ${totals.files} files ` +
-      `(${totals.variants} precompressed), ${totals.bytes} bytes (${mib} MiB) in ${ms.toFixed(0)} ms`,
+    `build-demo: ${shown.startsWith('..') ? outDir : shown}${sep}: ${totals.files} files, ` +
+      `${totals.bytes} bytes (${mib} MiB) in ${ms.toFixed(0)} ms`,
   );
 }
 
@@ -234,7 +175,7 @@ function lstatExists(path: string): boolean {
  * plain tree, activated under dist/demo-releases/current. Rebuilding the same tree reuses it.
  */
 async function buildDemoRelease(): Promise<void> {
-  const root = findPackageRoot();
+  const root = packageRoot();
   const releases = join(root, 'dist', 'demo-releases');
   mkdirSync(releases, { recursive: true });
   const built = await buildRelease(join(root, 'dist', 'demo-site'), releases);

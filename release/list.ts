@@ -1,7 +1,7 @@
 /** `list` and `prune`: what releases exist, and removing old ones (never `current` or `previous`). */
-import { POINTERS, readPointer, releaseEntries, removeRelease, resolveReleasesDir, type Pointer } from './release-dir.js';
-import { ReleaseError } from './release-error.js';
-import { ENCODINGS } from './site-index.js';
+import { POINTERS, readPointer, releaseEntries, removeRelease, resolveReleasesDir, type Pointer } from './dir.js';
+import { ReleaseError } from '../content/release-error.js';
+import { ENCODINGS } from '../content/site-index.js';
 
 export interface ReleaseSummary {
   readonly id: string;

@@ -4,7 +4,7 @@
  * body larger than one worker's share could never be kept. Such a body is streamed from disk
  * (send.ts), never read whole and hash-checked only to be thrown away. The worker sizes its
  * BodyStore by this, the handler chooses cache or stream by it, and the capacity plan
- * (load-tests/plan.ts) counts cached bytes by it. Pure: no imports, so the plan may use it.
+ * (capacity/plan.ts) counts cached bytes by it. Pure, in common/ so both may use it.
  */
 export interface WorkerCache {
   /** Bytes of bodies one worker keeps: ⌊cache size / workers⌋. */

@@ -6,7 +6,7 @@
  * Memory: header blocks are interned (a few distinct per site), so a file costs its key, its
  * ETag and one small object; Last-Modified strings are interned too.
  */
-import { isCompressible } from '../content/compressible.js';
+import { isCompressible } from '../common/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
 import { normalisePath } from './path.js';
@@ -58,7 +58,7 @@ export class Redirect {
 
 export type Entry = FileEntry | Redirect;
 
-export interface ContentIndex {
+export interface Lookup {
   readonly root: string;
   readonly releaseId: string;
   readonly entries: ReadonlyMap<string, Entry>;
@@ -70,7 +70,7 @@ export interface ContentIndex {
   readonly fromManifest: boolean;
 }
 
-export function buildContentIndex(site: SiteIndex, rules: readonly HeaderRule[]): ContentIndex {
+export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[]): Lookup {
   const compiled = compileRules(rules);
   const heads = new Map<string, HeadBlock>();
   const dates = new Map<number, string>();

@@ -6,9 +6,9 @@
 import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ManifestError, readManifest, type Manifest } from './manifest.js';
-import { errnoText, ReleaseError } from './release-error.js';
-import { isReleaseId } from './release-id.js';
-import { realDirectory } from './real-dir.js';
+import { errnoText, ReleaseError } from '../content/release-error.js';
+import { isReleaseId } from '../content/release-id.js';
+import { realDirectory } from '../content/real-dir.js';
 
 export const POINTERS = ['current', 'previous'] as const;
 export type Pointer = (typeof POINTERS)[number];

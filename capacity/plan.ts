@@ -5,8 +5,8 @@
  *
  * Units: requests per second (req/s), megabits per second (Mbit/s = 10⁶ bit/s), bytes (B).
  */
-import { workerCache } from '../server/worker-cache.js';
-import type { Report } from './report/model.js';
+import { workerCache } from '../common/worker-cache.js';
+import type { Report } from '../load-tests/report/model.js';
 
 export const SECONDS_PER_DAY = 86_400;
 /** 1 Mbit/s = 10⁶ bit/s = 125,000 B/s. */
@@ -223,7 +223,7 @@ export interface NodeCapacity {
   readonly usableReqPerSec: number;
   /** nicMbps × nicCeiling. */
   readonly usableNicMbps: number;
-  /** What one worker caches: ⌊cacheBytes / workers⌋ (server/worker-cache.ts). */
+  /** What one worker caches: ⌊cacheBytes / workers⌋ (common/worker-cache.ts). */
   readonly workerCacheBytes: number;
   /** Share of origin bytes the body cache serves: min(1, workerCacheBytes / workingSetBytes); 1 when no working set is given. */
   readonly cacheByteShare: number;

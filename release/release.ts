@@ -1,0 +1,11 @@
+/**
+ * Releases: immutable, content-addressed directories built from a site, verified against their
+ * manifest, and made live by re-pointing the `current` symlink. The public API of `pi-origin
+ * release`; see docs/releases.md.
+ */
+export { activateRelease, rollbackRelease, type Pointers } from './activate.js';
+export { buildRelease, MAX_PRECOMPRESS_BYTES, MIN_SAVING_BYTES, MIN_SAVING_RATIO, type BuildOptions, type BuildResult } from './build.js';
+export { ReleaseError, type ReleaseErrorCode } from '../content/release-error.js';
+export { isReleaseId, releaseIdFor, releaseTag } from '../content/release-id.js';
+export { listReleases, pruneReleases, type ReleaseSummary } from './list.js';
+export { verifyRelease, type VerifyOptions } from './verify.js';
