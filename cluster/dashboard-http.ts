@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parseNodeAddress } from './address.js';
-import { REPORT_FILE, type Dashboard } from './dashboard.js';
+import { REPORT_FILE } from './dashboard-reports.js';
+import type { Dashboard } from './dashboard.js';
 
 export interface Site {
   readonly dashboard: Pick<Dashboard, 'stateJson'>;

@@ -7,7 +7,8 @@
 import { isReleaseId } from '../content/release-id.js';
 import { inAny, parseAddress as addressBytes, parseCidr, parseIPv6, type Cidr } from '../common/address.js';
 import { parseNodeAddress } from './address.js';
-import { healthCell, type ClusterStatus, type NodeProbe } from './status.js';
+import type { NodeProbe } from './node-probe.js';
+import { healthCell, type ClusterStatus } from './status.js';
 
 /** Short enough that a node taken out of the set stops getting traffic within a minute of the zone reload. */
 export const DEFAULT_TTL = 60;

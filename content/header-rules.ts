@@ -35,11 +35,16 @@ const RESERVED = new Set([
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** True for a field value with no control characters (no CR/LF: it cannot split a header). */
+export function isHeaderValue(value: string): boolean {
+  return VALUE.test(value);
+}
+
 /** Why a header name/value is unusable in a rule, or undefined when fine. Values may not hold CR/LF. */
 export function headerProblem(name: string, value: string): string | undefined {
   if (!TOKEN.test(name)) return `${JSON.stringify(name)} is not a valid header name`;
   if (RESERVED.has(name.toLowerCase())) return `header ${name} is set by the server and cannot be configured`;
-  if (!VALUE.test(value)) return `header ${name} has a value with control characters`;
+  if (!isHeaderValue(value)) return `header ${name} has a value with control characters`;
   return undefined;
 }
 

@@ -9,19 +9,8 @@
 import { isCompressible } from '../common/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
+import { HeadBlock } from './head-block.js';
 import { normalisePath } from './path.js';
-
-/**
- * Shared headers of a representation. uWS writes `key: value\r\n` verbatim, so a value holding
- * `\r\n`-joined lines writes a whole block in one native call. Values are validated (no CR/LF
- * from config) before they are joined.
- */
-export interface HeadBlock {
-  /** Value for key `Content-Type` on 200/206/HEAD: type plus every other shared header. */
-  readonly full: string;
-  /** Value for key `Cache-Control` on 304: the headers a 304 must repeat, no representation metadata. */
-  readonly notModified: string;
-}
 
 export class Representation {
   constructor(
@@ -76,18 +65,12 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[]): Look
   const dates = new Map<number, string>();
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
+  // A few distinct blocks per site: one per type, encoding and set of rule lines.
   const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
-    const extra = lines.map(([n, v]) => `\r\n${n}: ${v}`).join('');
-    const common = `${vary ? '\r\nVary: Accept-Encoding' : ''}\r\nX-Content-Type-Options: nosniff\r\nX-Origin-Release: ${site.releaseId}`;
-    const key = `${type}|${encoding ?? ''}|${common}${extra}`;
+    const key = JSON.stringify([type, encoding ?? '', vary, lines]);
     let head = heads.get(key);
     if (head === undefined) {
-      const cacheControl = lines.find(([n]) => n.toLowerCase() === 'cache-control')?.[1] ?? 'no-cache';
-      const others = extra.replace(/\r\nCache-Control: [^\r]*/i, '');
-      head = Object.freeze({
-        full: `${type}${encoding === undefined ? '' : `\r\nContent-Encoding: ${encoding}`}\r\nAccept-Ranges: bytes${common}${extra}`,
-        notModified: `${cacheControl}${common}${others}`,
-      });
+      head = HeadBlock.build({ type, encoding, vary, releaseId: site.releaseId, lines });
       heads.set(key, head);
     }
     return head;

@@ -1,6 +1,6 @@
 /**
- * Server configuration: one table of options (flag, env var, JSON key, default, help), one
- * parser per source and one validator. Precedence: flags > PI_ORIGIN_* env > JSON file > defaults.
+ * Server configuration: one table of options (flag, env var, JSON key, typed default, help) that
+ * drives the parsers, --help and the README's table; one parser per source and one validator. Precedence: flags > PI_ORIGIN_* env > JSON file > defaults.
  * Errors name the option and the bad value; nothing is validated per request.
  */
 import { readFileSync } from 'node:fs';
@@ -57,41 +57,80 @@ export interface ServeOptions {
 }
 
 type Kind = 'string' | 'int' | 'bytes' | 'seconds' | 'bool' | 'list';
-
-interface OptionSpec {
-  readonly key: string;
-  readonly flag: string;
-  readonly kind: Kind;
-  readonly arg?: string;
-  readonly help: string;
-  /** Shown in --help; the real default is applied by resolveOptions. */
-  readonly shownDefault?: string;
+/** The resolved type of each kind. */
+interface KindValue {
+  string: string;
+  int: number;
+  bytes: number;
+  seconds: number;
+  bool: boolean;
+  list: readonly string[];
 }
 
-/** Where a node listens unless told otherwise. */
-const DEFAULT_LISTEN = `[::]:${DEFAULT_PORT}`;
+/** A default that depends on the machine or on another option, read through `get`. */
+type Computed<T> = (get: (key: string) => unknown) => T;
 
-/** Every option, in --help order. `key` is the JSON key; env is PI_ORIGIN_ + key in CONSTANT_CASE. */
-export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'listen', flag: '--listen', kind: 'list', arg: 'ADDR:PORT', help: 'address to listen on; repeatable; IPv6 in brackets', shownDefault: DEFAULT_LISTEN },
-  { key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses; close connections from IPv4-mapped peers on [::]', shownDefault: 'off' },
-  { key: 'workers', flag: '--workers', kind: 'int', arg: 'N', help: 'worker threads, each listening on every address (SO_REUSEPORT)', shownDefault: 'number of CPUs' },
-  { key: 'cacheSize', flag: '--cache-size', kind: 'bytes', arg: 'BYTES', help: 'body cache per node, split evenly between workers (e.g. 512MiB)', shownDefault: '1GiB' },
-  { key: 'cacheMaxFile', flag: '--cache-max-file', kind: 'bytes', arg: 'BYTES', help: 'larger files are streamed from disk instead of cached (so are files above cache-size / workers)', shownDefault: '16MiB or --cache-size if smaller' },
-  { key: 'trustedProxy', flag: '--trusted-proxy', kind: 'list', arg: 'CIDR', help: 'peers whose PROXY v2 header or X-Forwarded-For is believed; repeatable', shownDefault: 'none' },
-  { key: 'adminAllow', flag: '--admin-allow', kind: 'list', arg: 'CIDR', help: 'clients allowed to read /_origin/*; repeatable', shownDefault: '::1/128,127.0.0.0/8' },
-  { key: 'accessLog', flag: '--access-log', kind: 'string', arg: 'off|stdout|FILE', help: 'access log destination; FILE is reopened on SIGHUP/SIGUSR1', shownDefault: 'off' },
-  { key: 'logFormat', flag: '--log-format', kind: 'string', arg: 'combined|json', help: 'access log format', shownDefault: 'combined' },
-  { key: 'cacheControl', flag: '--cache-control', kind: 'list', arg: 'PATTERN=VALUE', help: 'Cache-Control for paths matching PATTERN (* matches anything); repeatable, later wins' },
-  { key: 'watch', flag: '--watch', kind: 'bool', help: 're-index when the content root changes (--no-watch to disable)', shownDefault: 'on' },
-  { key: 'drainTimeout', flag: '--drain-timeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM, how long in-flight responses may take to finish', shownDefault: '10' },
-  { key: 'nodeName', flag: '--node-name', kind: 'string', arg: 'NAME', help: 'name reported by /_origin/status', shownDefault: 'hostname' },
-  { key: 'tlsListen', flag: '--tls-listen', kind: 'list', arg: 'ADDR:PORT', help: 'HTTPS listen address; repeatable; needs --tls-cert and --tls-key' },
-  { key: 'tlsCert', flag: '--tls-cert', kind: 'string', arg: 'FILE', help: 'default certificate (PEM); re-read when it changes' },
-  { key: 'tlsKey', flag: '--tls-key', kind: 'string', arg: 'FILE', help: 'default private key (PEM)' },
-  { key: 'sni', flag: '--sni', kind: 'list', arg: 'HOST=CERT,KEY', help: 'extra certificate chosen by SNI; repeatable' },
-  { key: 'config', flag: '--config', kind: 'string', arg: 'FILE', help: 'JSON file with any of these options (camelCase keys)' },
-];
+interface OptionSpec<K extends Kind = Kind> {
+  /** The JSON key; the env var is PI_ORIGIN_ + key in CONSTANT_CASE. */
+  readonly key: string;
+  readonly flag: string;
+  readonly kind: K;
+  readonly arg?: string;
+  /** One text for --help and the README (backticks are dropped in --help). */
+  readonly help: string;
+  /** Applied when no source sets the option; none: the option is off unless given. */
+  readonly default?: KindValue[K] | Computed<KindValue[K]>;
+  /** How --help and the README show a computed default. */
+  readonly shown?: string;
+  /** For a list whose items hold commas: the separator in the environment. */
+  readonly envSeparator?: ';';
+  /** Bounds of an int. */
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Checks `default` against `kind` and keeps the key's literal type. */
+function option<const Key extends string, K extends Kind>(spec: OptionSpec<K> & { readonly key: Key }): OptionSpec<K> & { readonly key: Key } {
+  return Object.freeze(spec);
+}
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+/**
+ * Every option, in --help order: the one table that parsing, the defaults, --help and the
+ * README's options table (test/docs.test.ts) come from.
+ */
+export const OPTIONS = [
+  option({ key: 'listen', flag: '--listen', kind: 'list', arg: 'ADDR:PORT', help: 'repeatable; IPv6 in brackets (`[2001:db8::1]:80`), IPv4 plain (`127.0.0.1:8080`)', default: [`[::]:${DEFAULT_PORT}`] }),
+  option({ key: 'ipv6Only', flag: '--ipv6-only', kind: 'bool', help: 'refuse IPv4 listen addresses; on `[::]`, close connections from IPv4-mapped peers (this uWS build cannot set `IPV6_V6ONLY`)', default: false }),
+  option({ key: 'workers', flag: '--workers', kind: 'int', arg: 'N', help: 'worker threads, each listening on every address (SO_REUSEPORT)', default: () => availableParallelism(), shown: 'number of CPUs', min: 1, max: 256 }),
+  option({ key: 'cacheSize', flag: '--cache-size', kind: 'bytes', arg: 'BYTES', help: 'body cache for the node, split evenly between workers (e.g. `512MiB`)', default: GiB }),
+  option({ key: 'cacheMaxFile', flag: '--cache-max-file', kind: 'bytes', arg: 'BYTES', help: "larger files are streamed from disk with backpressure, as are files larger than one worker's share of `--cache-size` (each worker caches `--cache-size / --workers`)", default: (get) => Math.min(16 * MiB, get('cacheSize') as number), shown: '`16MiB` or `--cache-size` if smaller' }),
+  option({ key: 'trustedProxy', flag: '--trusted-proxy', kind: 'list', arg: 'CIDR', help: 'peers whose PROXY v2 header or `X-Forwarded-For` is believed; repeatable', default: [] }),
+  option({ key: 'adminAllow', flag: '--admin-allow', kind: 'list', arg: 'CIDR', help: 'clients that may read `/_origin/*`; repeatable', default: ['::1/128', '127.0.0.0/8'] }),
+  option({ key: 'accessLog', flag: '--access-log', kind: 'string', arg: 'off|stdout|FILE', help: 'buffered access log; FILE is reopened on SIGHUP/SIGUSR1', default: 'off' }),
+  option({ key: 'logFormat', flag: '--log-format', kind: 'string', arg: 'combined|json', help: 'access log format', default: 'combined' }),
+  option({ key: 'cacheControl', flag: '--cache-control', kind: 'list', arg: 'PATTERN=VALUE', help: 'Cache-Control for paths matching PATTERN (`*` matches anything); repeatable, later wins', default: [], envSeparator: ';' }),
+  option({ key: 'watch', flag: '--watch', kind: 'bool', help: 're-index when the content root changes', default: true }),
+  option({ key: 'drainTimeout', flag: '--drain-timeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM, how long in-flight responses may take to finish', default: 10 }),
+  option({ key: 'nodeName', flag: '--node-name', kind: 'string', arg: 'NAME', help: 'name reported by `/_origin/status`', default: () => hostname(), shown: 'hostname' }),
+  option({ key: 'tlsListen', flag: '--tls-listen', kind: 'list', arg: 'ADDR:PORT', help: 'HTTPS listen address (uWS SSLApp); repeatable; needs `--tls-cert` and `--tls-key`', default: [] }),
+  option({ key: 'tlsCert', flag: '--tls-cert', kind: 'string', arg: 'FILE', help: 'default certificate (PEM); re-read when the files change (new connections get it at once; connections made before are closed after `--drain-timeout`)' }),
+  option({ key: 'tlsKey', flag: '--tls-key', kind: 'string', arg: 'FILE', help: 'default private key (PEM), re-read with the certificate' }),
+  option({ key: 'sni', flag: '--sni', kind: 'list', arg: 'HOST=CERT,KEY', help: 'more certificates, chosen by SNI; repeatable', default: [], envSeparator: ';' }),
+  option({ key: 'config', flag: '--config', kind: 'string', arg: 'FILE', help: 'JSON file with any of these options (camelCase keys) plus `headers`' }),
+] as const;
+
+export type OptionKey = (typeof OPTIONS)[number]['key'];
+type SpecOf<Key extends OptionKey> = Extract<(typeof OPTIONS)[number], { readonly key: Key }>;
+type ValueOf<Key extends OptionKey> = KindValue[SpecOf<Key>['kind']];
+
+const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.key, o]));
+
+function specOf(key: OptionKey): OptionSpec {
+  return SPECS.get(key) as OptionSpec;
+}
 
 export type RawValue = string | number | boolean | readonly unknown[] | Readonly<Record<string, unknown>>;
 export type RawOptions = Record<string, RawValue>;
@@ -127,16 +166,16 @@ export function parseFlags(argv: readonly string[]): { raw: RawOptions; position
   return { raw, positional };
 }
 
-/** Lists whose items contain commas themselves: `;`-separated in the environment. */
-const SEMICOLON_LISTS = new Set(['cacheControl', 'sni']);
+/** The positional ROOT, also a JSON key and PI_ORIGIN_ROOT; no flag of its own. */
+const ROOT: OptionSpec<'string'> = { key: 'root', flag: 'root', kind: 'string', help: 'content root' };
 
-/** PI_ORIGIN_* variables as raw options; lists are comma-separated (`;` for cacheControl and sni). */
+/** PI_ORIGIN_* variables as raw options; lists are comma-separated (`;` where items hold commas). */
 export function parseEnv(env: NodeJS.ProcessEnv): RawOptions {
   const raw: RawOptions = {};
-  for (const spec of [...OPTIONS, { key: 'root', kind: 'string' as const }]) {
+  for (const spec of [...OPTIONS, ROOT] as readonly OptionSpec[]) {
     const value = env[envName(spec.key)];
     if (value === undefined || value === '') continue;
-    raw[spec.key] = spec.kind === 'list' ? value.split(SEMICOLON_LISTS.has(spec.key) ? ';' : ',').map((s) => s.trim()).filter((s) => s !== '') : value;
+    raw[spec.key] = spec.kind === 'list' ? value.split(spec.envSeparator ?? ',').map((s) => s.trim()).filter((s) => s !== '') : value;
   }
   return raw;
 }
@@ -160,7 +199,7 @@ export function readConfigFile(path: string): RawOptions {
     throw new ConfigError(`--config: ${path} is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`--config: ${path} must hold a JSON object`);
-  const known = new Set([...OPTIONS.map((o) => o.key), 'root', 'headers']);
+  const known = new Set<string>([...OPTIONS.map((o) => o.key), ROOT.key, 'headers']);
   for (const key of Object.keys(data)) if (!known.has(key)) throw new ConfigError(`--config: unknown key "${key}" in ${path}`);
   return data as RawOptions;
 }
@@ -184,87 +223,85 @@ export function resolveOptions(sources: Sources): ServeOptions {
 }
 
 function validate(raw: RawOptions): ServeOptions {
-  const ipv6Only = bool(raw, 'ipv6Only', false);
-  const listen = list(raw, 'listen', [DEFAULT_LISTEN]).map((s) => listenAddress('--listen', s, ipv6Only));
+  const get = <Key extends OptionKey>(key: Key): ValueOf<Key> => valueOf(raw, key);
+  const ipv6Only = get('ipv6Only');
+  const listen = get('listen').map((s) => listenAddress('--listen', s, ipv6Only));
   if (listen.length === 0) throw new ConfigError('--listen: at least one address is needed');
-  const cacheSize = bytes(raw, 'cacheSize', 1024 ** 3);
-  const cacheMaxFile = bytes(raw, 'cacheMaxFile', Math.min(16 * 1024 ** 2, cacheSize));
+  const cacheSize = get('cacheSize');
+  const cacheMaxFile = get('cacheMaxFile');
   if (cacheMaxFile > cacheSize) throw new ConfigError(`--cache-max-file (${cacheMaxFile}) must not exceed --cache-size (${cacheSize})`);
-  const accessLog = str(raw, 'accessLog', 'off');
-  const logFormat = str(raw, 'logFormat', 'combined');
+  const accessLog = get('accessLog');
+  const logFormat = get('logFormat');
   if (logFormat !== 'combined' && logFormat !== 'json') throw new ConfigError(`--log-format must be combined or json (got "${logFormat}")`);
+  const rawRoot = raw[ROOT.key];
+  const root = rawRoot === undefined ? '' : PARSE.string(rawRoot, ROOT);
   const options: ServeOptions = {
-    root: resolve(str(raw, 'root', '')),
+    root: resolve(root),
     listen,
     ipv6Only,
-    workers: int(raw, 'workers', availableParallelism(), 1, 256),
+    workers: get('workers'),
     cacheSize,
     cacheMaxFile,
-    trustedProxy: list(raw, 'trustedProxy', []).map((s) => cidr('--trusted-proxy', s)),
-    adminAllow: list(raw, 'adminAllow', ['::1/128', '127.0.0.0/8']).map((s) => cidr('--admin-allow', s)),
+    trustedProxy: get('trustedProxy').map((s) => cidr('--trusted-proxy', s)),
+    adminAllow: get('adminAllow').map((s) => cidr('--admin-allow', s)),
     accessLog: accessLog === 'off' || accessLog === 'stdout' ? accessLog : resolve(accessLog),
     logFormat,
-    headers: [...list(raw, 'cacheControl', []).map(cacheControlRule), ...headerRules(raw['headers'])],
-    watch: bool(raw, 'watch', true),
-    drainTimeout: seconds(raw, 'drainTimeout', 10),
-    nodeName: str(raw, 'nodeName', hostname()),
-    tls: tlsOptions(raw, ipv6Only),
+    headers: [...get('cacheControl').map(cacheControlRule), ...headerRules(raw['headers'])],
+    watch: get('watch'),
+    drainTimeout: get('drainTimeout'),
+    nodeName: get('nodeName'),
+    tls: tlsOptions(get, ipv6Only),
   };
-  if (str(raw, 'root', '') === '') throw new ConfigError('ROOT: no content root given');
+  if (root === '') throw new ConfigError('ROOT: no content root given');
   return Object.freeze(options);
 }
 
-function flagOf(key: string): string {
-  return OPTIONS.find((o) => o.key === key)?.flag ?? key;
+type Get = <Key extends OptionKey>(key: Key) => ValueOf<Key>;
+
+/** The option's value from `raw`, checked against its kind, or its default. */
+function valueOf<Key extends OptionKey>(raw: RawOptions, key: Key): ValueOf<Key> {
+  const spec = specOf(key);
+  const v = raw[key];
+  if (v !== undefined) return PARSE[spec.kind](v, spec) as ValueOf<Key>;
+  const d = spec.default;
+  // Only strings lack a default (--tls-cert, --config): unset is empty.
+  return (typeof d === 'function' ? d((k) => valueOf(raw, k as OptionKey)) : (d ?? '')) as ValueOf<Key>;
 }
 
-function str(raw: RawOptions, key: string, fallback: string): string {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'string') throw new ConfigError(`${flagOf(key)} must be a string (got ${JSON.stringify(v)})`);
-  return v;
-}
-
-function bool(raw: RawOptions, key: string, fallback: boolean): boolean {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'string' && /^(1|true|yes|on)$/i.test(v)) return true;
-  if (typeof v === 'string' && /^(0|false|no|off)$/i.test(v)) return false;
-  throw new ConfigError(`${flagOf(key)} must be true or false (got ${JSON.stringify(v)})`);
-}
-
-function int(raw: RawOptions, key: string, fallback: number, min: number, max: number): number {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${flagOf(key)} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function bytes(raw: RawOptions, key: string, fallback: number): number {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? parseBytes(v) : undefined;
-  if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${flagOf(key)} must be a size like 512MiB or 1GiB (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function seconds(raw: RawOptions, key: string, fallback: number): number {
-  const v = raw[key];
-  if (v === undefined) return fallback;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-  if (!(n >= 0 && n <= 3600)) throw new ConfigError(`${flagOf(key)} must be a number of seconds from 0 to 3600 (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function list(raw: RawOptions, key: string, fallback: readonly string[]): string[] {
-  const v = raw[key];
-  if (v === undefined) return [...fallback];
-  const items = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
-  if (!Array.isArray(items) || !items.every((x) => typeof x === 'string')) throw new ConfigError(`${flagOf(key)} must be a list of strings (got ${JSON.stringify(v)})`);
-  return items;
-}
+/** One parser per kind: a raw value from any source to its type, or a ConfigError naming the flag. */
+const PARSE: { readonly [K in Kind]: (v: RawValue, spec: OptionSpec) => KindValue[K] } = {
+  string(v, spec) {
+    if (typeof v !== 'string') throw new ConfigError(`${spec.flag} must be a string (got ${JSON.stringify(v)})`);
+    return v;
+  },
+  bool(v, spec) {
+    if (typeof v === 'boolean') return v;
+    if (typeof v === 'string' && /^(1|true|yes|on)$/i.test(v)) return true;
+    if (typeof v === 'string' && /^(0|false|no|off)$/i.test(v)) return false;
+    throw new ConfigError(`${spec.flag} must be true or false (got ${JSON.stringify(v)})`);
+  },
+  int(v, spec) {
+    const { min = 0, max = Number.MAX_SAFE_INTEGER } = spec;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${spec.flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
+    return n;
+  },
+  bytes(v, spec) {
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? parseBytes(v) : undefined;
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${spec.flag} must be a size like 512MiB or 1GiB (got ${JSON.stringify(v)})`);
+    return n;
+  },
+  seconds(v, spec) {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 0 && n <= 3600)) throw new ConfigError(`${spec.flag} must be a number of seconds from 0 to 3600 (got ${JSON.stringify(v)})`);
+    return n;
+  },
+  list(v, spec) {
+    const items = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+    if (!Array.isArray(items) || !items.every((x) => typeof x === 'string')) throw new ConfigError(`${spec.flag} must be a list of strings (got ${JSON.stringify(v)})`);
+    return items;
+  },
+};
 
 /** `[2001:db8::1]:80`, `[::]:8080`, `127.0.0.1:8080`. */
 export function listenAddress(flag: string, text: string, ipv6Only: boolean): ListenAddress {
@@ -312,11 +349,11 @@ function checkedRule(flag: string, rule: HeaderRule): HeaderRule {
   return rule;
 }
 
-function tlsOptions(raw: RawOptions, ipv6Only: boolean): TlsOptions | undefined {
-  const listen = list(raw, 'tlsListen', []).map((s) => listenAddress('--tls-listen', s, ipv6Only));
-  const cert = str(raw, 'tlsCert', '');
-  const key = str(raw, 'tlsKey', '');
-  const sni = list(raw, 'sni', []).map(sniEntry);
+function tlsOptions(get: Get, ipv6Only: boolean): TlsOptions | undefined {
+  const listen = get('tlsListen').map((s) => listenAddress('--tls-listen', s, ipv6Only));
+  const cert = get('tlsCert');
+  const key = get('tlsKey');
+  const sni = get('sni').map(sniEntry);
   if (listen.length === 0) {
     if (cert !== '' || key !== '' || sni.length > 0) throw new ConfigError('--tls-cert, --tls-key and --sni need --tls-listen');
     return undefined;
@@ -340,12 +377,45 @@ function readable(flag: string, file: string): void {
   }
 }
 
+/** How --help and the README show an option's default (markdown); undefined when it has none. */
+export function shownDefault(o: OptionSpec): string | undefined {
+  const d = o.default;
+  if (o.shown !== undefined || typeof d === 'function') return o.shown;
+  if (typeof d === 'boolean') return d ? 'on' : 'off';
+  if (Array.isArray(d)) return d.length === 0 ? 'none' : `\`${d.join(',')}\``;
+  if (typeof d === 'number') return `\`${o.kind === 'bytes' ? showBytes(d) : d}\``;
+  return d === undefined ? undefined : `\`${String(d)}\``;
+}
+
+function showBytes(n: number): string {
+  for (const [unit, scale] of [['GiB', GiB], ['MiB', MiB], ['KiB', 1024]] as const) if (n >= scale && n % scale === 0) return `${n / scale}${unit}`;
+  return String(n);
+}
+
+const plain = (markdown: string): string => markdown.replaceAll('`', '');
+
+const HELP_WIDTH = 100;
+
+/** Breaks `text` at spaces into lines of at most `width` characters (a longer word stands alone). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
+
 /** The `serve --help` text, generated from OPTIONS so it cannot drift from the code. */
 export function serveHelp(defaultRoot: string): string {
-  const lines = OPTIONS.map((o) => {
+  const lines = OPTIONS.map((o: OptionSpec) => {
     const left = `  ${o.kind === 'bool' ? `${o.flag}, --no-${o.flag.slice(2)}` : `${o.flag} ${o.arg ?? ''}`}`;
-    const def = o.shownDefault === undefined ? '' : ` [default: ${o.shownDefault}]`;
-    return `${left.padEnd(34)} ${o.help}${def}\n${' '.repeat(35)}env ${envName(o.key)}`;
+    const shown = shownDefault(o);
+    const def = shown === undefined ? '' : ` [default: ${plain(shown)}]`;
+    return [`${left.padEnd(34)} ${wrap(plain(o.help) + def, HELP_WIDTH - 35).join(`\n${' '.repeat(35)}`)}`, `${' '.repeat(35)}env ${envName(o.key)}`].join('\n');
   });
   return [
     'Usage: pi-origin serve [ROOT] [options]',
@@ -359,5 +429,22 @@ export function serveHelp(defaultRoot: string): string {
     '',
     'Admin endpoints (only to --admin-allow clients): /_origin/health, /_origin/status, /_origin/metrics',
     'Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP/SIGUSR1 reopen the access log file.',
+  ].join('\n');
+}
+
+/** The README's options table (markdown), generated from OPTIONS; test/docs.test.ts holds them equal. */
+export function optionsTable(): string {
+  const cell = (text: string): string => text.replaceAll('|', '\\|');
+  const rows = OPTIONS.map((o: OptionSpec) => [
+    o.kind === 'bool' ? `\`${o.flag}\`, \`--no-${o.flag.slice(2)}\`` : `\`${o.flag} ${o.arg ?? ''}\``,
+    `\`${envName(o.key)}\`${o.envSeparator === undefined ? '' : ` (\`${o.envSeparator}\`-separated)`}`,
+    shownDefault(o) ?? 'none',
+    o.help,
+  ]);
+  return [
+    '| flag | env | default | meaning |',
+    '|---|---|---|---|',
+    `| \`ROOT\` (positional) | \`${envName(ROOT.key)}\` | bundled demo site | ${ROOT.help} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
   ].join('\n');
 }

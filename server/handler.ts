@@ -174,7 +174,7 @@ export class OriginHandler {
     if (rep === undefined) return this.plain(res, index, 406, isHead, done, 'Vary: Accept-Encoding');
     const inm = req.getHeader('if-none-match');
     if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {
-      res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified).writeHeader('Cache-Control', rep.head.notModified).endWithoutBody();
+      rep.head.writeNotModifiedTo(res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified)).endWithoutBody();
       return done(304, 0);
     }
     let range: ByteRange | undefined;
@@ -190,8 +190,8 @@ export class OriginHandler {
 
   /** Writes status and headers for `rep` (with Content-Range for a 206). Must run corked. */
   private writeHead(res: HttpResponse, rep: Representation, range: ByteRange | undefined, status: number): void {
-    res.writeStatus(STATUS_TEXT[range === undefined ? status : 206] as string)
-      .writeHeader('Content-Type', rep.head.full)
+    rep.head
+      .writeTo(res.writeStatus(STATUS_TEXT[range === undefined ? status : 206] as string))
       .writeHeader('ETag', rep.etag)
       .writeHeader('Last-Modified', rep.lastModified);
     if (range !== undefined) res.writeHeader('Content-Range', `bytes ${range.start}-${range.end}/${rep.size}`);

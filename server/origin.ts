@@ -1,12 +1,12 @@
 /**
- * The origin node's main thread: scans the content root, starts the worker threads, watches
- * for content and certificate changes, and drains on shutdown. It serves nothing itself.
+ * The origin node's main thread: claims the ports, loads the content root, and composes the
+ * owners that do the rest: the worker pool (server/worker-pool.ts), the content and certificate
+ * watchers (server/watchers.ts), and the rescans the content watcher asks for. It serves
+ * nothing itself.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { watch, type FSWatcher } from 'chokidar';
 import { loadSite } from '../index/load-site.js';
 import type { ScanCache } from '../content/scan.js';
 import type { SiteIndex } from '../content/site-index.js';
@@ -15,6 +15,10 @@ import { sampleConnections } from './connections.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { allocateMetrics, WorkerMetrics } from './metrics.js';
 import { loadUws } from './uws.js';
+import { watchCertificates, watchContent, type CertWatcher, type ContentWatcher } from './watchers.js';
+import { createWorkerPool, StartError } from './worker-pool.js';
+
+export { StartError };
 
 export interface OriginEvents {
   /** One-line operational messages (index swaps, warnings). */
@@ -45,29 +49,7 @@ export interface OriginInternals {
   readonly workerUrl?: URL;
 }
 
-export class StartError extends Error {
-  override readonly name = 'StartError';
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
-
 const WORKER_URL = new URL('./worker.js', import.meta.url);
-const DEBOUNCE_MS = 100;
-const RESTART_FIRST_MS = 100;
-const RESTART_MAX_MS = 10_000;
-/** A worker that served this long before it died starts the backoff over. */
-const RESTART_RESET_MS = 60_000;
-
-/** One worker's place: the thread serving it, and its deaths for the restart backoff. */
-interface Slot {
-  /** Undefined between a death and the restart. */
-  worker: Worker | undefined;
-  startedAt: number;
-  /** Deaths in a row, each less than RESTART_RESET_MS after its start. */
-  deaths: number;
-  timer: NodeJS.Timeout | undefined;
-}
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -95,96 +77,33 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   const metrics = allocateMetrics(options.workers);
   const startedAt = Date.now();
   const version = packageVersion();
-  const slots: Slot[] = Array.from({ length: options.workers }, () => ({ worker: undefined, startedAt: 0, deaths: 0, timer: undefined }));
-  let serving = false;
-  let closing = false;
-  // Every worker reports a file that cannot be read; the operator is told once per file.
-  const unreadable = new Set<string>();
-  const reportReadError = (path: string, reason: string): void => {
-    if (unreadable.has(path)) return;
-    unreadable.add(path);
-    events.warn?.(`cannot read ${path}: ${reason} (answered 500, or cut once streaming began; logged once, every failure counted in pi_origin_read_errors_total)`);
-  };
+  const reportReadError = oncePerPath(events);
   let invalidRoot: string | undefined;
 
-  /** Starts worker `i`; resolves when it listens, rejects when it cannot listen or dies first. */
-  const spawn = (i: number, ports: readonly number[] | undefined): Promise<{ worker: Worker; ports: readonly number[] }> =>
-    new Promise((resolve, reject) => {
+  const pool = createWorkerPool({
+    size: options.workers,
+    events,
+    // A restarted worker starts on the current index, and learns the root is invalid if it is.
+    spawn: (i, ports) => {
       const data: WorkerData = { options, worker: i, metrics, startedAt, version, ports, site };
       const w = new Worker(workerUrl, { workerData: data });
-      const slot = slots[i] as Slot;
-      slot.worker = w;
-      slot.startedAt = Date.now();
       if (invalidRoot !== undefined) w.postMessage({ type: 'invalid-root', reason: invalidRoot } satisfies ToWorker);
-      let listened = false;
-      w.on('message', (m: FromWorker) => {
-        if (m.type === 'listening') {
-          listened = true;
-          resolve({ worker: w, ports: m.ports });
-        }
-        else if (m.type === 'listen-failed') reject(new StartError(`cannot listen on ${m.address} (in use, or not an address of this host)`, 'PI_ORIGIN_LISTEN'));
-        else if (m.type === 'warn') events.warn?.(m.message);
-        else if (m.type === 'read-error') reportReadError(m.path, m.reason);
-        else if (m.type === 'fault') events.warn?.(`worker ${i} failed: ${m.message}; it closes its connections and ends`);
-      });
-      w.on('error', (e) => (closing ? undefined : events.warn?.(`worker ${i} failed: ${e.message}`)));
-      w.on('exit', (code) => {
-        reject(new StartError(`worker ${i} exited with code ${code} while starting`, 'PI_ORIGIN_WORKER'));
-        if (slot.worker !== w) return;
-        slot.worker = undefined;
-        // It may have died without a word: its gauges are no longer true.
-        new WorkerMetrics(metrics, i).resetGauges();
-        // A worker that never listened during the node's start fails the start instead.
-        if (!closing && (serving || listened)) scheduleRestart(i, code);
-      });
-    });
+      return w;
+    },
+    onMessage: (i, m: FromWorker) => {
+      if (m.type === 'warn') events.warn?.(m.message);
+      else if (m.type === 'read-error') reportReadError(m.path, m.reason);
+      else if (m.type === 'fault') events.warn?.(`worker ${i} failed: ${m.message}; it closes its connections and ends`);
+    },
+    // It may have died without a word: its gauges are no longer true.
+    onExit: (i) => new WorkerMetrics(metrics, i).resetGauges(),
+    onRestart: (i) => new WorkerMetrics(metrics, i).add('restarts', 1),
+  });
+  const ports = await pool.start(wanted);
 
-  /**
-   * A worker that died is started again after a backoff: 100 ms, doubling with each death in a
-   * row up to 10 s, so a worker that dies at once does not spin a core. One that served for a
-   * minute starts over at 100 ms.
-   */
-  const scheduleRestart = (i: number, code: number): void => {
-    const slot = slots[i] as Slot;
-    slot.deaths = Date.now() - slot.startedAt >= RESTART_RESET_MS ? 1 : slot.deaths + 1;
-    const delay = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** (slot.deaths - 1));
-    const times = slot.deaths > 1 ? ` (${slot.deaths} times in a row)` : '';
-    events.warn?.(`worker ${i} exited with code ${code}${times}; restarting it in ${delay < 1000 ? `${delay} ms` : `${delay / 1000} s`}`);
-    slot.timer = setTimeout(() => {
-      slot.timer = undefined;
-      if (closing) return;
-      new WorkerMetrics(metrics, i).add('restarts', 1);
-      spawn(i, resolvedPorts).then(
-        () => events.info?.(`worker ${i} restarted: ${options.workers - slots.filter((s) => s.worker === undefined).length} of ${options.workers} workers running`),
-        (e: Error) => {
-          events.warn?.(`worker ${i} could not be restarted: ${e.message}`);
-          // Alive but not listening: end it, and its exit schedules the next try.
-          const w = slot.worker;
-          if (w !== undefined) void drainWorker(w);
-        },
-      );
-    }, delay);
-  };
-
-  const running = (): Worker[] => slots.flatMap((s) => (s.worker === undefined ? [] : [s.worker]));
-  let resolvedPorts: readonly number[];
-  try {
-    const first = await spawn(0, wanted);
-    resolvedPorts = first.ports;
-    await Promise.all(Array.from({ length: options.workers - 1 }, (_, k) => spawn(k + 1, resolvedPorts)));
-    serving = true;
-  } catch (e) {
-    closing = true;
-    for (const slot of slots) clearTimeout(slot.timer);
-    await Promise.all(running().map((w) => drainWorker(w)));
-    throw e;
-  }
-
-  const stopSampling = sampleConnections(metrics, resolvedPorts);
-  const broadcast = (m: ToWorker): void => running().forEach((w) => w.postMessage(m));
+  const stopSampling = sampleConnections(metrics, ports);
   let rootReal = site.root;
-  let scanning: Promise<void> | undefined;
-  let rescanWanted = false;
+  let content: ContentWatcher | undefined;
   const rescan = async (): Promise<void> => {
     try {
       const scanned = await loadSite(options.root, { cache });
@@ -192,95 +111,90 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
       const changed = scanned.index.releaseId !== site.releaseId || scanned.index.root !== site.root;
       site = scanned.index;
       invalidRoot = undefined;
-      broadcast({ type: 'index', site });
+      pool.broadcast({ type: 'index', site });
       if (changed) events.info?.(`re-indexed ${options.root}: release ${site.releaseId}, ${site.files.length} files`);
       if (site.root !== rootReal) {
         rootReal = site.root;
-        await contentWatcher?.close();
-        contentWatcher = watchContent();
+        await content?.follow(rootReal);
         // Changes made while the new watcher was starting are seen by one more scan.
-        await ready(contentWatcher);
-        rescanWanted = true;
+        reindex.again();
       }
     } catch (e) {
       events.warn?.(`content root invalid, health reports 503: ${(e as Error).message}`);
       invalidRoot = (e as Error).message;
-      broadcast({ type: 'invalid-root', reason: invalidRoot });
+      pool.broadcast({ type: 'invalid-root', reason: invalidRoot });
     }
   };
-  const reindex = async (): Promise<void> => {
-    if (scanning !== undefined) {
-      rescanWanted = true;
-      return scanning;
-    }
-    scanning = rescan().finally(() => {
-      scanning = undefined;
-      if (rescanWanted) {
-        rescanWanted = false;
-        void reindex();
-      }
-    });
-    return scanning;
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => void reindex(), DEBOUNCE_MS);
-  };
-  // The root may be a symlink (releases/current): watch the target tree, and the parent
-  // directory for the link itself being re-pointed by rename(2).
-  const watchContent = (): FSWatcher => watch(rootReal, { ignoreInitial: true, followSymlinks: false }).on('all', schedule).on('error', schedule);
-  let contentWatcher: FSWatcher | undefined = options.watch ? watchContent() : undefined;
-  const linkWatcher = options.watch
-    ? watch(dirname(options.root), { ignoreInitial: true, depth: 0, followSymlinks: false })
-        .on('all', (_event, path) => (basename(path) === basename(options.root) ? schedule() : undefined))
-        .on('error', schedule)
-    : undefined;
-  const tlsFiles = options.tls === undefined ? [] : [options.tls.cert, options.tls.key, ...options.tls.sni.flatMap((s) => [s.cert, s.key])];
-  let tlsTimer: NodeJS.Timeout | undefined;
-  const tlsWatcher =
-    options.watch && tlsFiles.length > 0
-      ? watch(tlsFiles, { ignoreInitial: true }).on('all', () => {
-          clearTimeout(tlsTimer);
-          tlsTimer = setTimeout(() => {
-            events.info?.('TLS certificate files changed: reloading');
-            broadcast({ type: 'tls-reload' });
-          }, 500);
-        })
-      : undefined;
-
-  // A watcher reports nothing until its initial walk is done: wait, then catch up once.
-  await Promise.all([contentWatcher, linkWatcher, tlsWatcher].filter((w) => w !== undefined).map(ready));
-  if (options.watch) await reindex();
+  const reindex = coalesce(rescan);
+  let certs: CertWatcher | undefined;
+  if (options.watch) {
+    content = watchContent(options.root, rootReal, () => void reindex.run());
+    const tls = options.tls;
+    const files = tls === undefined ? [] : [tls.cert, tls.key, ...tls.sni.flatMap((s) => [s.cert, s.key])];
+    if (files.length > 0)
+      certs = watchCertificates(files, () => {
+        events.info?.('TLS certificate files changed: reloading');
+        pool.broadcast({ type: 'tls-reload' });
+      });
+    // The watchers report nothing until their initial walk is done: wait, then catch up once.
+    await Promise.all([content.ready, certs?.ready]);
+    await reindex.run();
+  }
 
   let closed: Promise<void> | undefined;
   return {
-    ports: resolvedPorts,
-    urls: options.listen.map((a, i) => urlFor(a, resolvedPorts[i] ?? a.port, 'http')).concat((options.tls?.listen ?? []).map((a, i) => urlFor(a, resolvedPorts[options.listen.length + i] ?? a.port, 'https'))),
+    ports,
+    urls: options.listen.map((a, i) => urlFor(a, ports[i] ?? a.port, 'http')).concat((options.tls?.listen ?? []).map((a, i) => urlFor(a, ports[options.listen.length + i] ?? a.port, 'https'))),
     releaseId: () => site.releaseId,
-    reindex,
-    reopenLog: () => broadcast({ type: 'reopen-log' }),
+    reindex: reindex.run,
+    reopenLog: () => pool.broadcast({ type: 'reopen-log' }),
     close() {
       closed ??= (async () => {
-        closing = true;
         stopSampling();
-        clearTimeout(timer);
-        clearTimeout(tlsTimer);
-        for (const slot of slots) clearTimeout(slot.timer);
-        await Promise.all([contentWatcher?.close(), linkWatcher?.close(), tlsWatcher?.close()]);
-        await Promise.all(running().map((w) => drainWorker(w)));
+        await Promise.all([content?.close(), certs?.close()]);
+        await pool.close();
       })();
       return closed;
     },
   };
 }
 
-/** Asks a worker to drain and resolves when it has closed its sockets and ended. */
-function drainWorker(w: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    w.once('exit', () => resolve());
-    w.postMessage({ type: 'drain' } satisfies ToWorker);
-  });
+interface Coalesced {
+  /** Runs now, or, while a run is under way, once more after it; resolves when this run ends. */
+  readonly run: () => Promise<void>;
+  /** Asks for one more run after the current one. */
+  readonly again: () => void;
+}
+
+/** Serialises `fn`: never two at once, and any number of requests during a run make one more. */
+function coalesce(fn: () => Promise<void>): Coalesced {
+  let current: Promise<void> | undefined;
+  let wanted = false;
+  const run = (): Promise<void> => {
+    if (current !== undefined) {
+      wanted = true;
+      return current;
+    }
+    current = fn().finally(() => {
+      current = undefined;
+      if (wanted) {
+        wanted = false;
+        void run();
+      }
+    });
+    return current;
+  };
+  return { run, again: () => void (wanted = true) };
+}
+
+/** Every worker reports a file that cannot be read; the operator is told once per file. */
+function oncePerPath(events: OriginEvents): (path: string, reason: string) => void {
+  const unreadable = new Set<string>();
+  return (path, reason) => {
+    if (unreadable.has(path)) return;
+    unreadable.add(path);
+    events.warn?.(`cannot read ${path}: ${reason} (answered 500, or cut once streaming began; logged once, every failure counted in pi_origin_read_errors_total)`);
+  };
 }
 
 /**
@@ -304,10 +218,6 @@ function claimPort(a: ListenAddress): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
-}
-
-function ready(w: FSWatcher): Promise<void> {
-  return new Promise((resolve) => w.once('ready', () => resolve()));
 }
 
 function show(a: ListenAddress): string {

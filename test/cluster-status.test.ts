@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseNodeAddress } from '../cluster/address.js';
 import type { InventoryHost } from '../cluster/inventory.js';
-import { humanUptime, mebibytes, parseStatus, probeNode, renderTable, summarise, summaryLine, type NodeProbe, type NodeStatus } from '../cluster/status.js';
+import { humanUptime, mebibytes } from '../cluster/format.js';
+import { parseStatus, probeNode, type NodeProbe, type NodeStatus } from '../cluster/node-probe.js';
+import { renderTable, summarise, summaryLine } from '../cluster/status.js';
 import { run } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 

@@ -2,7 +2,7 @@
 // them in step with the option table in server/config.ts.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { envName, OPTIONS, serveHelp } from '../server/config.js';
+import { envName, OPTIONS, optionsTable, serveHelp } from '../server/config.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -11,6 +11,15 @@ t.test('README documents every option with its env variable', (t) => {
     t.ok(readme.includes('`' + o.flag), `README mentions ${o.flag}`);
     t.ok(readme.includes(envName(o.key)), `README mentions ${envName(o.key)}`);
   }
+  t.end();
+});
+
+t.test("README's options table is the one generated from the option table", (t) => {
+  const start = readme.indexOf('| flag | env | default | meaning |');
+  t.not(start, -1, 'README has the options table');
+  const table = readme.slice(start, readme.indexOf('\n\n', start));
+  // On a mismatch, paste optionsTable() (server/config.ts) over the README's table.
+  t.equal(table, optionsTable());
   t.end();
 });
 

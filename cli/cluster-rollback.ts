@@ -1,0 +1,35 @@
+/** `pi-origin cluster rollback`: ansible/rollback.yml, undoing the last rollout or going to --to. */
+import { readInventory } from '../cluster/inventory.js';
+import { isReleaseId } from '../content/release-id.js';
+import { EXTRA_VARS_OPTION, INVENTORY_OPTION, parseExtraVars, PLAYBOOK_HELP, playbook, requireInventory } from './cluster-playbooks.js';
+import { UsageError, type Subcommand } from './subcommands.js';
+
+export const ROLLBACK: Subcommand = {
+  summary: 'undo the last rollout on every origin, or go to --to ID',
+  usage: 'pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]',
+  help: [
+    'Runs ansible/rollback.yml: undoes the last rollout, recorded on the canary (the first host of',
+    'origins) once it passed the gate: after a rollout of B over A, finished or stopped half-way,',
+    'every origin goes back to A (the canary last). Refuses when the canary does not serve B.',
+    'With --to, every origin goes to release ID (origin_rollback_to) instead.',
+    '',
+    ...PLAYBOOK_HELP,
+    '',
+    'Options:',
+    INVENTORY_OPTION,
+    '  --to ID                  the release to return to: 12 hex digits (pi-origin release list)',
+    ...EXTRA_VARS_OPTION,
+  ].join('\n'),
+  flags: { inventory: 'value', to: 'value', 'extra-vars': 'list' },
+  short: { i: 'inventory', e: 'extra-vars' },
+  run: rollback,
+};
+
+async function rollback(_positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const inventory = requireInventory(flags);
+  const to = flags.get('to') as string | undefined;
+  if (to !== undefined && !isReleaseId(to)) throw new UsageError(`--to must be a release id, 12 lower-case hex digits (got ${JSON.stringify(to)})`);
+  const extra = parseExtraVars(lists.get('extra-vars') ?? [], { origin_rollback_to: '--to' });
+  readInventory(inventory);
+  return playbook('rollback', inventory, { ...extra, ...(to === undefined ? {} : { origin_rollback_to: to }) }, to === undefined ? 'rollback' : `rollback to ${to}`);
+}
