@@ -143,8 +143,12 @@ function check(o: LoadOptions, path: string, sent: Record<string, string>, r: Ra
   return r.body.equals(known.bytes.subarray(start, end + 1)) ? undefined : `${what}: the slice does not match the release's bytes`;
 }
 
-/** Starts `loops` request loops; `stop()` ends them after their current request and summarises. */
-export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
+/**
+ * Starts `loops` request loops; `stop()` ends them after their current request and summarises.
+ * `answeredSince(at)` counts the answers to requests sent after `at` (ms), so a test can wait for
+ * load in a phase instead of sleeping through it.
+ */
+export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number; stop(): Promise<LoadSummary> } {
   const agent = new Agent({ keepAlive: true, maxSockets: o.loops });
   const statuses = new Map<number, number>();
   const releases = new Map<string, number>();
@@ -177,6 +181,7 @@ export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
   };
   const loops = Array.from({ length: o.loops }, (_, i) => loop(i));
   return {
+    answeredSince: (at) => timeline.reduce((n, [started]) => (started > at ? n + 1 : n), 0),
     async stop() {
       running = false;
       await Promise.all(loops);
