@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parseWrkText } from '../load-tests/bench/loadgen.js';
 import type { Report } from '../load-tests/report/model.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 
 const hasTaskset = ['/usr/bin/taskset', '/bin/taskset'].some((p) => existsSync(p));
 
@@ -40,14 +40,14 @@ Transfer/sec:    106.00MB
 });
 
 t.test('pi-origin bench --help names every peer', async (t) => {
-  const r = await run(['bench', '--help']);
+  const r = await runCli(['bench', '--help']);
   t.equal(r.code, 0, r.stderr);
   for (const id of ['pi-origin', 'raw-uws', 'nginx', 'node-http', 'sirv', 'fastify-static']) t.match(r.stdout, id);
 });
 
 t.test('pi-origin bench --quick --only pi-origin,node-http,sirv writes a valid bench Report', { skip: process.platform !== 'linux' || !hasTaskset ? 'needs Linux and taskset' : false }, async (t) => {
   const out = t.testdir({});
-  const r = await run(
+  const r = await runCli(
     ['bench', '--quick', '--only', 'pi-origin,node-http,sirv', '--no-workers', '--duration', '2', '--warmup', '0', '--quiet-wait', '0', '--connections', '8', '--out', out],
     {},
     60_000,

@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { OPTIONS } from '../dist/server/config.js';
 import { request } from './helpers/server.js';
-import { run, start, type Result } from './helpers/cli.js';
+import { runCli, start, type Result } from './helpers/cli.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const STACK_LINE = /^\s+at /m;
 
 t.test('help', async (t) => {
-  const [top, serve, none] = await Promise.all([run(['--help']), run(['serve', '--help']), run([])]);
+  const [top, serve, none] = await Promise.all([runCli(['--help']), runCli(['serve', '--help']), runCli([])]);
   t.equal(top.code, 0, '--help exits 0');
   t.match(top.stdout, /^Usage: pi-origin <command>/);
   t.match(top.stdout, /^\s+serve\s+\S/m, 'lists the serve command');
@@ -35,20 +35,20 @@ t.test('help', async (t) => {
 });
 
 t.test('--version', async (t) => {
-  const r = await run(['--version']);
+  const r = await runCli(['--version']);
   t.equal(r.code, 0);
   t.equal(r.stdout, `${VERSION}\n`);
 });
 
 t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
   const [unknownCommand, badFlag, badValue, missingValue, twoRoots, bracketedV4] = await Promise.all([
-    run(['frobnicate']),
-    run(['serve', '--bogus']),
-    run(['serve', '.', '--workers', 'many', '--listen', '[::1]:0']),
-    run(['serve', '.', '--listen']),
-    run(['serve', 'a', 'b', '--listen', '[::1]:0']),
+    runCli(['frobnicate']),
+    runCli(['serve', '--bogus']),
+    runCli(['serve', '.', '--workers', 'many', '--listen', '[::1]:0']),
+    runCli(['serve', '.', '--listen']),
+    runCli(['serve', 'a', 'b', '--listen', '[::1]:0']),
     // Read as ::/32 once, which let every IPv4 client (and X-Forwarded-For: garbage) into /_origin/*.
-    run(['serve', '.', '--listen', '[::1]:0', '--admin-allow', '[127.0.0.1]/32']),
+    runCli(['serve', '.', '--listen', '[::1]:0', '--admin-allow', '[127.0.0.1]/32']),
   ]);
   t.equal(unknownCommand.code, 2, 'unknown command');
   t.match(unknownCommand.stderr, /^pi-origin: unknown command "frobnicate"\n/);
@@ -72,7 +72,7 @@ t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
 
 t.test('a missing root exits 1 with a clear message', async (t) => {
   const missing = t.testdir({}) + '/does-not-exist';
-  const r = await run(['serve', missing, '--listen', '[::1]:0', '--workers', '1']);
+  const r = await runCli(['serve', missing, '--listen', '[::1]:0', '--workers', '1']);
   t.equal(r.code, 1);
   t.match(r.stderr, /^pi-origin: error: cannot serve .*does-not-exist: content root .*does-not-exist does not exist\n$/);
   t.notMatch(r.stderr, STACK_LINE);
@@ -81,8 +81,8 @@ t.test('a missing root exits 1 with a clear message', async (t) => {
 t.test('environment', async (t) => {
   const dir = t.testdir({ 'a.txt': 'hello\n' });
   const [fallback, workers] = await Promise.all([
-    run(['serve', dir, '--listen', '[::1]:0', '--workers', '1'], { UWS_USE_FALLBACK: '1' }),
-    run(['serve', dir, '--listen', '[::1]:0'], { PI_ORIGIN_WORKERS: 'abc' }),
+    runCli(['serve', dir, '--listen', '[::1]:0', '--workers', '1'], { UWS_USE_FALLBACK: '1' }),
+    runCli(['serve', dir, '--listen', '[::1]:0'], { PI_ORIGIN_WORKERS: 'abc' }),
   ]);
   t.not(fallback.code, 0, 'UWS_USE_FALLBACK=1: refuses to serve');
   t.not(fallback.code, null, 'UWS_USE_FALLBACK=1: exits by itself');

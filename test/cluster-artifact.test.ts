@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { productionPackages } from '../cluster/artifact.js';
 import { REPO } from './helpers/ansible.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 
 function listing(file: string): string[] {
   return spawnSync('tar', ['-tf', file], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
@@ -19,7 +19,7 @@ function listing(file: string): string[] {
 t.test('the artifact holds the app, the production packages and one uWS binary', async (t) => {
   const dir = t.testdir();
   const out = join(dir, 'pi-origin.tar');
-  const r = await run(['cluster', 'artifact', '--out', out, '--arch', 'armhf']);
+  const r = await runCli(['cluster', 'artifact', '--out', out, '--arch', 'armhf']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, new RegExp(`^wrote ${out}: \\d+\\.\\d MB, \\d+ files, 11 production packages, linux-arm \\(uws_linux_arm_115\\.node\\)\\n$`));
   const files = listing(out);
@@ -32,7 +32,7 @@ t.test('the artifact holds the app, the production packages and one uWS binary',
   t.match(v, /^\S+ 0\/0 /, 'owned by root (0/0)');
 
   const gz = join(dir, 'pi-origin.tgz');
-  const z = await run(['cluster', 'artifact', '--out', gz]);
+  const z = await runCli(['cluster', 'artifact', '--out', gz]);
   t.equal(z.code, 0);
   t.match(z.stdout, /linux-arm64 \(uws_linux_arm64_115\.node\)/, 'arm64 (Raspberry Pi OS 64-bit) by default');
   t.equal(spawnSync('gzip', ['-t', gz]).status, 0, '.tgz is gzipped');
@@ -44,7 +44,7 @@ t.test('the unpacked artifact serves on its own: no dev dependency is loaded', a
   const dir = mkdtempSync(join(tmpdir(), 'pi-origin-artifact-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'pi-origin.tar');
-  t.equal((await run(['cluster', 'artifact', '--out', out, '--arch', process.arch])).code, 0);
+  t.equal((await runCli(['cluster', 'artifact', '--out', out, '--arch', process.arch])).code, 0);
   const app = join(dir, 'app');
   mkdirSync(app);
   t.equal(spawnSync('tar', ['-xf', out, '-C', app]).status, 0, 'unpacked');
@@ -68,17 +68,17 @@ t.test('the unpacked artifact serves on its own: no dev dependency is loaded', a
 });
 
 t.test('usage errors', async (t) => {
-  const bad = await run(['cluster', 'artifact', '--out', '/tmp/x.tar', '--arch', 'mips']);
+  const bad = await runCli(['cluster', 'artifact', '--out', '/tmp/x.tar', '--arch', 'mips']);
   t.equal(bad.code, 2);
   t.equal(bad.stderr, `pi-origin: error: artifact: --arch must be arm64, armhf or x64 (got "mips"; uWebSockets.js ships linux arm64, arm, x64) (see 'pi-origin cluster artifact --help')\n`);
-  const none = await run(['cluster', 'artifact']);
+  const none = await runCli(['cluster', 'artifact']);
   t.equal(none.code, 2);
   t.match(none.stderr, /--out FILE is required/);
-  const nowhere = await run(['cluster', 'artifact', '--out', '/nonexistent-dir/x.tar']);
+  const nowhere = await runCli(['cluster', 'artifact', '--out', '/nonexistent-dir/x.tar']);
   t.equal(nowhere.code, 1);
   t.match(nowhere.stderr, /^pi-origin: error: /);
   t.notMatch(nowhere.stderr, /\n\s+at /, 'no stack trace');
-  const help = await run(['cluster', 'artifact', '--help']);
+  const help = await runCli(['cluster', 'artifact', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /origin_node_artifact/);
 });

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildRelease } from '../release/release.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 
 const SITE = {
@@ -32,12 +32,12 @@ t.test('a node serving the release passes; another release, a damaged file and n
   const two = await buildRelease(join(dir, 'two'), releases);
   const served = await startServer(t, one.dir);
 
-  const pass = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--release', one.dir]);
+  const pass = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--release', one.dir]);
   t.equal(pass.code, 0, 'exit 0');
   t.match(pass.stdout, new RegExp(`^http://\\[::1\\]:${served.port}: release ${one.id} passed the content check \\(4 requests, 0\\.1 MB, \\d+ ms\\)\\n$`), 'one line: 3 files and 1 redirect');
   t.equal(pass.stderr, '');
 
-  const other = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}/`, '--release', two.dir]);
+  const other = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}/`, '--release', two.dir]);
   t.equal(other.code, 1, 'another release: exit 1');
   t.equal(
     other.stdout.replace(/\d+ ms/, 'N ms'),
@@ -57,23 +57,23 @@ t.test('a node serving the release passes; another release, a damaged file and n
   cpSync(one.dir, damaged, { recursive: true });
   writeFileSync(join(damaged, 'data.bin'), Buffer.alloc(70000, 8));
   const bad = await startServer(t, damaged);
-  const broken = await run(['cluster', 'check', '--target', `http://[::1]:${bad.port}`, '--release', one.dir]);
+  const broken = await runCli(['cluster', 'check', '--target', `http://[::1]:${bad.port}`, '--release', one.dir]);
   t.equal(broken.code, 1);
   t.match(broken.stdout, /FAILED the content check: 1 problem \(/);
   t.match(broken.stdout, /\n {2}\/data\.bin: HTTP 503\n$/);
 
   // --expect: health only, retried for --wait (how a rollout confirms a switch).
-  const expectOk = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', one.id]);
+  const expectOk = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', one.id]);
   t.equal(expectOk.code, 0);
   t.match(expectOk.stdout, new RegExp(`^http://\\[::1\\]:${served.port}: reports release ${one.id} \\(1 request, \\d+ ms\\)\\n$`));
   const waited = Date.now();
-  const expectOther = await run(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', two.id, '--wait', '400ms']);
+  const expectOther = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--expect', two.id, '--wait', '400ms']);
   t.equal(expectOther.code, 1);
   t.equal(expectOther.stdout, `http://[::1]:${served.port}: does NOT report release ${two.id}: /_origin/health: HTTP 200 "ok ${one.id}", expected "ok ${two.id}" (waited 400 ms)\n`);
   t.ok(Date.now() - waited >= 400, 'it kept asking for --wait');
 
   const port = await closedPort();
-  const down = await run(['cluster', 'check', '--target', `http://[::1]:${port}`, '--release', one.dir]);
+  const down = await runCli(['cluster', 'check', '--target', `http://[::1]:${port}`, '--release', one.dir]);
   t.equal(down.code, 1);
   t.equal(down.stdout.replace(/\d+ ms/, 'N ms'), `http://[::1]:${port}: release ${one.id} FAILED the content check: 1 problem (0 requests, 0.0 MB, N ms)\n  /_origin/health: refused\n`);
 });
@@ -95,14 +95,14 @@ t.test('usage errors name the option', async (t) => {
     [['--target', 'http://[::1]:1', '--release', rel.dir, '--timeout', '0'], '--timeout must be a duration from 1ms to 5m'],
     [['--target', 'http://[::1]:1', '--release', rel.dir, '--concurrency', '65'], '--concurrency must be a whole number from 1 to 64 (got "65")'],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(['cluster', 'check', ...args])));
+  const results = await Promise.all(cases.map(([args]) => runCli(['cluster', 'check', ...args])));
   cases.forEach(([args, message], i) => {
     const r = results[i]!;
     t.equal(r.code, 2, `${args.join(' ')}: exit 2`);
     t.ok(r.stderr.startsWith(`pi-origin: error: check: ${message}`), `${args.join(' ')}: ${r.stderr.trim()}`);
     t.match(r.stderr, /\(see 'pi-origin cluster check --help'\)\n$/);
   });
-  const help = await run(['cluster', 'check', '--help']);
+  const help = await runCli(['cluster', 'check', '--help']);
   t.equal(help.code, 0);
   for (const s of ['--target URL', '--release', '--timeout', '--concurrency', 'admin-allow', 'Exit 0']) t.match(help.stdout, s);
 });

@@ -19,9 +19,10 @@ import type { ProxyServer } from '../cluster/dashboard-state.js';
 import { parseShowStat, proxyState, readProxy, SHOW_STAT } from '../cluster/haproxy-stat.js';
 import type { InventoryHost } from '../cluster/inventory.js';
 import { parsePrometheusText, sumOf } from '../cluster/prometheus.js';
-import type { NodeProbe, NodeStatus } from '../cluster/node-probe.js';
+import type { NodeStatus } from '../cluster/node-probe.js';
+import { nodeProbe, nodeStatus } from './helpers/node-status.js';
 import { parseListen } from '../cli/cluster-dashboard.js';
-import { run, start } from './helpers/cli.js';
+import { runCli, start } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
 
 const R1 = 'aaaaaaaaaaaa';
@@ -112,18 +113,13 @@ t.test('rates are counter differences over the time between two readings', (t) =
 function host(name: string, port = 8080, address = 'fd00:cafe::11'): InventoryHost {
   return { name, address: parseNodeAddress(address) ?? (undefined as never), port, vars: {} };
 }
-function status(release: string | null, extra: Partial<NodeStatus> = {}): NodeStatus {
-  return { node: 'n', version: '0.1.0', release, health: 'ok', files: 1, contentBytes: 1, cacheBytes: 1, uptimeSeconds: 600, workers: 1, requests: 0, bytesOut: 0, connections: 0, ...extra };
-}
 function reading(h: InventoryHost, at: number, s: NodeStatus | string, m: NodeMetrics | string = M0): Reading {
-  const base = { name: h.name, address: h.address.text, port: h.port, endpoint: `[${h.address.text}]:${h.port}`, url: '' };
-  const probe: NodeProbe = typeof s === 'string' ? { ...base, up: false, error: s } : { ...base, up: true, status: s };
-  return { host: h, probe, metrics: m, at, wall: Date.UTC(2026, 4, 1, 12, 0, at / 1000) };
+  return { host: h, probe: nodeProbe(h.name, s, h.address.text, h.port), metrics: m, at, wall: Date.UTC(2026, 4, 1, 12, 0, at / 1000) };
 }
 
 t.test('the view: rows in inventory order, the majority release, the odd node, down nodes', (t) => {
   const [a, b, c, d] = [host('pi1', 8080, 'fd00:cafe:0:0::11'), host('pi2', 8080, 'fd00:cafe::12'), host('pi3', 8081, 'fd00:cafe::13'), host('pi4', 8080, 'fd00:cafe::14')];
-  const first = buildView([reading(a, 0, status(R1)), reading(b, 0, status(R1)), reading(c, 0, status(R2)), reading(d, 0, 'refused')], new Map(), null);
+  const first = buildView([reading(a, 0, nodeStatus(R1)), reading(b, 0, nodeStatus(R1)), reading(c, 0, nodeStatus(R2)), reading(d, 0, 'refused')], new Map(), null);
   t.same(first.nodes.map((n) => [n.name, n.address, n.up, n.health, n.release, n.releaseAgrees]), [
     ['pi1', 'fd00:cafe::11', true, 'ok', R1, true],
     ['pi2', 'fd00:cafe::12', true, 'ok', R1, true],
@@ -142,7 +138,7 @@ t.test('the view: rows in inventory order, the majority release, the odd node, d
 
   // Two seconds later: pi1 served 200 requests (2 of them 5xx) and 2 MB; pi2 stopped answering.
   const more = { ...M0, requests: 300, errors: 3, bytesOut: 3e6, cacheHits: 190, cacheMisses: 110 };
-  const second = buildView([reading(a, 2000, status(R1, { uptimeSeconds: 602 }), more), reading(b, 2000, 'timeout'), reading(c, 2000, status(R2, { uptimeSeconds: 602 })), reading(d, 2000, 'refused')], first.memory, null);
+  const second = buildView([reading(a, 2000, nodeStatus(R1, { uptimeSeconds: 602 }), more), reading(b, 2000, 'timeout'), reading(c, 2000, nodeStatus(R2, { uptimeSeconds: 602 })), reading(d, 2000, 'refused')], first.memory, null);
   const [n1, n2, n3] = second.nodes;
   t.same([n1?.requestsPerSecond, n1?.bytesPerSecond, n1?.errorsPerSecond, n1?.cacheHitRatio], [100, 1e6, 1, 0.5]);
   t.same(n1?.text, { uptime: '10m', requests: '100', bytes: '1.00 MB/s', errors: '1.0', cache: '0.5 MiB · 50% hits' });
@@ -156,15 +152,15 @@ t.test('the view: rows in inventory order, the majority release, the odd node, d
   // pi2 is back (restarted): its rate counts from zero, against the reading kept from before it went down.
   const memory = second.memory;
   t.equal(memory.get('pi2')?.counted?.at, 0, 'the last good reading is kept while a node is down');
-  const third = buildView([reading(b, 4000, status(R1, { uptimeSeconds: 1 }), { ...M0, requests: 8, errors: 0, bytesOut: 4000, cacheHits: 0, cacheMisses: 0 })], memory, null);
+  const third = buildView([reading(b, 4000, nodeStatus(R1, { uptimeSeconds: 1 }), { ...M0, requests: 8, errors: 0, bytesOut: 4000, cacheHits: 0, cacheMisses: 0 })], memory, null);
   t.equal(third.nodes[0]?.requestsPerSecond, 2, '8 requests since the restart, over 4 s');
   t.end();
 });
 
 t.test('the view: metrics that fail leave the node up without rates; proxy state by server name', (t) => {
   const proxy: ProxyServer[] = [{ backend: 'origins', server: 'pi2', state: 'DRAIN', status: 'DRAIN', check: 'L7OK', sessions: 0, lastChangeSeconds: 4 }];
-  const v = buildView([reading(host('pi1'), 0, status(R1), 'metrics: HTTP 404 (not in --admin-allow?)'), reading(host('pi2'), 0, status(R1, { health: 'draining' }))], new Map(), proxy);
-  t.same([v.nodes[0]?.up, v.nodes[0]?.error, v.nodes[0]?.cacheBytes], [true, 'metrics: HTTP 404 (not in --admin-allow?)', 1], 'cache use from the status instead');
+  const v = buildView([reading(host('pi1'), 0, nodeStatus(R1, { cacheBytes: 4096 }), 'metrics: HTTP 404 (not in --admin-allow?)'), reading(host('pi2'), 0, nodeStatus(R1, { health: 'draining' }))], new Map(), proxy);
+  t.same([v.nodes[0]?.up, v.nodes[0]?.error, v.nodes[0]?.cacheBytes], [true, 'metrics: HTTP 404 (not in --admin-allow?)', 4096], 'cache use from the status instead');
   t.equal(v.nodes[0]?.proxy, null, 'not at the proxy');
   t.equal(v.nodes[1]?.proxy?.state, 'DRAIN');
   t.equal(v.nodes[1]?.health, 'draining');
@@ -349,14 +345,14 @@ t.test('the command refuses bad arguments before it listens', async (t) => {
     [['-i', join(dir, 'bad.ini')], 1, /bad\.ini:2: host pi1: ansible_host "\[::1\]" is not an IPv6 or IPv4 literal or a host name \(write IPv6 literals without brackets\)/],
     [['-i', inv, '--group', 'web'], 1, /no group "web"/],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(['cluster', 'dashboard', ...args])));
+  const results = await Promise.all(cases.map(([args]) => runCli(['cluster', 'dashboard', ...args])));
   for (const [i, [args, code, message]] of cases.entries()) {
-    const r = results[i] as Awaited<ReturnType<typeof run>>;
+    const r = results[i] as Awaited<ReturnType<typeof runCli>>;
     t.equal(r.code, code, `${args.join(' ')}: exit ${code}`);
     t.match(r.stderr, message);
     t.equal(r.stdout, '', 'nothing on stdout: it never started');
   }
-  const help = await run(['cluster', 'dashboard', '--help']);
+  const help = await runCli(['cluster', 'dashboard', '--help']);
   t.equal(help.code, 0);
   for (const flag of ['--inventory', '--listen', '--group', '--interval', '--timeout', '--haproxy-socket', '--haproxy-stats', '--reports']) t.match(help.stdout, flag, `--help documents ${flag}`);
 });
@@ -368,7 +364,7 @@ t.test('the command: a port in use exits 1; a non-loopback --listen warns; SIGIN
   await new Promise<void>((resolve) => taken.listen(0, '::1', resolve));
   t.teardown(() => taken.close());
   const port = (taken.address() as { port: number }).port;
-  const busy = await run(['cluster', 'dashboard', '-i', inv, '--listen', `[::1]:${port}`]);
+  const busy = await runCli(['cluster', 'dashboard', '-i', inv, '--listen', `[::1]:${port}`]);
   t.equal(busy.code, 1);
   t.equal(busy.stderr, `pi-origin: error: [::1]:${port} is already in use (another dashboard? pick a port with --listen)\n`);
 

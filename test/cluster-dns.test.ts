@@ -12,32 +12,22 @@ import { chooseRelease, dnsName, originRecordSet, recordSetJson, recordWarnings,
 import type { NodeProbe, NodeStatus } from '../cluster/node-probe.js';
 import { summarise } from '../cluster/status.js';
 import { loadSite } from '../index/load-site.js';
-import { run, type Result } from './helpers/cli.js';
+import { nodeProbe, nodeStatus } from './helpers/node-status.js';
+import { runCli, type Result } from './helpers/cli.js';
 import { spawnOrigin } from './helpers/origin-process.js';
 
 const R1 = 'aaaaaaaaaaaa';
 const R2 = 'bbbbbbbbbbbb';
 const NOW = new Date('2026-11-27T02:40:00.123Z');
 
-function status(release: string | null, extra: Partial<NodeStatus> = {}): NodeStatus {
-  return { node: 'n', version: '0.1.0', release, health: 'ok', files: 1, contentBytes: 1, cacheBytes: 0, uptimeSeconds: 90, workers: 1, requests: 7, bytesOut: 0, connections: 0, ...extra };
-}
-function base(name: string, address: string): { name: string; address: string; port: number; endpoint: string; url: string } {
-  const host = address.includes(':') ? `[${address}]` : address;
-  return { name, address, port: 8080, endpoint: `${host}:8080`, url: `http://${host}:8080/_origin/status` };
-}
-function up(name: string, address: string, s: NodeStatus): NodeProbe {
-  return { ...base(name, address), up: true, status: s };
-}
-function down(name: string, address: string, error: string): NodeProbe {
-  return { ...base(name, address), up: false, error };
-}
+const up = (name: string, address: string, s: NodeStatus): NodeProbe => nodeProbe(name, s, address, 8080);
+const down = (name: string, address: string, error: string): NodeProbe => nodeProbe(name, error, address, 8080);
 
 t.test('three of four nodes: records sorted by address as numbers, the DOWN node in a comment', (t) => {
   const report = summarise([
-    up('node1', '2a01:4f8:c0c::11', status(R1)),
-    up('node2', '2a01:4f8:c0c::9', status(R1)),
-    up('node3', '2a01:4f8:c0c::1:0', status(R1)),
+    up('node1', '2a01:4f8:c0c::11', nodeStatus(R1)),
+    up('node2', '2a01:4f8:c0c::9', nodeStatus(R1)),
+    up('node3', '2a01:4f8:c0c::1:0', nodeStatus(R1)),
     down('node4', '2a01:4f8:c0c::14', 'refused'),
   ]);
   const set = originRecordSet(report, { name: 'origin.example.org', now: NOW });
@@ -74,13 +64,13 @@ t.test('three of four nodes: records sorted by address as numbers, the DOWN node
 
 t.test('origin TLS: the CDN is told https and the TLS port when every node has it, and warned when nodes differ', (t) => {
   const tls = (p: NodeProbe, tlsPort: number): NodeProbe => ({ ...p, tlsPort });
-  const all = originRecordSet(summarise([tls(up('node1', 'fd00::11', status(R1)), 443), tls(up('node2', 'fd00::12', status(R1)), 443)]), { name: 'origin.example.org', now: NOW });
+  const all = originRecordSet(summarise([tls(up('node1', 'fd00::11', nodeStatus(R1)), 443), tls(up('node2', 'fd00::12', nodeStatus(R1)), 443)]), { name: 'origin.example.org', now: NOW });
   t.same(all.cdn, { scheme: 'https', port: 443 });
   t.same(all.records.map((r) => r.tlsPort), [443, 443]);
   t.equal(renderZone(all).split('\n')[2], '; CDN origin: https port 443 (origin TLS on every node; plain http on port 8080)');
   t.same((recordSetJson(all) as { cdn: unknown }).cdn, { scheme: 'https', port: 443 }, 'the JSON names it too');
 
-  const mixed = originRecordSet(summarise([tls(up('node1', 'fd00::11', status(R1)), 443), up('node2', 'fd00::12', status(R1))]), { name: 'origin.example.org', now: NOW });
+  const mixed = originRecordSet(summarise([tls(up('node1', 'fd00::11', nodeStatus(R1)), 443), up('node2', 'fd00::12', nodeStatus(R1))]), { name: 'origin.example.org', now: NOW });
   t.equal(mixed.cdn, null, 'no single scheme and port');
   t.equal(renderZone(mixed).split('\n')[2], '; CDN origin: the nodes differ (node1 https 443, node2 http 8080): one name needs one scheme and port, give every node the same');
   t.equal(mixed.records.length, 2, 'both nodes still published: the port is the operator\'s to fix');
@@ -89,16 +79,16 @@ t.test('origin TLS: the CDN is told https and the TLS port when every node has i
 
 t.test('every reason a node is left out, in inventory order; the majority release wins', (t) => {
   const report = summarise([
-    up('v4', '192.0.2.10', status(R1)),
-    up('named', 'pi5.lan', status(R1)),
-    up('scoped', '2a01:4f8:c0c:1::7%eth0', status(R1)),
-    up('drain', '2a01:4f8:c0c:1::3', status(R1, { health: 'draining' })),
-    up('broken', '2a01:4f8:c0c:1::4', status(null, { health: 'invalid-root' })),
+    up('v4', '192.0.2.10', nodeStatus(R1)),
+    up('named', 'pi5.lan', nodeStatus(R1)),
+    up('scoped', '2a01:4f8:c0c:1::7%eth0', nodeStatus(R1)),
+    up('drain', '2a01:4f8:c0c:1::3', nodeStatus(R1, { health: 'draining' })),
+    up('broken', '2a01:4f8:c0c:1::4', nodeStatus(null, { health: 'invalid-root' })),
     down('late', '2a01:4f8:c0c:1::5', 'HTTP 404 (not in --admin-allow?)'),
-    up('old', '2a01:4f8:c0c:1::6', status(R2)),
-    up('a', '2a01:4f8:c0c:1::2', status(R1)),
-    up('b', '2a01:4f8:c0c:1::1', status(R1)),
-    up('twin', '2a01:4f8:c0c:1::2', status(R1)),
+    up('old', '2a01:4f8:c0c:1::6', nodeStatus(R2)),
+    up('a', '2a01:4f8:c0c:1::2', nodeStatus(R1)),
+    up('b', '2a01:4f8:c0c:1::1', nodeStatus(R1)),
+    up('twin', '2a01:4f8:c0c:1::2', nodeStatus(R1)),
   ]);
   const set = originRecordSet(report, { name: 'Origin.Example.ORG.', ttl: 300, now: NOW });
   t.equal(
@@ -137,7 +127,7 @@ t.test('every reason a node is left out, in inventory order; the majority releas
 });
 
 t.test('a tie between releases is refused, not guessed; no node at all gives comments only', (t) => {
-  const report = summarise([up('n1', '2a01:4f8:c0c:1::1', status(R2)), up('n2', '2a01:4f8:c0c:1::2', status(R1)), down('n3', '2a01:4f8:c0c:1::3', 'timeout')]);
+  const report = summarise([up('n1', '2a01:4f8:c0c:1::1', nodeStatus(R2)), up('n2', '2a01:4f8:c0c:1::2', nodeStatus(R1)), down('n3', '2a01:4f8:c0c:1::3', 'timeout')]);
   const set = originRecordSet(report, { name: 'origin.example.org', now: NOW });
   t.same(set.records, []);
   t.equal(set.release, null);
@@ -196,18 +186,18 @@ t.test('an address no CDN can reach is refused, naming every such node; a unique
   ];
   for (const [address, reason] of cases) t.equal(unreachableReason(address), reason, `${address}: ${reason ?? 'publishable'}`);
 
-  const mistaken = summarise([up('n1', '2a01:4f8:c0c::11', status(R1)), down('lo', '::1', 'refused'), up('doc', '2001:db8::5', status(R1)), up('ll', 'fe80::5%eth0', status(R1))]);
+  const mistaken = summarise([up('n1', '2a01:4f8:c0c::11', nodeStatus(R1)), down('lo', '::1', 'refused'), up('doc', '2001:db8::5', nodeStatus(R1)), up('ll', 'fe80::5%eth0', nodeStatus(R1))]);
   t.throws(() => originRecordSet(mistaken, { name: 'origin.example.org', now: NOW }), {
     name: 'DnsAddressError',
     code: 'PI_ORIGIN_DNS_ADDRESS',
     message:
       "cannot publish lo ::1 (loopback address), doc 2001:db8::5 (documentation address, 2001:db8::/32), ll fe80::5%eth0 (link-local address): a CDN cannot reach them; set ansible_host to each node's global IPv6 address",
   }, 'refused even when the node is down: the answer does not depend on which nodes are up');
-  t.throws(() => originRecordSet(summarise([up('solo', '::1', status(R1))]), { name: 'origin.example.org', now: NOW }), {
+  t.throws(() => originRecordSet(summarise([up('solo', '::1', nodeStatus(R1))]), { name: 'origin.example.org', now: NOW }), {
     message: "cannot publish solo ::1 (loopback address): a CDN cannot reach it; set ansible_host to the node's global IPv6 address",
   });
 
-  const mixed = originRecordSet(summarise([up('ula', 'fd00:cafe::11', status(R1)), up('global', '2a01:4f8:c0c::12', status(R1))]), { name: 'origin.example.org', now: NOW });
+  const mixed = originRecordSet(summarise([up('ula', 'fd00:cafe::11', nodeStatus(R1)), up('global', '2a01:4f8:c0c::12', nodeStatus(R1))]), { name: 'origin.example.org', now: NOW });
   t.same(mixed.records.map((r) => r.address), ['2a01:4f8:c0c::12', 'fd00:cafe::11'], 'the unique-local address is still published');
   t.same(recordWarnings(mixed), ['origin.example.org AAAA fd00:cafe::11 (ula) is a unique-local address (fc00::/7): only resolvers and CDNs inside your network can reach it']);
   t.end();
@@ -305,7 +295,7 @@ t.test('end to end: origins on global addresses in a network namespace, one on a
       'node9 ansible_host=::1',
     ].join('\n') + '\n',
   );
-  const dns = (args: readonly string[]): Promise<Result> => run(['cluster', 'dns', ...args], {}, 90_000, ns);
+  const dns = (args: readonly string[]): Promise<Result> => runCli(['cluster', 'dns', ...args], {}, 90_000, ns);
   const warning = `pi-origin: warning: origin.example.org AAAA ${ULA} (node6) is a unique-local address (fc00::/7): only resolvers and CDNs inside your network can reach it\n`;
   const skipped = [
     `; skipped node2 ${NET}11: same address as node1`,
@@ -381,7 +371,7 @@ t.test('an inventory naming an address no CDN can reach is refused before any no
     hosts: ['[origins]', 'node1 ansible_host=::1', 'node2 ansible_host=2a01:4f8:c0c::12', 'node3 ansible_host=fe80::3%eth0', 'node4 ansible_host=2001:db8::4', ''].join('\n'),
   });
   for (const json of [[], ['--json']]) {
-    const r = await run(['cluster', 'dns', '-i', join(dir, 'hosts'), '--name', 'origin.example.org', ...json]);
+    const r = await runCli(['cluster', 'dns', '-i', join(dir, 'hosts'), '--name', 'origin.example.org', ...json]);
     t.equal(r.code, 1, `${json.join(' ')}: exit 1`);
     t.equal(r.stdout, '', 'nothing on stdout');
     t.equal(
@@ -413,7 +403,7 @@ t.test('usage errors exit 2 before any node is asked, inventory errors exit 1, o
   ];
   // One at a time: twelve Node starts at once on a loaded 2-core machine can pass the per-run timeout.
   const results: Result[] = [];
-  for (const [args] of cases) results.push(await run(args));
+  for (const [args] of cases) results.push(await runCli(args));
   cases.forEach(([args, code, stderr], i) => {
     const r = results[i]!;
     t.equal(r.code, code, `${args.join(' ')}: exit ${code}`);
@@ -423,9 +413,9 @@ t.test('usage errors exit 2 before any node is asked, inventory errors exit 1, o
 });
 
 t.test('help: listed under cluster, every option explained', async (t) => {
-  const cluster = await run(['cluster', '--help']);
+  const cluster = await runCli(['cluster', '--help']);
   t.match(cluster.stdout, /^ {2}dns +print the origin hostname's AAAA records/m);
-  const help = await run(['cluster', 'dns', '--help']);
+  const help = await runCli(['cluster', 'dns', '--help']);
   t.equal(help.code, 0);
   t.equal(help.stderr, '');
   t.match(help.stdout, /^Usage: pi-origin cluster dns --inventory FILE --name FQDN \[--ttl 60\] /);

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Manifest } from '../dist/release/manifest.js';
 import { buildRelease } from '../dist/release/release.js';
 import { ansibleEnv, httpGet, REPO, run } from './helpers/ansible.js';
@@ -119,8 +119,8 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
 
   // profile_tasks: each run's slowest tasks go into the test output (a comment), for tuning.
   const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '8' }, controlDir);
-  /** `pi-origin cluster ARGS -i inventory`: the operator's commands, which run the playbooks. */
-  const cluster = clusterCommand(inventory, env, (line) => t.comment(line));
+  /** `pi-origin cluster ARGS -i inventory`: the operator's commands, which run the playbooks (timings go to step `st`'s output). */
+  const clusterIn = (st: Test): ReturnType<typeof clusterCommand> => clusterCommand(inventory, env, (line) => st.comment(line));
   /** Server name -> status and sessions in HAProxy's `show stat`. */
   const proxyServers = (): Map<string, ProxyServer> => parseShowStat(haproxyCommand(socket, SHOW_STAT));
   const haproxyPid = (): string => readFileSync(pidfile, 'utf8').trim();
@@ -137,90 +137,107 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
     return [...seen].join('+');
   };
 
-  // 1. Provision.
-  const provision = await cluster(['provision']);
-  t.equal(provision.code, 0, `cluster provision exits 0 (${provision.ms} ms)`, out(provision));
-  t.ok(existsSync(pidfile), 'HAProxy runs (PID file)');
-  const pid0 = haproxyPid();
-  t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server node1 \\[${rig.nodes[0]!.address}\\]:${PORT} check inter 500ms fall 2 rise 2 send-proxy-v2 check-send-proxy`), 'backend servers by IPv6 literal, PROXY v2 on traffic and checks');
-
-  // 2. Roll out A.
-  const rolloutA = await cluster(['rollout', A.dir]);
-  t.equal(rolloutA.code, 0, `rollout of A exits 0 (${rolloutA.ms} ms)`, out(rolloutA));
-  for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} reports release A`);
-  t.ok(await until(() => [...proxyServers().values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
-  const viaProxy = await Promise.all(Array.from({ length: 30 }, () => httpGet(`http://127.0.0.1:${proxyPort}/index.html`)));
-  t.same([...new Set(viaProxy.map((r) => `${r.status} ${String(r.headers['x-origin-release'])}`))], [`200 ${A.id}`], 'IPv4 client through HAProxy: release A, 30 of 30');
-  const v6 = await httpGet(`http://[::1]:${proxyPort}/notes.txt`);
-  t.equal(v6.body.toString(), 'release A\n', 'IPv6 client through HAProxy too');
-  // uWS 20.30 never answers HTTP/1.0 itself: the proxy's HTTP/2 hop must turn it into HTTP/1.1.
-  for (const head of ['GET /notes.txt HTTP/1.0\r\nHost: www.test\r\n\r\n', 'GET /notes.txt HTTP/1.0\r\n\r\n']) {
-    const [r] = parseResponses(await rawExchange(proxyPort, head, '127.0.0.1', 5000));
-    t.equal(`${r?.status} ${r?.body.toString()}`, '200 release A\n', `HTTP/1.0 client through HAProxy (${head.includes('Host') ? 'with' : 'without'} Host) is answered`);
-  }
-  const perNode = proxyServers();
-  for (const n of rig.nodes) t.ok((perNode.get(n.name)?.total ?? 0) > 0, `${n.name} served requests through the proxy`);
-  for (const n of rig.nodes) {
-    const v4 = await rig.exec(n, ['ip', '-4', '-o', 'addr', 'show']);
-    t.same(v4.stdout.trim().split('\n').map((l) => l.split(/\s+/)[3]), ['127.0.0.1/8'], `${n.name}: no IPv4 address but loopback`);
-    const probe = await rig.exec(n, ['/usr/bin/python3', '-c', `import socket\ns=socket.create_connection(("127.0.0.1",${PORT}),2)\ns.sendall(b"GET /index.html HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")\ns.settimeout(2)\nprint(repr(s.recv(100)))`]);
-    t.equal(probe.stdout.trim(), "b''", `${n.name}: the server answers nothing over IPv4, even on loopback`);
-  }
-
-  // Idempotence: the proxy's provisioning and rolling out the same release again change nothing
-  // (origin_node's second run is checked by ansible-origin-node.test.ts).
-  const [again1, again2] = [await cluster(['provision', '--limit', 'proxy1']), await cluster(['rollout', A.dir])];
-  for (const [what, r] of [['provision of the proxy', again1], ['rollout of A', again2]] as const) {
-    const table = summaryTable(r.stdout);
-    t.equal(r.code, 0, `${what} again exits 0`, out(r));
-    t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `${what} again: changed=0 on every host (${[...table.keys()].join(', ')})`);
-  }
-  t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded by provisioning again');
-
-  // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
   const paths = A.manifest.files.map((f) => f.path);
-  const load = loadThroughProxy(proxyPort, manifests, paths, 4);
-  const rolloutB = await cluster(['rollout', B.dir, '--batch', '2']);
-  const samples = await load.stop();
-  t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
-  t.match(rolloutB.stdout, /^\[ *[\d.]+s\] Canary: Run the canary gate against node1 · node1 -> localhost ok$/m, 'the gate ran on the canary, from the controller');
-  t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the gate · node1 ok: http://\\[${rig.nodes[0]!.address}\\]:${PORT}: release ${B.id} passed the content check \\(4 requests`, 'm'), 'and passed: every file over IPv6');
-  t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the load gate · node1 ok: pi-origin gate: release ${B.id} on http://\\[${rig.nodes[0]!.address}\\]:${PORT}: PASS$`, 'm'), 'and the load gate passed on the canary, over IPv6');
-  t.match(rolloutB.stdout, new RegExp(`^rollout of ${B.id} complete on 3 nodes in `, 'm'), 'summary line');
-  const failed = samples.filter((s) => s.status !== 200 || !s.ok);
-  t.ok(samples.length > 200, `load ran through HAProxy over IPv4 (${samples.length} requests)`);
-  t.same(failed.slice(0, 5), [], `zero failed requests, every body matches its release (${failed.length} of ${samples.length})`);
-  t.same([...new Set(samples.map((s) => s.release))].sort(), [A.id, B.id].sort(), 'the load saw A, then B');
-  for (const n of rig.nodes) t.equal(await servedRelease(n), B.id, `${n.name} serves B`);
-  const linked = await rig.exec(1, ['stat', '-c', '%i', `/srv/origin/releases/${A.id}/big.bin`, `/srv/origin/releases/${B.id}/big.bin`]);
-  const [inodeA, inodeB] = linked.stdout.trim().split('\n');
-  t.equal(inodeA, inodeB, 'an unchanged file is hard-linked between releases on the node (it did not travel again)');
+  let pid0 = '';
 
-  const back = await cluster(['rollback']);
-  t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
-  for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
+  await t.test('1. provision: the nodes, and HAProxy with backend servers by IPv6 literal and PROXY v2', async (t) => {
+    const cluster = clusterIn(t);
+    const provision = await cluster(['provision']);
+    t.equal(provision.code, 0, `cluster provision exits 0 (${provision.ms} ms)`, out(provision));
+    t.ok(existsSync(pidfile), 'HAProxy runs (PID file)');
+    pid0 = haproxyPid();
+    t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), new RegExp(`server node1 \\[${rig.nodes[0]!.address}\\]:${PORT} check inter 500ms fall 2 rise 2 send-proxy-v2 check-send-proxy`), 'backend servers by IPv6 literal, PROXY v2 on traffic and checks');
+  });
 
-  // A gate that fails puts the canary back and stops the rollout before any other node moves.
-  const gateVars = join(work, 'gate-fails.json');
-  writeFileSync(gateVars, JSON.stringify({ origin_release_gate_command: ['/bin/sh', '-c', 'echo "gate: p99 too high"; exit 1', 'gate'] }));
-  const gated = await cluster(['rollout', B.dir, '-e', `@${gateVars}`]);
-  t.not(gated.code, 0, 'a failing gate fails the rollout');
-  t.match(gated.stdout, new RegExp(`^rollout of ${B.id} stopped: node1 failed at Stop the rollout: canary node1 failed the gate for release ${B.id}; it is back on ${A.id} and no other node changed\\. gate: p99 too high`, 'm'), 'the summary says the canary failed the gate, with the gate\'s words');
-  for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} still serves A`);
-  const pointers1 = await rig.exec(1, ['readlink', '/srv/origin/releases/current', '/srv/origin/releases/previous']);
-  t.equal(pointers1.stdout, `${A.id}\n${B.id}\n`, 'the canary\'s current and previous are exactly as before');
-  const nothing = await cluster(['rollback']);
-  t.equal(nothing.code, 1, 'rollback after a rejected rollout refuses: nothing to undo');
-  t.match(nothing.stdout, new RegExp(`nothing to roll back: the canary node1 serves ${A.id} and the last rollout it recorded is ${A.id} ${B.id}`));
-
-  // 4. Roll out B again; node2's server dies once the canary is under way.
-  const node2 = rig.node(2);
-  let killed = false;
-  const broken = await cluster(['rollout', B.dir, '--batch', '1'], (s) => {
-    if (!killed && s.includes('PLAY Canary')) {
-      killed = true;
-      void rig.exec(node2, ['start-stop-daemon', '--stop', '--signal', 'KILL', '--pidfile', '/srv/origin/run/pi-origin.pid']);
+  await t.test('2. roll out A: every node serves it, IPv4 and IPv6 clients through HAProxy, nodes answer no IPv4', async (t) => {
+    const cluster = clusterIn(t);
+    const rolloutA = await cluster(['rollout', A.dir]);
+    t.equal(rolloutA.code, 0, `rollout of A exits 0 (${rolloutA.ms} ms)`, out(rolloutA));
+    for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} reports release A`);
+    t.ok(await until(() => [...proxyServers().values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
+    const viaProxy = await Promise.all(Array.from({ length: 30 }, () => httpGet(`http://127.0.0.1:${proxyPort}/index.html`)));
+    t.same([...new Set(viaProxy.map((r) => `${r.status} ${String(r.headers['x-origin-release'])}`))], [`200 ${A.id}`], 'IPv4 client through HAProxy: release A, 30 of 30');
+    const v6 = await httpGet(`http://[::1]:${proxyPort}/notes.txt`);
+    t.equal(v6.body.toString(), 'release A\n', 'IPv6 client through HAProxy too');
+    // uWS 20.30 never answers HTTP/1.0 itself: the proxy's HTTP/2 hop must turn it into HTTP/1.1.
+    for (const head of ['GET /notes.txt HTTP/1.0\r\nHost: www.test\r\n\r\n', 'GET /notes.txt HTTP/1.0\r\n\r\n']) {
+      const [r] = parseResponses(await rawExchange(proxyPort, head, '127.0.0.1', 5000));
+      t.equal(`${r?.status} ${r?.body.toString()}`, '200 release A\n', `HTTP/1.0 client through HAProxy (${head.includes('Host') ? 'with' : 'without'} Host) is answered`);
     }
+    const perNode = proxyServers();
+    for (const n of rig.nodes) t.ok((perNode.get(n.name)?.total ?? 0) > 0, `${n.name} served requests through the proxy`);
+    for (const n of rig.nodes) {
+      const v4 = await rig.exec(n, ['ip', '-4', '-o', 'addr', 'show']);
+      t.same(v4.stdout.trim().split('\n').map((l) => l.split(/\s+/)[3]), ['127.0.0.1/8'], `${n.name}: no IPv4 address but loopback`);
+      const probe = await rig.exec(n, ['/usr/bin/python3', '-c', `import socket\ns=socket.create_connection(("127.0.0.1",${PORT}),2)\ns.sendall(b"GET /index.html HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")\ns.settimeout(2)\nprint(repr(s.recv(100)))`]);
+      t.equal(probe.stdout.trim(), "b''", `${n.name}: the server answers nothing over IPv4, even on loopback`);
+    }
+  });
+
+  await t.test('provisioning the proxy and rolling out A again change nothing and do not reload HAProxy', async (t) => {
+    const cluster = clusterIn(t);
+    // Idempotence: the proxy's provisioning and rolling out the same release again change nothing
+    // (origin_node's second run is checked by ansible-origin-node.test.ts).
+    const [again1, again2] = [await cluster(['provision', '--limit', 'proxy1']), await cluster(['rollout', A.dir])];
+    for (const [what, r] of [['provision of the proxy', again1], ['rollout of A', again2]] as const) {
+      const table = summaryTable(r.stdout);
+      t.equal(r.code, 0, `${what} again exits 0`, out(r));
+      t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `${what} again: changed=0 on every host (${[...table.keys()].join(', ')})`);
+    }
+    t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded by provisioning again');
+  });
+
+  await t.test('3. roll out B under load (canary, gate, batches): zero failed requests; roll back to A', async (t) => {
+    const cluster = clusterIn(t);
+    // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
+    const load = loadThroughProxy(proxyPort, manifests, paths, 4);
+    const rolloutB = await cluster(['rollout', B.dir, '--batch', '2']);
+    const samples = await load.stop();
+    t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
+    t.match(rolloutB.stdout, /^\[ *[\d.]+s\] Canary: Run the canary gate against node1 · node1 -> localhost ok$/m, 'the gate ran on the canary, from the controller');
+    t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the gate · node1 ok: http://\\[${rig.nodes[0]!.address}\\]:${PORT}: release ${B.id} passed the content check \\(4 requests`, 'm'), 'and passed: every file over IPv6');
+    t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the load gate · node1 ok: pi-origin gate: release ${B.id} on http://\\[${rig.nodes[0]!.address}\\]:${PORT}: PASS$`, 'm'), 'and the load gate passed on the canary, over IPv6');
+    t.match(rolloutB.stdout, new RegExp(`^rollout of ${B.id} complete on 3 nodes in `, 'm'), 'summary line');
+    const failed = samples.filter((s) => s.status !== 200 || !s.ok);
+    t.ok(samples.length > 200, `load ran through HAProxy over IPv4 (${samples.length} requests)`);
+    t.same(failed.slice(0, 5), [], `zero failed requests, every body matches its release (${failed.length} of ${samples.length})`);
+    t.same([...new Set(samples.map((s) => s.release))].sort(), [A.id, B.id].sort(), 'the load saw A, then B');
+    for (const n of rig.nodes) t.equal(await servedRelease(n), B.id, `${n.name} serves B`);
+    const linked = await rig.exec(1, ['stat', '-c', '%i', `/srv/origin/releases/${A.id}/big.bin`, `/srv/origin/releases/${B.id}/big.bin`]);
+    const [inodeA, inodeB] = linked.stdout.trim().split('\n');
+    t.equal(inodeA, inodeB, 'an unchanged file is hard-linked between releases on the node (it did not travel again)');
+
+    const back = await cluster(['rollback']);
+    t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+    for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
+  });
+
+  await t.test('a failing gate puts the canary back and stops the rollout; rollback then has nothing to undo', async (t) => {
+    const cluster = clusterIn(t);
+    // A gate that fails puts the canary back and stops the rollout before any other node moves.
+    const gateVars = join(work, 'gate-fails.json');
+    writeFileSync(gateVars, JSON.stringify({ origin_release_gate_command: ['/bin/sh', '-c', 'echo "gate: p99 too high"; exit 1', 'gate'] }));
+    const gated = await cluster(['rollout', B.dir, '-e', `@${gateVars}`]);
+    t.not(gated.code, 0, 'a failing gate fails the rollout');
+    t.match(gated.stdout, new RegExp(`^rollout of ${B.id} stopped: node1 failed at Stop the rollout: canary node1 failed the gate for release ${B.id}; it is back on ${A.id} and no other node changed\\. gate: p99 too high`, 'm'), 'the summary says the canary failed the gate, with the gate\'s words');
+    for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} still serves A`);
+    const pointers1 = await rig.exec(1, ['readlink', '/srv/origin/releases/current', '/srv/origin/releases/previous']);
+    t.equal(pointers1.stdout, `${A.id}\n${B.id}\n`, 'the canary\'s current and previous are exactly as before');
+    const nothing = await cluster(['rollback']);
+    t.equal(nothing.code, 1, 'rollback after a rejected rollout refuses: nothing to undo');
+    t.match(nothing.stdout, new RegExp(`nothing to roll back: the canary node1 serves ${A.id} and the last rollout it recorded is ${A.id} ${B.id}`));
+  });
+
+  await t.test('4. a node dies mid-rollout: the rollout stops naming it, each node serves one whole release, rollback restores A', async (t) => {
+    const cluster = clusterIn(t);
+    // 4. Roll out B again; node2's server dies once the canary is under way.
+    const node2 = rig.node(2);
+    let killed = false;
+    const broken = await cluster(['rollout', B.dir, '--batch', '1'], (s) => {
+      if (!killed && s.includes('PLAY Canary')) {
+        killed = true;
+        void rig.exec(node2, ['start-stop-daemon', '--stop', '--signal', 'KILL', '--pidfile', '/srv/origin/run/pi-origin.pid']);
+      }
   });
   t.ok(killed, 'node2 was broken mid-rollout');
   t.not(broken.code, 0, 'the rollout fails');
@@ -242,46 +259,55 @@ t.test('cluster: provision, roll out, gate, break, roll back, scale out and in',
   t.match(rollback.stdout, new RegExp(`Report the rollback target · node1 ok: rolling back to release ${A.id}$`, 'm'));
   for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} serves A after the rollback`);
 
-  // 5. A fourth node: provision, roll A out to it, register it without a reload.
-  const node4 = await rig.addNode();
-  writeInventory(rig.nodes);
-  const prov4 = await cluster(['provision', '--limit', 'node4']);
-  t.equal(prov4.code, 0, `provision --limit node4 exits 0`, out(prov4));
-  const roll4 = await cluster(['rollout', A.dir, '--limit', 'node4']);
-  t.equal(roll4.code, 0, `rollout of A --limit node4 exits 0`, out(roll4));
-  t.equal(await servedRelease(node4), A.id, 'node4 serves A');
-  t.notOk(proxyServers().has('node4'), 'node4 is not in HAProxy yet');
-  const reg = await cluster(['register', 'node4']);
-  t.equal(reg.code, 0, `register node4 exits 0`, out(reg));
-  t.equal(proxyServers().get('node4')?.status, 'UP', 'node4 is UP in HAProxy');
-  t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded (same process)');
-  t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 \[/, 'the configuration file has node4 for the next reload');
-  await Promise.all(Array.from({ length: 40 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
-  t.ok((proxyServers().get('node4')?.total ?? 0) > 0, 'node4 takes traffic through the proxy');
-  const again = await cluster(['register', 'node4']);
-  t.equal(summaryTable(again.stdout).get('proxy1')?.changed, 0, 'registering again changes nothing');
+  });
 
-  const dereg = await cluster(['deregister', 'node4']);
-  t.equal(dereg.code, 0, `deregister node4 exits 0`, out(dereg));
-  t.notOk(proxyServers().has('node4'), 'node4 is gone from HAProxy');
-  t.equal(haproxyPid(), pid0, 'still the same HAProxy process');
-  t.notMatch(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 /, 'and from the configuration file');
-  const after = await Promise.all(Array.from({ length: 20 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
-  t.same([...new Set(after.map((r) => `${r.status} ${r.body.toString()}`))], ['200 release A\n'], 'the cluster keeps serving A');
-  // 6. A software upgrade of node3 (a new artifact) under load: drained at HAProxy, restarted,
-  // healthy, back in rotation; no client request fails.
-  const artifact2 = join(work, 'pi-origin-2.tgz');
-  const tar2 = await run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', artifact2, '--arch', process.arch], { env: process.env });
-  t.equal(tar2.code, 0, 'a second artifact (other checksum)');
-  const pid3 = (await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim();
-  const load2 = loadThroughProxy(proxyPort, manifests, paths, 3);
-  const upgrade = await run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible/upgrade.yml'), '--limit', 'node3', '-e', JSON.stringify({ origin_node_artifact: artifact2 })], { env: ansibleEnv({}, controlDir), timeoutMs: 120000 });
-  const samples2 = await load2.stop();
-  t.equal(upgrade.code, 0, `upgrade.yml --limit node3 exits 0 (${upgrade.ms} ms)`, out(upgrade));
-  t.not((await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim(), pid3, 'node3 runs a new server process');
-  t.equal(proxyServers().get('node3')?.status, 'UP', 'node3 is back UP in HAProxy');
-  const failed2 = samples2.filter((s) => s.status !== 200 || !s.ok);
-  t.same(failed2.slice(0, 5), [], `zero failed requests during the upgrade (${failed2.length} of ${samples2.length})`);
+  await t.test('5. a fourth node: provision, roll out A, register without a reload, deregister', async (t) => {
+    const cluster = clusterIn(t);
+    // 5. A fourth node: provision, roll A out to it, register it without a reload.
+    const node4 = await rig.addNode();
+    writeInventory(rig.nodes);
+    const prov4 = await cluster(['provision', '--limit', 'node4']);
+    t.equal(prov4.code, 0, `provision --limit node4 exits 0`, out(prov4));
+    const roll4 = await cluster(['rollout', A.dir, '--limit', 'node4']);
+    t.equal(roll4.code, 0, `rollout of A --limit node4 exits 0`, out(roll4));
+    t.equal(await servedRelease(node4), A.id, 'node4 serves A');
+    t.notOk(proxyServers().has('node4'), 'node4 is not in HAProxy yet');
+    const reg = await cluster(['register', 'node4']);
+    t.equal(reg.code, 0, `register node4 exits 0`, out(reg));
+    t.equal(proxyServers().get('node4')?.status, 'UP', 'node4 is UP in HAProxy');
+    t.equal(haproxyPid(), pid0, 'HAProxy was not reloaded (same process)');
+    t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 \[/, 'the configuration file has node4 for the next reload');
+    await Promise.all(Array.from({ length: 40 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
+    t.ok((proxyServers().get('node4')?.total ?? 0) > 0, 'node4 takes traffic through the proxy');
+    const again = await cluster(['register', 'node4']);
+    t.equal(summaryTable(again.stdout).get('proxy1')?.changed, 0, 'registering again changes nothing');
+
+    const dereg = await cluster(['deregister', 'node4']);
+    t.equal(dereg.code, 0, `deregister node4 exits 0`, out(dereg));
+    t.notOk(proxyServers().has('node4'), 'node4 is gone from HAProxy');
+    t.equal(haproxyPid(), pid0, 'still the same HAProxy process');
+    t.notMatch(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /server node4 /, 'and from the configuration file');
+    const after = await Promise.all(Array.from({ length: 20 }, () => httpGet(`http://127.0.0.1:${proxyPort}/notes.txt`)));
+    t.same([...new Set(after.map((r) => `${r.status} ${r.body.toString()}`))], ['200 release A\n'], 'the cluster keeps serving A');
+  });
+
+  await t.test('6. upgrade node3 under load: drained, restarted, back UP, no failed request', async (t) => {
+    // 6. A software upgrade of node3 (a new artifact) under load: drained at HAProxy, restarted,
+    // healthy, back in rotation; no client request fails. The kill timer guards against a hang,
+    // as clusterCommand's does: at load 21 the playbook was killed by a 120 s one mid-run.
+    const artifact2 = join(work, 'pi-origin-2.tgz');
+    const tar2 = await run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', artifact2, '--arch', process.arch], { env: process.env });
+    t.equal(tar2.code, 0, 'a second artifact (other checksum)');
+    const pid3 = (await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim();
+    const load2 = loadThroughProxy(proxyPort, manifests, paths, 3);
+    const upgrade = await run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible/upgrade.yml'), '--limit', 'node3', '-e', JSON.stringify({ origin_node_artifact: artifact2 })], { env: ansibleEnv({}, controlDir), timeoutMs: 900_000 });
+    const samples2 = await load2.stop();
+    t.equal(upgrade.code, 0, `upgrade.yml --limit node3 exits 0 (${upgrade.ms} ms)`, out(upgrade));
+    t.not((await rig.exec(3, ['cat', '/srv/origin/run/pi-origin.pid'])).stdout.trim(), pid3, 'node3 runs a new server process');
+    t.equal(proxyServers().get('node3')?.status, 'UP', 'node3 is back UP in HAProxy');
+    const failed2 = samples2.filter((s) => s.status !== 200 || !s.ok);
+    t.same(failed2.slice(0, 5), [], `zero failed requests during the upgrade (${failed2.length} of ${samples2.length})`);
+  });
 
   // A record, not a verdict: how long a run takes is the machine's; t.setTimeout bounds a hang.
   t.comment(`the whole cluster test took ${Math.round((Date.now() - started) / 1000)} s`);

@@ -19,7 +19,7 @@ import { parseBatch } from '../cli/cluster-rollout.js';
 import { UsageError } from '../cli/subcommands.js';
 import { ANSIBLE_DIR, CALLBACK_DIR, failureMessage, parseEventLine, PlaybookCollector, PlaybookError, playbookEnv, runPlaybook, type PlaybookEvent, type PlaybookResult, type RecapCounts } from '../cluster/playbook.js';
 import { formatEvent, humanDuration, ProgressPrinter, recapTable, renderSummary, stamp, summaryLine } from '../cluster/progress.js';
-import { run, type Result } from './helpers/cli.js';
+import { runCli, type Result } from './helpers/cli.js';
 
 // About twenty ansible-playbook runs: more than the suite's default 120 s on a busy machine.
 t.setTimeout(300_000);
@@ -435,7 +435,7 @@ const CLI_MS = 90_000;
 /** Runs the CLI for each argument list, `width` at a time, results in order. */
 async function runEach(argLists: readonly (readonly string[])[], env: Record<string, string>, width = 4): Promise<Result[]> {
   const results: Result[] = [];
-  for (let i = 0; i < argLists.length; i += width) results.push(...(await Promise.all(argLists.slice(i, i + width).map((args) => run(args, env, CLI_MS)))));
+  for (let i = 0; i < argLists.length; i += width) results.push(...(await Promise.all(argLists.slice(i, i + width).map((args) => runCli(args, env, CLI_MS)))));
   return results;
 }
 const unstamp = (text: string): string => text.replace(/^\[ *\d+\.\ds\] /gm, '');
@@ -450,7 +450,7 @@ function releaseFixture(t: Test): { dir: string; release: string } {
 t.test('cluster rollout, for real against the fixture playbook: a failing node stops the rollout', async (t) => {
   const { dir } = releaseFixture(t);
   // Through the `current` symlink: the playbook gets the real path and reads the manifest from it.
-  const r = await run(['cluster', 'rollout', join(dir, 'releases', 'current'), '-i', HOSTS, '--batch', '1', '-e', 'fail_on=host2'], fixtureEnv, CLI_MS);
+  const r = await runCli(['cluster', 'rollout', join(dir, 'releases', 'current'), '-i', HOSTS, '--batch', '1', '-e', 'fail_on=host2'], fixtureEnv, CLI_MS);
   t.equal(r.code, 1, r.stderr);
   t.equal(r.stderr, '');
   t.equal(
@@ -556,10 +556,10 @@ t.test('cluster playbook commands: usage errors exit 2, input errors exit 1, one
     t.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
   });
 
-  const noPlaybook = await run(['cluster', 'provision', '-i', HOSTS], { PI_ORIGIN_ANSIBLE_DIR: dir }, CLI_MS);
+  const noPlaybook = await runCli(['cluster', 'provision', '-i', HOSTS], { PI_ORIGIN_ANSIBLE_DIR: dir }, CLI_MS);
   t.equal(noPlaybook.code, 1);
   t.equal(noPlaybook.stderr, `pi-origin: error: playbook ${join(dir, 'provision.yml')} does not exist\n`);
-  const noAnsible = await run(['cluster', 'provision', '-i', HOSTS], { ...fixtureEnv, PATH: '/nonexistent' }, CLI_MS);
+  const noAnsible = await runCli(['cluster', 'provision', '-i', HOSTS], { ...fixtureEnv, PATH: '/nonexistent' }, CLI_MS);
   t.equal(noAnsible.code, 1);
   t.equal(noAnsible.stderr, 'pi-origin: error: ansible-playbook not found on PATH: install Ansible (Debian package "ansible": apt install ansible)\n');
 });

@@ -9,39 +9,31 @@ import t, { type Test } from 'tap';
 import { parseNodeAddress } from '../cluster/address.js';
 import type { InventoryHost } from '../cluster/inventory.js';
 import { humanUptime, mebibytes } from '../cluster/format.js';
-import { parseStatus, probeNode, type NodeProbe, type NodeStatus } from '../cluster/node-probe.js';
+import { parseStatus, probeNode } from '../cluster/node-probe.js';
 import { renderTable, summarise, summaryLine } from '../cluster/status.js';
-import { run } from './helpers/cli.js';
+import { nodeProbe, nodeStatus } from './helpers/node-status.js';
+import { runCli } from './helpers/cli.js';
 import { startServer } from './helpers/server.js';
 
 const R1 = 'aaaaaaaaaaaa';
 const R2 = 'bbbbbbbbbbbb';
 
-function status(release: string | null, extra: Partial<NodeStatus> = {}): NodeStatus {
-  return { node: 'n', version: '0.1.0', release, health: 'ok', files: 1, contentBytes: 1, cacheBytes: 3 * 1048576, uptimeSeconds: 90, workers: 1, requests: 7, bytesOut: 0, connections: 0, ...extra };
-}
-function up(name: string, s: NodeStatus): NodeProbe {
-  return { name, address: '::1', port: 80, endpoint: '[::1]:80', url: 'http://[::1]:80/_origin/status', up: true, status: s };
-}
-function down(name: string, error: string): NodeProbe {
-  return { name, address: '::1', port: 80, endpoint: '[::1]:80', url: 'http://[::1]:80/_origin/status', up: false, error };
-}
 
 t.test('summary: agreement, disagreement, down and unhealthy nodes', (t) => {
-  const all = summarise([up('n1', status(R1)), up('n2', status(R1)), up('n3', status(R1))]);
+  const all = summarise([nodeProbe('n1', nodeStatus(R1)), nodeProbe('n2', nodeStatus(R1)), nodeProbe('n3', nodeStatus(R1))]);
   t.equal(summaryLine(all), `3/3 up, release ${R1} on all`);
   t.equal(all.ok, true);
-  const split = summarise([up('n1', status(R1)), up('n2', status(R1)), up('n3', status(R2)), down('n4', 'timeout')]);
+  const split = summarise([nodeProbe('n1', nodeStatus(R1)), nodeProbe('n2', nodeStatus(R1)), nodeProbe('n3', nodeStatus(R2)), nodeProbe('n4', 'timeout')]);
   t.equal(summaryLine(split), `3/4 up; releases disagree: ${R1} on n1,n2; ${R2} on n3`);
   t.same(split.releases, { [R1]: ['n1', 'n2'], [R2]: ['n3'] });
   t.equal(split.ok, false);
-  const oneDown = summarise([up('n1', status(R1)), down('n2', 'refused')]);
+  const oneDown = summarise([nodeProbe('n1', nodeStatus(R1)), nodeProbe('n2', 'refused')]);
   t.equal(summaryLine(oneDown), `1/2 up; release ${R1} on n1`);
   t.equal(oneDown.ok, false, 'a DOWN node fails the check even when the others agree');
-  const draining = summarise([up('n1', status(R1)), up('n2', status(R1, { health: 'draining' })), up('n3', status(null, { health: 'invalid-root' }))]);
+  const draining = summarise([nodeProbe('n1', nodeStatus(R1)), nodeProbe('n2', nodeStatus(R1, { health: 'draining' })), nodeProbe('n3', nodeStatus(null, { health: 'invalid-root' }))]);
   t.equal(summaryLine(draining), `3/3 up; release ${R1} on n1,n2; not ok: n2 (draining), n3 (invalid-root)`);
   t.equal(draining.ok, false);
-  t.equal(summaryLine(summarise([down('n1', 'timeout')])), '0/1 up');
+  t.equal(summaryLine(summarise([nodeProbe('n1', 'timeout')])), '0/1 up');
   t.equal(summarise([]).ok, false, 'no nodes is not ok');
   t.end();
 });
@@ -54,7 +46,7 @@ t.test('table and human units', (t) => {
   t.equal(humanUptime(3 * 86400 + 4 * 3600 + 59), '3d 4h');
   t.equal(mebibytes(0), '0.0 MiB');
   t.equal(mebibytes(1.25 * 1048576), '1.3 MiB');
-  const table = renderTable(summarise([up('node1', status(R1)), down('node22', 'HTTP 404 (not in --admin-allow?)')]));
+  const table = renderTable(summarise([nodeProbe('node1', nodeStatus(R1, { uptimeSeconds: 90, requests: 7, cacheBytes: 3 * 1048576 })), nodeProbe('node22', 'HTTP 404 (not in --admin-allow?)')]));
   t.equal(
     table,
     [
@@ -68,13 +60,13 @@ t.test('table and human units', (t) => {
 });
 
 t.test('parseStatus refuses what is not a status document', (t) => {
-  const good = JSON.stringify({ ...status(R1), counters: {} });
-  t.same(parseStatus(good), status(R1));
+  const good = JSON.stringify({ ...nodeStatus(R1), counters: {} });
+  t.same(parseStatus(good), nodeStatus(R1));
   t.equal(parseStatus('<html>'), 'invalid status (not JSON)');
   t.equal(parseStatus('null'), 'invalid status (not an object)');
-  t.equal(parseStatus(JSON.stringify({ ...status(R1), requests: '7' })), 'invalid status (requests)');
-  t.equal(parseStatus(JSON.stringify({ ...status(R1), health: 'fine' })), 'invalid status (health)');
-  t.equal(parseStatus(JSON.stringify({ ...status('../etc') })), 'invalid status (release)');
+  t.equal(parseStatus(JSON.stringify({ ...nodeStatus(R1), requests: '7' })), 'invalid status (requests)');
+  t.equal(parseStatus(JSON.stringify({ ...nodeStatus(R1), health: 'fine' })), 'invalid status (health)');
+  t.equal(parseStatus(JSON.stringify({ ...nodeStatus('../etc') })), 'invalid status (release)');
   t.end();
 });
 
@@ -131,7 +123,7 @@ t.test('end to end: three origins, one on another release, one closed port', asy
     ].join('\n') + '\n',
   );
 
-  const r = await run(['cluster', 'status', '--inventory', inventory, '--timeout', '2s']);
+  const r = await runCli(['cluster', 'status', '--inventory', inventory, '--timeout', '2s']);
   t.equal(r.code, 1, 'exit 1: a node is down and releases disagree');
   t.equal(r.stderr, '');
   const lines = r.stdout.trimEnd().split('\n');
@@ -144,7 +136,7 @@ t.test('end to end: three origins, one on another release, one closed port', asy
   t.equal(lines[6], `3/4 up; releases disagree: ${same} on node1,node2; ${other} on node3`);
   t.equal(lines.length, 7);
 
-  const j = await run(['cluster', 'status', '-i', inventory, '--json']);
+  const j = await runCli(['cluster', 'status', '-i', inventory, '--json']);
   t.equal(j.code, 1);
   const doc = JSON.parse(j.stdout) as {
     nodes: { name: string; address: string; port: number; url: string; up: boolean; health: string | null; release: string | null; error: string | null; status: { node: string } | null }[];
@@ -168,7 +160,7 @@ t.test('end to end: three origins, one on another release, one closed port', asy
   // The agreeing pair alone, from a YAML inventory: exit 0.
   const yaml = join(dir, 'pair.yml');
   writeFileSync(yaml, `all:\n  children:\n    pair:\n      hosts:\n        node1: { ansible_host: "::1", origin_node_port: ${n1.port} }\n        node2: { ansible_host: "::1", origin_node_port: ${n2.port} }\n`);
-  const ok = await run(['cluster', 'status', '--inventory', yaml, '--group', 'pair']);
+  const ok = await runCli(['cluster', 'status', '--inventory', yaml, '--group', 'pair']);
   t.equal(ok.code, 0, 'exit 0: all up, healthy, one release');
   t.match(ok.stdout, new RegExp(`\\n2/2 up, release ${same} on all\\n$`));
   t.equal(ok.stderr, '');
@@ -186,7 +178,7 @@ t.test('a node that accepts TCP but never answers is DOWN (timeout) within the d
 
   const dir = t.testdir({ hosts: `[origins]\nmute ansible_host=::1 origin_node_port=${port}\n` });
   const cliStarted = Date.now();
-  const r = await run(['cluster', 'status', '-i', join(dir, 'hosts'), '--timeout', '500ms']);
+  const r = await runCli(['cluster', 'status', '-i', join(dir, 'hosts'), '--timeout', '500ms']);
   const cliElapsed = Date.now() - cliStarted;
   t.equal(r.code, 1);
   t.match(r.stdout, new RegExp(`^mute\\s+\\[::1\\]:${port}\\s+DOWN \\(timeout\\)`, 'm'));
@@ -207,7 +199,7 @@ t.test('usage errors exit 2, inventory errors exit 1, one line each', async (t) 
     [['cluster', 'status', '-i', join(dir, 'good'), '--group', 'web'], 1, `pi-origin: error: ${join(dir, 'good')}: no group "web" (groups: origins)\n`],
     [['cluster', 'status', '-i', join(dir, 'missing')], 1, `pi-origin: error: cannot read inventory ${join(dir, 'missing')}: ENOENT\n`],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
+  const results = await Promise.all(cases.map(([args]) => runCli(args)));
   cases.forEach(([args, code, stderr], i) => {
     const r = results[i]!;
     t.equal(r.code, code, `${args.join(' ')}: exit ${code}`);
@@ -217,15 +209,15 @@ t.test('usage errors exit 2, inventory errors exit 1, one line each', async (t) 
 });
 
 t.test('help lists the subcommands and every option', async (t) => {
-  const top = await run(['--help']);
+  const top = await runCli(['--help']);
   t.match(top.stdout, /^ {2}cluster +\S/m, 'pi-origin --help lists cluster');
-  const cluster = await run(['cluster', '--help']);
+  const cluster = await runCli(['cluster', '--help']);
   t.equal(cluster.code, 0);
   t.match(cluster.stdout, /^Commands:\n {2}status +ask every node for \/_origin\/status/m);
   t.equal(cluster.stdout.match(/^ {2}\w+ {2,}/gm)?.length, 10, 'only the commands that exist');
-  const bare = await run(['cluster']);
+  const bare = await runCli(['cluster']);
   t.equal(bare.code, 2, 'no subcommand is a usage error');
-  const help = await run(['cluster', 'status', '--help']);
+  const help = await runCli(['cluster', 'status', '--help']);
   t.equal(help.code, 0);
   for (const option of ['--inventory', '-i,', '--group', '--timeout', '--json', 'origin_node_port', 'ansible_host', 'Exit 0'])
     t.ok(help.stdout.includes(option), `status --help mentions ${option}`);

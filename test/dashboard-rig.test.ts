@@ -59,30 +59,35 @@ t.test('two rig nodes on fd00:cafe:0:d::/64: listed by address and release, one 
   t.teardown(() => browser.close());
   const o = await openPage(browser, dash.url);
   await o.page.waitForSelector('#node-rows tr[data-node="node2"]');
-  t.same(
-    (await readRows(o.page)).map((r) => [r.name, r.address, r.port, r.health, r.release, r.classes.includes('odd-release')]),
-    [
-      ['node1', 'fd00:cafe:0:d::11', `port ${PORT}`, 'ok', release, false],
-      ['node2', 'fd00:cafe:0:d::12', `port ${PORT}`, 'ok', release, false],
-    ],
-    'both nodes with their addresses (RFC 5952) and the one release',
-  );
-  t.equal(await o.page.locator('#c-release-nodes').textContent(), 'on 2 of 2 nodes');
 
-  const killedAt = Date.now();
-  servers[1]?.kill('SIGKILL');
-  await o.page.waitForSelector('tr[data-node="node2"].down', { timeout: 10_000 });
-  const downMs = Date.now() - killedAt;
-  // Usually two refreshes of INTERVAL_MS; how long on a busy machine is the machine's, so the
-  // time is a record and the wait above is the bound.
-  t.comment(`node2 shown DOWN ${downMs} ms after it was killed (refresh every ${INTERVAL_MS} ms)`);
-  // A poll in flight at the kill may see `connection reset`; the next one is refused.
-  const note = async (): Promise<string | undefined> => (await readRows(o.page)).find((r) => r.name === 'node2')?.note;
-  t.ok(await until(async () => /^refused · last seen \d/.test((await note()) ?? ''), 5000), `with the last error and when it last answered (${await note()})`);
-  t.equal(await o.page.locator('#summary').textContent(), `1/2 up; release ${release ?? '?'} on node1`);
-  await o.page.screenshot({ path: join(dir, 'dashboard-rig.png'), fullPage: true });
-  t.comment(`screenshot: ${join(dir, 'dashboard-rig.png')}`);
-  t.same([...o.foreign, ...o.consoleErrors, ...o.pageErrors], [], 'no foreign request, console or script error');
+  await t.test('the page lists both nodes by their RFC 5952 address, with the one release', async (t) => {
+    t.same(
+      (await readRows(o.page)).map((r) => [r.name, r.address, r.port, r.health, r.release, r.classes.includes('odd-release')]),
+      [
+        ['node1', 'fd00:cafe:0:d::11', `port ${PORT}`, 'ok', release, false],
+        ['node2', 'fd00:cafe:0:d::12', `port ${PORT}`, 'ok', release, false],
+      ],
+      'both nodes with their addresses (RFC 5952) and the one release',
+    );
+    t.equal(await o.page.locator('#c-release-nodes').textContent(), 'on 2 of 2 nodes');
+  });
+
+  await t.test('a killed node is shown DOWN with its last error, and the summary counts it out', async (t) => {
+    const killedAt = Date.now();
+    servers[1]?.kill('SIGKILL');
+    await o.page.waitForSelector('tr[data-node="node2"].down', { timeout: 10_000 });
+    const downMs = Date.now() - killedAt;
+    // Usually two refreshes of INTERVAL_MS; how long on a busy machine is the machine's, so the
+    // time is a record and the wait above is the bound.
+    t.comment(`node2 shown DOWN ${downMs} ms after it was killed (refresh every ${INTERVAL_MS} ms)`);
+    // A poll in flight at the kill may see `connection reset`; the next one is refused.
+    const note = async (): Promise<string | undefined> => (await readRows(o.page)).find((r) => r.name === 'node2')?.note;
+    t.ok(await until(async () => /^refused · last seen \d/.test((await note()) ?? ''), 5000), `with the last error and when it last answered (${await note()})`);
+    t.equal(await o.page.locator('#summary').textContent(), `1/2 up; release ${release ?? '?'} on node1`);
+    await o.page.screenshot({ path: join(dir, 'dashboard-rig.png'), fullPage: true });
+    t.comment(`screenshot: ${join(dir, 'dashboard-rig.png')}`);
+    t.same([...o.foreign, ...o.consoleErrors, ...o.pageErrors], [], 'no foreign request, console or script error');
+  });
 
   const exit = await dash.stop();
   t.equal(exit.code, 0, 'SIGTERM: exit 0');

@@ -41,8 +41,8 @@ t.test('README quick start is the two commands CI and newcomers use', (t) => {
 t.test('the operator docs name every cluster command and only playbooks that exist', async (t) => {
   const { existsSync } = await import('node:fs');
   const ops = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
-  const { run } = await import('./helpers/cli.js');
-  const help = await run(['cluster', '--help']);
+  const { runCli } = await import('./helpers/cli.js');
+  const help = await runCli(['cluster', '--help']);
   const commands = [...help.stdout.matchAll(/^ {2}(\w+) {2,}/gm)].map((m) => m[1] as string);
   t.ok(commands.length >= 9, `cluster --help lists the commands (${commands.join(', ')})`);
   for (const c of commands) t.match(ops, `pi-origin cluster ${c}`, `docs/operations.md shows pi-origin cluster ${c}`);

@@ -5,7 +5,6 @@
  * a private mount namespace, EACCES with the DAC override capabilities dropped).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -16,9 +15,8 @@ import { settledFds, spawnOrigin } from './helpers/origin-process.js';
 import { parseResponses, rawExchange, request } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { waitFor } from './helpers/wait.js';
+import { etagFor, sha256 } from './helpers/hash.js';
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const etagOf = (b: Buffer): string => `"${sha256(b).slice(0, 32)}"`;
 
 interface Download {
   readonly status: number;
@@ -98,8 +96,8 @@ t.test('files replaced, rewritten and deleted during a slow streamed download', 
       const bytes = original[c.name];
       // HEAD answers from the index alone: while it is rebuilt, every answer must pair a
       // version's ETag with that version's length.
-      const lengths = new Map([[etagOf(bytes), String(SIZE)]]);
-      if (c.replacement !== undefined) lengths.set(etagOf(c.replacement), String(c.replacement.length));
+      const lengths = new Map([[etagFor(bytes), String(SIZE)]]);
+      if (c.replacement !== undefined) lengths.set(etagFor(c.replacement), String(c.replacement.length));
       const mismatched: string[] = [];
       const d = await slowDownload(origin.port, `/${c.name}`, 256 * 1024, async () => {
         c.apply(path);
@@ -107,13 +105,13 @@ t.test('files replaced, rewritten and deleted during a slow streamed download', 
         await waitFor(`/${c.name} to be re-indexed`, async () => {
           const r = await request(origin.port, `/${c.name}`, { method: 'HEAD' });
           if (r.status === 200 && lengths.get(r.headers['etag'] ?? '') !== r.headers['content-length']) mismatched.push(`${r.headers['etag']} with Content-Length ${r.headers['content-length']}`);
-          return (c.replacement === undefined ? r.status === 404 : r.headers['etag'] === etagOf(c.replacement)) ? true : undefined;
+          return (c.replacement === undefined ? r.status === 404 : r.headers['etag'] === etagFor(c.replacement)) ? true : undefined;
         }, 10_000);
       });
       t.same(mismatched, [], 'HEAD never paired an ETag with another version\'s length');
       t.equal(d.status, 200);
       t.equal(d.headers['content-length'], String(SIZE), 'the original Content-Length');
-      t.equal(d.headers['etag'], etagOf(bytes), 'the original ETag');
+      t.equal(d.headers['etag'], etagFor(bytes), 'the original ETag');
       t.comment(`${c.name}: ${d.body.length === SIZE ? 'completed' : `cut after ${d.body.length} of ${SIZE} bytes`}`);
       t.equal(d.body.length === SIZE ? 'completed' : 'cut', c.outcome, `the download ${c.outcome === 'cut' ? 'was cut' : 'completed'}`);
       t.ok(d.body.equals(bytes.subarray(0, d.body.length)), `every byte received is the original's (${d.body.length} bytes)`);
@@ -121,7 +119,7 @@ t.test('files replaced, rewritten and deleted during a slow streamed download', 
       if (c.replacement === undefined) t.equal(after.status, 404, 'a new request: 404');
       else {
         t.equal(after.status, 200, 'a new request: 200');
-        t.equal(after.headers['etag'], etagOf(c.replacement), 'a new request: the new ETag');
+        t.equal(after.headers['etag'], etagFor(c.replacement), 'a new request: the new ETag');
         t.ok(after.body.equals(c.replacement), 'a new request: the new bytes');
       }
     });

@@ -19,6 +19,15 @@ const PATHS = ['/', '/index.html', '/app.js', '/data.bin', '/big.bin', '/b-only.
 const SERVER_FLAGS = ['--workers', '2', '--cache-max-file', '256KiB', '--cache-size', '64MiB'];
 
 /**
+ * Waits until `load` has 50 answers to requests sent after `since`: a phase of the test (before a
+ * switch, while the root is gone, after the last switch) is proven by responses, however slow the
+ * machine, where a fixed sleep could leave it with none and its checks with nothing to check.
+ */
+function loadAnswered(load: ReturnType<typeof checkedLoad>, since: number, phase: string): Promise<true> {
+  return waitFor(`50 answers ${phase}`, () => (load.answeredSince(since) >= 50 ? true : undefined), 60_000);
+}
+
+/**
  * Site version `v`: every file differs between versions, in bytes and size. data.bin is cached
  * (under --cache-max-file), big.bin streamed; index.html and app.js get br and gzip variants
  * (hex text, so every variant stays above the 500 bytes the load's ranges start within);
@@ -98,7 +107,7 @@ t.test('releases activated and rolled back every 200 ms under a checking load', 
   }
   await healthSays(origin, `ok ${current}\n`);
   const settledAt = Date.now();
-  await new Promise((r) => setTimeout(r, 500));
+  await loadAnswered(load, settledAt, 'after the last switch');
   const summary = await load.stop();
   t.comment(`${switches} switches in ${steps} steps, ${reindexes(origin) - reindexedBefore} re-indexed by the server; ${describe(summary)}`);
 
@@ -146,15 +155,16 @@ t.test('the release directory current points to is removed while serving', async
     // Release one again (same site, same id), to come back to.
     writeSite(join(base, 'site1'), 1);
     t.equal((await buildRelease(join(base, 'site1'), releases)).id, one, 'release one rebuilt under its id');
+    const loadStarted = Date.now();
     const load = checkedLoad({ port: origin.port, paths: PATHS, content, loops: 8, allowNotFound: true });
-    await new Promise((r) => setTimeout(r, 500));
+    await loadAnswered(load, loadStarted, 'before the release is removed');
     rmSync(join(releases, two), { recursive: true });
     await healthSays(origin, 'no valid content root\n', 503);
-    await new Promise((r) => setTimeout(r, 500));
+    await loadAnswered(load, Date.now(), 'while there is no valid root');
     await activateRelease(releases, one);
     await healthSays(origin, `ok ${one}\n`);
     const settledAt = Date.now();
-    await new Promise((r) => setTimeout(r, 500));
+    await loadAnswered(load, settledAt, 'after the release is back');
     const summary = await load.stop();
     t.comment(describe(summary));
     t.same(summary.problems.slice(0, 20), [], `no response disagrees with its headers (${summary.problems.length} problems)`);

@@ -11,7 +11,7 @@ import { LatencyHistogram } from '../dist/load-tests/gate/latency.js';
 import { GateConfigError, validateGateFile } from '../dist/load-tests/gate/config.js';
 import { identityEtag, readSite } from '../dist/load-tests/gate/scenarios.js';
 import type { Report } from '../dist/load-tests/report/model.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 
 const GATE_JSON = new URL('../load-tests/gate.json', import.meta.url);
 const DEMO = new URL('../dist/demo-releases/current', import.meta.url).pathname;
@@ -60,20 +60,20 @@ t.test('gate.json: the shipped file validates; errors name the key', (t) => {
 });
 
 t.test('help and usage errors', async (t) => {
-  const help = await run(['gate', '--help']);
+  const help = await runCli(['gate', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: pi-origin gate \[--quick\] \[--target URL\]/);
   for (const s of ['launch-day', 'package-index', 'revalidate', 'cold-start']) t.match(help.stdout, new RegExp(`^  ${s} `, 'm'));
-  const top = await run(['--help']);
+  const top = await runCli(['--help']);
   t.match(top.stdout, /^\s+gate\s+\S/m, 'listed as a command');
   const dir = t.testdir({ 'bad.json': JSON.stringify({ ...gateFile(), ratio: { min: 0 } }) });
-  const bad = await run(['gate', '--config', join(dir, 'bad.json')]);
+  const bad = await runCli(['gate', '--config', join(dir, 'bad.json')]);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^pi-origin gate: error: .*bad\.json: ratio\.min must be a number above 0 and at most 2 \(got 0\)$/m);
-  const unknown = await run(['gate', '--scenario', 'black-friday']);
+  const unknown = await runCli(['gate', '--scenario', 'black-friday']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /unknown scenario black-friday/);
-  const target = await run(['gate', '--target', 'http://[::1]:1/some/path']);
+  const target = await runCli(['gate', '--target', 'http://[::1]:1/some/path']);
   t.equal(target.code, 2);
   t.match(target.stderr, /--target must be an origin with no path/);
 });
@@ -103,7 +103,7 @@ function testConfig(dir: string, p99Ms: number, loose = false): string {
 
 t.test('a quick gate against the built server passes', async (t) => {
   const dir = t.testdir({});
-  const r = await run(['gate', '--quick', '--config', testConfig(dir, 10_000, true), '--out', dir, '--json'], {}, 90_000);
+  const r = await runCli(['gate', '--quick', '--config', testConfig(dir, 10_000, true), '--out', dir, '--json'], {}, 90_000);
   const report = JSON.parse(r.stdout) as Report;
   const failed = report.runs.flatMap((run) => (run.verdicts ?? []).filter((v) => !v.ok).map((v) => `${run.name} ${v.check}: ${v.detail}`));
   t.same(failed, [], 'no failed checks');
@@ -145,7 +145,7 @@ async function slowNode(t: Test): Promise<number> {
 t.test('a node that answers 50 ms late fails the gate on p99', async (t) => {
   const port = await slowNode(t);
   const dir = t.testdir({});
-  const r = await run(['gate', '--quick', '--config', testConfig(dir, 40), '--target', `http://[::1]:${port}/`, '--scenario', 'package-index', '--scenario', 'revalidate', '--out', dir], {}, 60_000);
+  const r = await runCli(['gate', '--quick', '--config', testConfig(dir, 40), '--target', `http://[::1]:${port}/`, '--scenario', 'package-index', '--scenario', 'revalidate', '--out', dir], {}, 60_000);
   t.equal(r.code, 1, 'exit 1');
   t.match(r.stdout, /^pi-origin gate: release [0-9a-f]{12} on http:\/\/\[::1\]:\d+: FAIL$/m);
   t.match(r.stdout, /^package-index .* FAIL p99/m);

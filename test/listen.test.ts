@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import t from 'tap';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { spawnOrigin } from './helpers/origin-process.js';
 import { listeningPorts } from './helpers/proc.js';
 import { certificateFor, selfSigned } from './helpers/tls.js';
@@ -50,7 +50,7 @@ const close = (s: Server): Promise<void> => new Promise((resolve) => s.close(() 
 t.test('the second listen address taken after the first bound: a clean error exit, the first port free', async (t) => {
   const dir = t.testdir({ site: { 'a.txt': 'hello\n' }, 'take-second-port.mjs': TAKE_SECOND_PORT });
   const portsFile = join(dir, 'ports.json');
-  const result = await run(['serve', join(dir, 'site'), '--listen', '[::1]:0', '--listen', '127.0.0.1:0', '--workers', '1', '--no-watch'], {
+  const result = await runCli(['serve', join(dir, 'site'), '--listen', '[::1]:0', '--listen', '127.0.0.1:0', '--workers', '1', '--no-watch'], {
     NODE_OPTIONS: `--import=${join(dir, 'take-second-port.mjs')}`,
     PORTS_FILE: portsFile,
   });
@@ -62,7 +62,7 @@ t.test('the second listen address taken after the first bound: a clean error exi
   // The same exit code as a port already taken when the node starts.
   const held = await listenOn('::1', 0);
   const heldPort = (held.address() as { port: number }).port;
-  const busy = await run(['serve', join(dir, 'site'), '--listen', `[::1]:${heldPort}`, '--workers', '1', '--no-watch']);
+  const busy = await runCli(['serve', join(dir, 'site'), '--listen', `[::1]:${heldPort}`, '--workers', '1', '--no-watch']);
   await close(held);
   t.match(busy.stderr, /^pi-origin: error: \[::1\]:\d+ is already in use/);
   t.equal(result.code, busy.code, `exit code ${String(busy.code)}, as for a port already in use`);

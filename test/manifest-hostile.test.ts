@@ -10,7 +10,7 @@ import t from 'tap';
 import { activateRelease, buildRelease, verifyRelease } from '../release/release.js';
 import { releaseIdFor, withCacheTags, withoutCacheTags } from '../content/release-id.js';
 import type { Manifest, ManifestFile } from '../release/manifest.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { parseResponses, rawExchange, request, startServer } from './helpers/server.js';
 
 type Edit = (m: { created: string; files: ManifestFile[]; redirects: Manifest['redirects'][number][] }) => void;
@@ -128,10 +128,10 @@ t.test('the CLI: verify exits 1 naming the file and field, activate leaves curre
   const { releases, id } = await buildSite(t.testdir());
   await activateRelease(releases, id);
   const hostile = forge(releases, (await buildSite(t.testdirName, { 'c.txt': 'c\n' })).id, [(ATTACKS[0] as (typeof ATTACKS)[number]).edit]);
-  const v = await run(['release', 'verify', join(releases, hostile)]);
+  const v = await runCli(['release', 'verify', join(releases, hostile)]);
   t.equal(v.code, 1);
   t.equal(v.stdout, `manifest: ${join(releases, hostile, 'manifest.json')}: ${ATTACKS[0]?.problem}\n`, 'the problem, the hostile value never written raw');
-  const a = await run(['release', 'activate', releases, hostile]);
+  const a = await runCli(['release', 'activate', releases, hostile]);
   t.equal(a.code, 1);
   t.match(a.stderr, `release ${hostile} does not verify (1 problem); current unchanged`);
   t.equal(readlinkSync(join(releases, 'current')), id);

@@ -6,7 +6,6 @@
  * Starting an origin costs seconds under tap (every worker thread loads tap's import hooks),
  * so each server below serves several related subtests.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -17,9 +16,9 @@ import { proxyV2 } from './helpers/proxy-v2.js';
 import { parseResponses, rawExchange, request, startServer, type RawResponse } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { until, waitFor } from './helpers/wait.js';
+import { sha256 } from './helpers/hash.js';
 
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function httpGet(path: string, extra: Record<string, string> = {}): string {
   const headers = { Host: 'origin.test', ...extra, Connection: 'close' };

@@ -5,13 +5,13 @@
  * can answer. A missing pip fails the test with instructions; it is never skipped.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { devNull } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildDemoWheels, normalizeName, writePackageIndex, type DemoWheel } from '../demo/packages.js';
 import { request, startServer } from './helpers/server.js';
+import { sha256 } from './helpers/hash.js';
 
 const HTML = 'text/html; charset=utf-8';
 
@@ -53,10 +53,6 @@ async function findPip(): Promise<{ python: string; version: string } | { tried:
     tried.push(`${python} -m pip --version: exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`);
   }
   return { tried };
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 function wheelOf(wheels: readonly DemoWheel[], normalized: string, version: string): DemoWheel {

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { parseBytes } from '../common/units.js';
 import { parseCount, parseRate, parseRatio } from '../cli/plan.js';
 import { capacityFromReport, nodesFor, plan, proxyLine, summaryLine, type PlanInput } from '../capacity/plan.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/plan/bench-report.json', import.meta.url));
 
@@ -248,7 +248,7 @@ t.test('capacity from a report: the best pi-origin run of a bench, the best run 
 t.test('the built CLI', async (t) => {
   // The CPU-binding case again, in flags and in human units: 8.64M visitors, 1.25MB a visit, 90%.
   const flags = ['plan', '--visitors', '8.64M', '--peak-factor', '5', '--requests-per-visit', '10', '--bytes-per-visit', '1.25MB', '--cdn-hit-ratio', '90%', '--node-rps', '250', '--nic-mbps', '1Gbit'];
-  const [top, help, text, json] = await Promise.all([run(['--help']), run(['plan', '--help']), run(flags), run([...flags, '--json'])]);
+  const [top, help, text, json] = await Promise.all([runCli(['--help']), runCli(['plan', '--help']), runCli(flags), runCli([...flags, '--json'])]);
 
   t.equal(top.code, 0);
   t.match(top.stdout, /^ {2}plan\s+how many Pis/m, 'pi-origin --help lists plan');
@@ -281,11 +281,11 @@ t.test('the built CLI with --from', async (t) => {
   const base = ['plan', '--visitors', '8.64M', '--requests-per-visit', '10', '--bytes-per-visit', '1.25MB', '--cdn-hit-ratio', '0.9'];
   const dir = t.testdir({ 'broken.json': '{"schema": 1,' });
   const [from, explicit, json, missing, broken] = await Promise.all([
-    run([...base, '--from', FIXTURE]),
-    run([...base, '--from', FIXTURE, '--node-rps', '250']),
-    run([...base, '--from', FIXTURE, '--json']),
-    run([...base, '--from', join(dir, 'nope.json')]),
-    run([...base, '--from', join(dir, 'broken.json')]),
+    runCli([...base, '--from', FIXTURE]),
+    runCli([...base, '--from', FIXTURE, '--node-rps', '250']),
+    runCli([...base, '--from', FIXTURE, '--json']),
+    runCli([...base, '--from', join(dir, 'nope.json')]),
+    runCli([...base, '--from', join(dir, 'broken.json')]),
   ]);
   t.equal(from.code, 0);
   // 82,352 x 0.6 = 49,411.2 usable; 500 / 49,411.2 = 0.01 -> 1; NIC 500 / 700 -> 1; 1 + 1 = 2.
@@ -322,7 +322,7 @@ t.test('the built CLI: usage errors are one line and exit 2', async (t) => {
     [[...ok, '--bogus'], 'unknown option --bogus'],
     [[...ok, 'extra'], 'unexpected argument "extra"'],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
+  const results = await Promise.all(cases.map(([args]) => runCli(args)));
   results.forEach((r, i) => {
     const [args, message] = cases[i] as [string[], string];
     t.equal(r.code, 2, args.join(' '));
@@ -339,7 +339,7 @@ t.test('the docs run the commands they show', async (t) => {
   t.ok(shown.length >= 4, `docs/capacity.md shows plan commands with their results (${shown.length})`);
   for (const [, command, line] of shown) {
     const args = (command as string).replace(/\\\n/g, ' ').trim().split(/\s+/);
-    const r = await run(args);
+    const r = await runCli(args);
     t.equal(r.code, 0, args.join(' '));
     t.equal(r.stdout.trimEnd().split('\n').at(-1), line, `docs quote the result of ${args.slice(0, 4).join(' ')} ...`);
   }

@@ -3,7 +3,6 @@
  * content id, reuse, hard links to the previous release, and clean failure.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -12,8 +11,8 @@ import { CACHE_DEFAULT, CACHE_HTML, CACHE_IMMUTABLE } from '../content/header-ru
 import type { Manifest, ManifestFile } from '../release/manifest.js';
 import { activateRelease, buildRelease, releaseIdFor, verifyRelease } from '../release/release.js';
 import { precompress, pseudoRandom } from './helpers/site.js';
+import { sha256 } from './helpers/hash.js';
 
-const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
 // Half a second: exact in the double seconds utimes takes, so the mtime reads back unchanged.
 const MTIME = new Date('2026-01-02T03:04:05.500Z');
 const NOW = new Date('2026-03-04T05:06:07.000Z');
@@ -82,10 +81,10 @@ t.test('builds the release directory and its manifest', async (t) => {
   t.same(onDisk, r.manifest, 'manifest.json is what build returned');
   const variantOf = (path: string, suffix: string): { size: number; sha256: string } => {
     const bytes = readFileSync(join(r.dir, path.slice(1) + suffix));
-    return { size: bytes.length, sha256: sha(bytes) };
+    return { size: bytes.length, sha256: sha256(bytes) };
   };
   const file = (path: string, body: string | Buffer, type: string, headers: Record<string, string>, variants: ManifestFile['variants']): ManifestFile => ({
-    path, size: Buffer.byteLength(body), sha256: sha(body), type, mtime: MTIME.getTime(), headers, variants,
+    path, size: Buffer.byteLength(body), sha256: sha256(body), type, mtime: MTIME.getTime(), headers, variants,
   });
   const both = (path: string): ManifestFile['variants'] => ({ br: variantOf(path, '.br'), gzip: variantOf(path, '.gz') });
   const expected: Manifest = {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlink
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { ReleaseSummary } from '../dist/release/release.js';
-import { run, start, type Result } from './helpers/cli.js';
+import { runCli, start, type Result } from './helpers/cli.js';
 
 const STACK_LINE = /^\s+at /m;
 const SUBCOMMANDS = ['build', 'verify', 'activate', 'rollback', 'list', 'prune'];
@@ -21,22 +21,22 @@ function failsWith(t: Test, r: Result, code: number, message: RegExp): void {
 }
 
 t.test('help for release and each subcommand', async (t) => {
-  const [top, none] = await Promise.all([run(['release', '--help']), run(['release'])]);
+  const [top, none] = await Promise.all([runCli(['release', '--help']), runCli(['release'])]);
   t.equal(top.code, 0);
   t.match(top.stdout, /^Usage: pi-origin release <command> \[options\]/);
   for (const s of SUBCOMMANDS) t.match(top.stdout, new RegExp(`^  ${s}\\s+\\S`, 'm'), `lists ${s}`);
   t.equal(none.code, 2, 'no subcommand: usage, exit 2');
   t.equal(none.stdout, top.stdout);
-  const main = await run(['--help']);
+  const main = await runCli(['--help']);
   t.match(main.stdout, /^\s+release\s+\S/m, 'pi-origin --help lists release');
-  const helps = await Promise.all(SUBCOMMANDS.map((s) => run(['release', s, '--help'])));
+  const helps = await Promise.all(SUBCOMMANDS.map((s) => runCli(['release', s, '--help'])));
   for (const [i, s] of SUBCOMMANDS.entries()) {
     const r = helps[i] as Result;
     t.equal(r.code, 0, `${s} --help exits 0`);
     t.match(r.stdout, new RegExp(`^Usage: pi-origin release ${s} `), `${s} --help shows its usage`);
     t.equal(r.stderr, '');
   }
-  failsWith(t, await run(['release', 'deploy']), 2, /unknown release command "deploy"/);
+  failsWith(t, await runCli(['release', 'deploy']), 2, /unknown release command "deploy"/);
 });
 
 t.test('usage errors exit 2 with one line', async (t) => {
@@ -52,7 +52,7 @@ t.test('usage errors exit 2 with one line', async (t) => {
     [['release', 'prune', join(dir, 'r'), '--keep', 'two'], /prune: --keep must be a non-negative integer \(got "two"\)/],
     [['release', 'list', join(dir, 'r'), '--json=yes'], /list: --json takes no value/],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(args)));
+  const results = await Promise.all(cases.map(([args]) => runCli(args)));
   for (const [i, [, message]] of cases.entries()) failsWith(t, results[i] as Result, 2, message);
   t.notOk(existsSync(join(dir, 'r')), 'nothing created');
 });
@@ -62,7 +62,7 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
   const site = join(dir, 'site');
   const releases = join(dir, 'releases');
 
-  const b1 = await run(['release', 'build', site, '--out', releases]);
+  const b1 = await runCli(['release', 'build', site, '--out', releases]);
   t.equal(b1.code, 0);
   t.equal(b1.stderr, '', 'no progress when stderr is not a terminal');
   const m1 = /^built release ([0-9a-f]{12}): 2 files \(1\.1 kB\), 2 variants, copied 2, linked 0 -> (.+)\n$/.exec(b1.stdout);
@@ -70,38 +70,38 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
   const id1 = m1?.[1] as string;
   t.equal(m1?.[2], join(releases, id1));
 
-  const again = await run(['release', 'build', site, releases, '--json']);
+  const again = await runCli(['release', 'build', site, releases, '--json']);
   t.equal(again.code, 0);
   t.same(JSON.parse(again.stdout), { id: id1, dir: join(releases, id1), files: 2, bytes: 13 + CSS.length, variants: 2, copied: 0, linked: 0, reused: true });
 
   writeFileSync(join(site, 'index.html'), '<h1>two</h1>\n');
-  const b2 = await run(['release', 'build', site, releases, '--headers', join(site, '_headers')]);
+  const b2 = await runCli(['release', 'build', site, releases, '--headers', join(site, '_headers')]);
   const id2 = /^built release ([0-9a-f]{12}): 2 files \(\S+ \S+\), 2 variants, copied 1, linked 1 -> /.exec(b2.stdout)?.[1] as string;
   t.ok(id2, b2.stdout);
 
-  const v = await run(['release', 'verify', join(releases, id2)]);
+  const v = await runCli(['release', 'verify', join(releases, id2)]);
   t.same({ code: v.code, stdout: v.stdout, stderr: v.stderr }, { code: 0, stdout: `release ${id2} verified: 2 files (1.1 kB), 2 variants\n`, stderr: '' });
 
-  t.equal((await run(['release', 'activate', releases, id1])).stdout, `activated ${id1} (previous: none)\n`);
-  const a2 = await run(['release', 'activate', releases, id2]);
+  t.equal((await runCli(['release', 'activate', releases, id1])).stdout, `activated ${id1} (previous: none)\n`);
+  const a2 = await runCli(['release', 'activate', releases, id2]);
   t.same({ code: a2.code, stdout: a2.stdout }, { code: 0, stdout: `activated ${id2} (previous: ${id1})\n` });
   t.equal(readlinkSync(join(releases, 'current')), id2);
 
-  const list = await run(['release', 'list', releases]);
+  const list = await runCli(['release', 'list', releases]);
   t.equal(list.code, 0);
   const lines = list.stdout.trimEnd().split('\n');
   t.match(lines[0], /^ID\s+CREATED\s+SIZE\s+FILES$/);
   t.match(lines[1], new RegExp(`^${id2}  \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  +\\d+\\.\\d kB  +2  current$`));
   t.match(lines[2], new RegExp(`^${id1}  \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  +\\d+\\.\\d kB  +2  previous$`));
   t.equal(lines.length, 3);
-  const json = JSON.parse((await run(['release', 'list', releases, '--json'])).stdout) as ReleaseSummary[];
+  const json = JSON.parse((await runCli(['release', 'list', releases, '--json'])).stdout) as ReleaseSummary[];
   t.same(json.map((r) => [r.id, r.files, r.current, r.previous]), [[id2, 2, true, false], [id1, 2, false, true]]);
   t.match(json[0], { created: String, bytes: Number });
 
-  const rb = await run(['release', 'rollback', releases]);
+  const rb = await runCli(['release', 'rollback', releases]);
   t.same({ code: rb.code, stdout: rb.stdout }, { code: 0, stdout: `rolled back to ${id1} (previous: ${id2})\n` });
 
-  const pr = await run(['release', 'prune', releases, '--keep', '0']);
+  const pr = await runCli(['release', 'prune', releases, '--keep', '0']);
   t.same({ code: pr.code, stdout: pr.stdout }, { code: 0, stdout: 'nothing to remove\n' }, 'current and previous are kept');
 });
 
@@ -110,30 +110,30 @@ t.test('failures exit 1 with one line', async (t) => {
   const site = join(dir, 'site');
   const releases = join(dir, 'releases');
   symlinkSync(join(dir, 'secret'), join(site, 'leak'));
-  failsWith(t, await run(['release', 'build', site, releases]), 1, /^pi-origin: error: cannot publish .*: symlinks leaving the site, dangling or unreadable, or names no URL can reach: leak$/m);
+  failsWith(t, await runCli(['release', 'build', site, releases]), 1, /^pi-origin: error: cannot publish .*: symlinks leaving the site, dangling or unreadable, or names no URL can reach: leak$/m);
   t.same(readdirSync(releases), []);
-  failsWith(t, await run(['release', 'build', join(dir, 'nope'), releases]), 1, /site directory .*nope does not exist \(ENOENT\)/);
+  failsWith(t, await runCli(['release', 'build', join(dir, 'nope'), releases]), 1, /site directory .*nope does not exist \(ENOENT\)/);
   writeFileSync(join(dir, 'rules'), '/a\n  Set-Cookie x\n');
-  failsWith(t, await run(['release', 'build', site, releases, '--headers', join(dir, 'rules')]), 1, /rules:2: expected "Name: value", got "Set-Cookie x"/);
+  failsWith(t, await runCli(['release', 'build', site, releases, '--headers', join(dir, 'rules')]), 1, /rules:2: expected "Name: value", got "Set-Cookie x"/);
 
   const ok = join(dir, 'ok');
   mkdirSync(ok);
   writeFileSync(join(ok, 'b.css'), CSS);
-  const id = /built release ([0-9a-f]{12})/.exec((await run(['release', 'build', ok, releases])).stdout)?.[1] as string;
+  const id = /built release ([0-9a-f]{12})/.exec((await runCli(['release', 'build', ok, releases])).stdout)?.[1] as string;
   writeFileSync(join(releases, id, 'b.css'), 'tampered');
   writeFileSync(join(releases, id, 'extra'), '');
-  const v = await run(['release', 'verify', join(releases, id)]);
+  const v = await runCli(['release', 'verify', join(releases, id)]);
   t.equal(v.code, 1);
   t.equal(v.stdout, `size: /b.css is 8 bytes, manifest says ${CSS.length}\nextra: /extra\n`, 'every problem on stdout');
   t.equal(v.stderr, `pi-origin: error: ${join(releases, id)}: 2 problems\n`);
 
-  const a = await run(['release', 'activate', releases, id]);
+  const a = await runCli(['release', 'activate', releases, id]);
   t.equal(a.code, 1);
   t.equal(a.stderr, `pi-origin: error: release ${id} does not verify (2 problems); current unchanged\n  size: /b.css is 8 bytes, manifest says ${CSS.length}\n  extra: /extra\n`, 'the error line, then each problem');
   t.notOk(existsSync(join(releases, 'current')));
-  failsWith(t, await run(['release', 'activate', releases, 'abcdefabcdef']), 1, /no release abcdefabcdef in /);
-  failsWith(t, await run(['release', 'rollback', releases]), 1, /no previous release recorded in /);
-  failsWith(t, await run(['release', 'list', join(dir, 'missing')]), 1, /releases directory .*missing does not exist/);
+  failsWith(t, await runCli(['release', 'activate', releases, 'abcdefabcdef']), 1, /no release abcdefabcdef in /);
+  failsWith(t, await runCli(['release', 'rollback', releases]), 1, /no previous release recorded in /);
+  failsWith(t, await runCli(['release', 'list', join(dir, 'missing')]), 1, /releases directory .*missing does not exist/);
 });
 
 t.test('SIGINT during a build removes the temporary directory', async (t) => {

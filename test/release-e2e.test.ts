@@ -70,14 +70,19 @@ t.test('activate and roll back under load', async (t) => {
   });
   const healthIs = (id: string) => async (): Promise<number | undefined> => ((await request(port, '/_origin/health')).body.toString() === `ok ${id}\n` ? Date.now() : undefined);
 
-  await new Promise((r) => setTimeout(r, 500));
+  // Allow the index message a moment to reach every worker after one reported the swap.
+  const settle = 100;
+  // Each phase lasts until 100 requests sent in it were answered (not a fixed time, which on a
+  // busy machine can hold none, and the checks below would pass on nothing).
+  const answeredSince = (at: number): Promise<true> => waitFor(`100 answers after ${at}`, () => (samples.filter((s) => s.started > at).length >= 100 ? true : undefined), 60_000);
+  await answeredSince(0);
   await activateRelease(releases, r2.id);
   const sawR2 = await waitFor('release 2 in health', healthIs(r2.id), 10000);
-  await new Promise((r) => setTimeout(r, 700));
+  await answeredSince(sawR2 + settle);
   const rollbackAt = Date.now();
   await rollbackRelease(releases);
   const sawR1 = await waitFor('release 1 in health', healthIs(r1.id), 10000);
-  await new Promise((r) => setTimeout(r, 500));
+  await answeredSince(sawR1 + settle);
   running = false;
   await Promise.all(loops);
 
@@ -86,8 +91,6 @@ t.test('activate and roll back under load', async (t) => {
   t.same(failed.slice(0, 5), [], 'zero failed requests');
   const mismatched = samples.filter((s) => s.status === 200 && s.sha256 !== expected(s.release, s.path, s.encoding));
   t.same(mismatched.slice(0, 5), [], 'every body matches the manifest of the release in its header');
-  // Allow the index message a moment to reach every worker after one reported the swap.
-  const settle = 100;
   const oldAfterSwitch = samples.filter((s) => s.started > sawR2 + settle && s.started < rollbackAt && s.release !== r2.id);
   t.same(oldAfterSwitch.slice(0, 5), [], 'after the switch, no response from the old release');
   const newAfterRollback = samples.filter((s) => s.started > sawR1 + settle && s.release !== r1.id);

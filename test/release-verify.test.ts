@@ -1,11 +1,10 @@
 /** `verifyRelease`: every kind of problem is found and listed; a sound release passes. */
 import { mkdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { buildRelease, verifyRelease } from '../release/release.js';
+import { sha256 } from './helpers/hash.js';
 
-const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
 const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);
 
 async function release(t: Test): Promise<string> {
@@ -37,7 +36,7 @@ t.test('every problem is listed, in path order', async (t) => {
     'missing: /a.txt',
     `size: /b.css is 10 bytes, manifest says ${Buffer.byteLength(CSS)}`,
     'missing: /b.css.gz',
-    `sha256: /c.txt is ${sha('CCCC\n')}, manifest says ${sha('cccc\n')}`,
+    `sha256: /c.txt is ${sha256('CCCC\n')}, manifest says ${sha256('cccc\n')}`,
     'symlink: /d.txt',
     'extra: /extra.txt',
     'extra: /newdir/',

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request, startServer } from './helpers/server.js';
 import { precompress, pseudoRandom } from './helpers/site.js';
-import { LAST_MODIFIED, MTIME, etagFor, expectHeadLikeGet, expectResponse, get, head, setMtime } from './helpers/serving.js';
+import { LAST_MODIFIED, MTIME, expectHeadLikeGet, expectResponse, get, head, setMtime } from './helpers/serving.js';
+import { etagFor } from './helpers/hash.js';
 
 // The groups share nothing (each has its own content tree and server), so they may run side by side.
 t.jobs = 4;

@@ -12,7 +12,7 @@ import { SOAK_FLAGS } from '../dist/cli/soak.js';
 import { renderHtmlReport } from '../dist/load-tests/report/html.js';
 import type { Report, ResourceSample } from '../dist/load-tests/report/model.js';
 import { growthOf, resourceVerdicts } from '../dist/load-tests/soak/verdicts.js';
-import { run } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 
 const MiB = 1048576;
 const DEMO = new URL('../dist/demo-releases/current', import.meta.url).pathname;
@@ -90,11 +90,11 @@ t.test('the report draws memory and descriptors for a soak only', (t) => {
 });
 
 t.test('--help documents every flag; bad flags are refused, named, exit 2', async (t) => {
-  const help = await run(['soak', '--help']);
+  const help = await runCli(['soak', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /^Usage: pi-origin soak /);
   for (const flag of Object.keys(SOAK_FLAGS)) t.match(help.stdout, new RegExp(`^  --${flag}\\b`, 'm'), `--${flag} documented`);
-  t.match((await run(['--help'])).stdout, /^ {2}soak +\S/m, 'listed among the commands');
+  t.match((await runCli(['--help'])).stdout, /^ {2}soak +\S/m, 'listed among the commands');
   const see = " (see 'pi-origin soak --help')\n";
   const cases: [string[], string][] = [
     [['--duration', '2s'], '--duration must be a duration from 10s to 24h, like 30m or 2h (got "2s")'],
@@ -112,7 +112,7 @@ t.test('--help documents every flag; bad flags are refused, named, exit 2', asyn
     [['--target', 'http://[::1]:1/', '--pid', '4194303'], '--pid 4194303: no process 4194303 on this machine (the pid must be the server\'s, on the machine running the soak)'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ];
-  const results = await Promise.all(cases.map(([args]) => run(['soak', ...args], {}, 30_000)));
+  const results = await Promise.all(cases.map(([args]) => runCli(['soak', ...args], {}, 30_000)));
   cases.forEach(([args, message], i) => {
     const r = results[i];
     t.equal(r?.code, 2, args.join(' '));
@@ -124,7 +124,7 @@ t.test('a short soak of pi-origin passes and writes its report', async (t) => {
   const out = t.testdir({});
   // Under tap the server carries coverage hooks too: about 130 MiB after warm-up, falling as V8
   // gives start-up memory back (72 MiB without them, flat within a megabyte over 30 minutes).
-  const r = await run(['soak', '--duration', '20s', '--rate', '200', '--connections', '8', '--out', out], {}, 60_000);
+  const r = await runCli(['soak', '--duration', '20s', '--rate', '200', '--connections', '8', '--out', out], {}, 60_000);
   t.equal(r.code, 0, 'exit 0');
   t.comment(r.stdout);
   t.match(r.stdout, /^pi-origin soak: mixed at 200 req\/s for 20s: PASS$/m);
@@ -169,7 +169,7 @@ t.test('a server that leaks memory and descriptors per request fails, naming bot
   });
   const port = (server.address() as AddressInfo).port;
   const out = t.testdir({});
-  const r = await run(['soak', '--target', `http://[::1]:${port}/`, '--pid', String(process.pid), '--release', DEMO, '--duration', '15s', '--rate', '100', '--connections', '4', '--out', out], {}, 60_000);
+  const r = await runCli(['soak', '--target', `http://[::1]:${port}/`, '--pid', String(process.pid), '--release', DEMO, '--duration', '15s', '--rate', '100', '--connections', '4', '--out', out], {}, 60_000);
   t.equal(r.code, 1, 'exit 1');
   t.comment(r.stderr.split('\n').filter((l) => l.includes('FAIL')).join('\n'));
   t.match(r.stdout, /^pi-origin soak: mixed at 100 req\/s for 15s on http:\/\/\[::1\]:\d+: FAIL$/m);

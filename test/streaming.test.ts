@@ -4,7 +4,6 @@
  * in flight), and files rewritten after indexing answered 503 instead of new bytes under the
  * old validators.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -12,10 +11,9 @@ import t from 'tap';
 import { request, startServer } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { waitFor } from './helpers/wait.js';
+import { etagFor, sha256 } from './helpers/hash.js';
 
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const etagOf = (b: Buffer): string => `"${sha256(b).slice(0, 32)}"`;
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 const BIG = pseudoRandom(5 * 1024 * 1024, 1);
@@ -50,7 +48,7 @@ t.test('a full GET returns the exact bytes', async (t) => {
   const r = await request(port, '/big.bin');
   t.equal(r.status, 200);
   t.equal(r.headers['content-length'], String(BIG.length));
-  t.equal(r.headers['etag'], etagOf(BIG));
+  t.equal(r.headers['etag'], etagFor(BIG));
   t.equal(r.body.length, BIG.length);
   t.equal(sha256(r.body), sha256(BIG));
 });
@@ -131,7 +129,7 @@ t.test('a file rewritten after indexing is answered 503, never new bytes under o
     for (const attempt of [1, 2]) {
       const r = await request(port, `/${name}`);
       t.equal(r.status, 503, `${name} (request ${attempt}): 503`);
-      t.not(r.headers['etag'], etagOf(indexed), `${name} (request ${attempt}): not under the indexed ETag`);
+      t.not(r.headers['etag'], etagFor(indexed), `${name} (request ${attempt}): not under the indexed ETag`);
       t.notOk(r.body.equals(replacement), `${name} (request ${attempt}): not the new bytes`);
       if (r.status === 503) t.equal(r.headers['retry-after'], '1', `${name}: Retry-After`);
     }

@@ -2,7 +2,6 @@
  * Unit tests for scanning a plain content tree into a SiteIndex: what is indexed, what is
  * skipped, precompressed variants, the release id and the hash cache. Imported from the sources.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -10,9 +9,9 @@ import t from 'tap';
 import { releaseIdFor } from '../content/release-id.js';
 import { ScanError, scanTree, type ScanCache } from '../content/scan.js';
 import type { IndexedFile, SiteIndex } from '../content/site-index.js';
+import { sha256 } from './helpers/hash.js';
 import { precompress } from './helpers/site.js';
 
-const sha = (body: string | Buffer): string => createHash('sha256').update(body).digest('hex');
 const paths = (index: SiteIndex): string[] => index.files.map((f) => f.path);
 const fileAt = (index: SiteIndex, path: string): IndexedFile | undefined => index.files.find((f) => f.path === path);
 const SECRET = 'TOP SECRET outside the root\n';
@@ -35,19 +34,19 @@ t.test('indexes files with size, sha256, type and mtime', async (t) => {
     path: '/a.txt',
     file: 'a.txt',
     size: 6,
-    sha256: sha('hello\n'),
+    sha256: sha256('hello\n'),
     mtimeMs: mtime.getTime(),
     ctimeMs: statSync(join(dir, 'a.txt')).ctimeMs,
     type: 'text/plain; charset=utf-8',
     variants: [],
   });
   const cases: [string, string, number, string][] = [
-    ['/index.html', 'text/html; charset=utf-8', 12, sha('<h1>hi</h1>\n')],
-    ['/empty.bin', 'application/octet-stream', 0, sha('')],
-    ['/noext', 'application/octet-stream', 1, sha('x')],
-    ['/style.css', 'text/css; charset=utf-8', 6, sha('body{}')],
-    ['/sub/data.json', 'application/json; charset=utf-8', 7, sha('{"a":1}')],
-    ['/sub/deep/caf\u00e9 menu.txt', 'text/plain; charset=utf-8', 4, sha('menu')],
+    ['/index.html', 'text/html; charset=utf-8', 12, sha256('<h1>hi</h1>\n')],
+    ['/empty.bin', 'application/octet-stream', 0, sha256('')],
+    ['/noext', 'application/octet-stream', 1, sha256('x')],
+    ['/style.css', 'text/css; charset=utf-8', 6, sha256('body{}')],
+    ['/sub/data.json', 'application/json; charset=utf-8', 7, sha256('{"a":1}')],
+    ['/sub/deep/caf\u00e9 menu.txt', 'text/plain; charset=utf-8', 4, sha256('menu')],
   ];
   for (const [path, type, size, hash] of cases) {
     const f = fileAt(index, path);
@@ -98,7 +97,7 @@ t.test('a symlink to a dotfile or into a dot-directory is skipped as the dotfile
   const { index } = await scanTree(root);
   t.same(paths(index), ['/.well-known/security.txt', '/index.html', '/sub/ok.txt', '/sublink/ok.txt', '/wk/security.txt'], 'only links whose target is content');
   t.same(index.skipped, [], 'skipped silently, as the dotfiles themselves are');
-  for (const f of index.files) t.notOk([sha('[core]'), sha('SECRET=1'), sha('no'), sha('blob')].includes(f.sha256), `${f.path} is not a dotfile's bytes`);
+  for (const f of index.files) t.notOk([sha256('[core]'), sha256('SECRET=1'), sha256('no'), sha256('blob')].includes(f.sha256), `${f.path} is not a dotfile's bytes`);
 });
 
 t.test('_headers and _redirects at the root are never content, wherever they are linked from', async (t) => {
@@ -132,10 +131,10 @@ t.test('symlinks: leaving the root is skipped, inside the root is followed', asy
   t.same(paths(index), ['/index.html', '/link-in.html', '/sub/page.txt', '/sub/up-in.html']);
   t.same([...index.skipped].sort(), ['dangling.txt', 'dir-out', 'link-out-abs.txt', 'link-out.txt', 'prefix.txt', 'sub/deep-out.txt']);
   const linked = fileAt(index, '/link-in.html');
-  t.equal(linked?.sha256, sha('home'));
+  t.equal(linked?.sha256, sha256('home'));
   t.equal(linked?.size, 4);
   t.equal(linked?.type, 'text/html; charset=utf-8');
-  for (const f of index.files) t.not(f.sha256, sha(SECRET), `${f.path} is not the secret`);
+  for (const f of index.files) t.not(f.sha256, sha256(SECRET), `${f.path} is not the secret`);
 });
 
 t.test('a symlinked directory inside the root is followed, and the real directory is still indexed', async (t) => {
@@ -236,22 +235,22 @@ t.test('the cache avoids re-hashing unchanged files', async (t) => {
   const first = await scanTree(dir);
   t.same([...first.cache.keys()].sort(), ['a.txt', 'b.txt']);
   const entry = first.cache.get('a.txt');
-  t.equal(entry?.sha256, sha('alpha'));
+  t.equal(entry?.sha256, sha256('alpha'));
 
   const fake = 'f'.repeat(64);
   const doctored: ScanCache = new Map(first.cache);
   doctored.set('a.txt', { sig: entry?.sig as string, sha256: fake });
   const second = await scanTree(dir, { cache: doctored });
   t.equal(fileAt(second.index, '/a.txt')?.sha256, fake, 'same signature: the cached hash is reused, the file is not read');
-  t.equal(fileAt(second.index, '/b.txt')?.sha256, sha('beta'));
+  t.equal(fileAt(second.index, '/b.txt')?.sha256, sha256('beta'));
   t.equal(second.cache.get('a.txt')?.sha256, fake, 'carried into the next cache');
 
   const wrongSig: ScanCache = new Map([['a.txt', { sig: 'not-the-signature', sha256: fake }]]);
-  t.equal(fileAt((await scanTree(dir, { cache: wrongSig })).index, '/a.txt')?.sha256, sha('alpha'), 'a different signature is re-hashed');
+  t.equal(fileAt((await scanTree(dir, { cache: wrongSig })).index, '/a.txt')?.sha256, sha256('alpha'), 'a different signature is re-hashed');
 
   writeFileSync(join(dir, 'a.txt'), 'ALPHA!');
   const third = await scanTree(dir, { cache: doctored });
-  t.equal(fileAt(third.index, '/a.txt')?.sha256, sha('ALPHA!'), 'a changed file is re-hashed');
+  t.equal(fileAt(third.index, '/a.txt')?.sha256, sha256('ALPHA!'), 'a changed file is re-hashed');
   t.equal(third.cache.has('gone.txt'), false);
 });
 
@@ -262,10 +261,10 @@ t.test('the cache remembers variant verdicts', async (t) => {
   const first = await scanTree(dir);
   t.same(fileAt(first.index, '/x.txt')?.variants.map((v) => v.encoding), ['br', 'gzip']);
   const br = first.cache.get('x.txt.br');
-  t.equal(br?.variantOf?.get(`x.txt\0${sha(body)}`), true, 'the verdict is cached under the source and its hash');
+  t.equal(br?.variantOf?.get(`x.txt\0${sha256(body)}`), true, 'the verdict is cached under the source and its hash');
   // A cached negative verdict for an unchanged variant is believed without decompressing.
   const doctored: ScanCache = new Map(first.cache);
-  doctored.set('x.txt.br', { sig: br?.sig as string, sha256: br?.sha256 as string, variantOf: new Map([[`x.txt\0${sha(body)}`, false]]) });
+  doctored.set('x.txt.br', { sig: br?.sig as string, sha256: br?.sha256 as string, variantOf: new Map([[`x.txt\0${sha256(body)}`, false]]) });
   const second = await scanTree(dir, { cache: doctored });
   t.same(fileAt(second.index, '/x.txt')?.variants.map((v) => v.encoding), ['gzip']);
 });

@@ -3,7 +3,6 @@
  * a root given as a symlink follows `current -> releaseN` being re-pointed atomically, and no
  * response during a swap mixes one version's headers with another version's bytes.
  */
-import { createHash } from 'node:crypto';
 import { renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,10 +10,9 @@ import { scanTree } from '../dist/content/scan.js';
 import { request, startServer, type RawResponse } from './helpers/server.js';
 import { pseudoRandom } from './helpers/site.js';
 import { waitFor } from './helpers/wait.js';
+import { etagFor, sha256 } from './helpers/hash.js';
 
 
-const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const etagOf = (b: Buffer | string): string => `"${sha256(b).slice(0, 32)}"`;
 
 t.test('files added, rewritten and deleted under a watched root', async (t) => {
   const dir = t.testdir({ 'a.txt': 'alpha\n', 'b.txt': 'bravo\n', 'rw.txt': 'first version\n' });
@@ -40,21 +38,21 @@ t.test('files added, rewritten and deleted under a watched root', async (t) => {
       return res.status === 200 ? res : undefined;
     });
     t.equal(r.body.toString(), 'brand new\n');
-    t.equal(r.headers['etag'], etagOf('brand new\n'));
+    t.equal(r.headers['etag'], etagFor('brand new\n'));
     t.not(node.releaseId(), release0, 'a new release id');
     t.equal((await request(port, '/_origin/health')).body.toString(), `ok ${node.releaseId()}\n`);
   });
 
   t.test('a rewritten file changes its bytes and ETag', async (t) => {
     const before = await request(port, '/rw.txt');
-    t.equal(before.headers['etag'], etagOf('first version\n'));
+    t.equal(before.headers['etag'], etagFor('first version\n'));
     writeFileSync(join(dir, 'rw.txt'), 'the second, longer version\n');
     const r = await waitFor('/rw.txt to change', async () => {
       const res = await request(port, '/rw.txt');
       return res.status === 200 && res.headers['etag'] !== before.headers['etag'] ? res : undefined;
     });
     t.equal(r.body.toString(), 'the second, longer version\n');
-    t.equal(r.headers['etag'], etagOf('the second, longer version\n'));
+    t.equal(r.headers['etag'], etagFor('the second, longer version\n'));
     t.equal(r.headers['content-length'], String('the second, longer version\n'.length));
   });
 
@@ -133,7 +131,7 @@ t.test('a root given as a symlink follows the link being re-pointed', async (t) 
 
   t.test('no response mixes versions while swapping', async (t) => {
     const expected = new Map<string, string>();
-    for (const v of [v1, v2]) for (const b of [v.small, v.big]) expected.set(etagOf(b), sha256(b));
+    for (const v of [v1, v2]) for (const b of [v.small, v.big]) expected.set(etagFor(b), sha256(b));
     const problems: string[] = [];
     const seen = new Map<string, number>();
     let stop = false;

@@ -4,13 +4,12 @@
  * the release's manifest and files, Content-Range and the slice for a 206. autocannon counts
  * responses but never looks at bodies; this is the client for "no wrong body, ever".
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Manifest } from '../../dist/release/manifest.js';
+import { etagFor, sha256 } from './hash.js';
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** Bytes and ETag of one representation of one file of one release. */
 interface Known {
@@ -132,7 +131,7 @@ function check(o: LoadOptions, path: string, sent: Record<string, string>, r: Ra
   const known = o.content.get(release, path, encoding);
   if (known === undefined) {
     // A release this client was not told about: at least the body must hash to its ETag.
-    return r.status === 200 && `"${sha256(r.body).slice(0, 32)}"` === etag ? undefined : `${what}: unknown release and representation ${encoding}`;
+    return r.status === 200 && etagFor(r.body) === etag ? undefined : `${what}: unknown release and representation ${encoding}`;
   }
   const [, wantStart, wantEnd] = /^bytes=(\d+)-(\d+)$/.exec(sent['Range'] ?? '') ?? [];
   if (etag !== known.etag) return `${what}: ETag ${etag}, the release says ${known.etag}`;
@@ -144,8 +143,12 @@ function check(o: LoadOptions, path: string, sent: Record<string, string>, r: Ra
   return r.body.equals(known.bytes.subarray(start, end + 1)) ? undefined : `${what}: the slice does not match the release's bytes`;
 }
 
-/** Starts `loops` request loops; `stop()` ends them after their current request and summarises. */
-export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
+/**
+ * Starts `loops` request loops; `stop()` ends them after their current request and summarises.
+ * `answeredSince(at)` counts the answers to requests sent after `at` (ms), so a test can wait for
+ * load in a phase instead of sleeping through it.
+ */
+export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number; stop(): Promise<LoadSummary> } {
   const agent = new Agent({ keepAlive: true, maxSockets: o.loops });
   const statuses = new Map<number, number>();
   const releases = new Map<string, number>();
@@ -178,6 +181,7 @@ export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
   };
   const loops = Array.from({ length: o.loops }, (_, i) => loop(i));
   return {
+    answeredSince: (at) => timeline.reduce((n, [started]) => (started > at ? n + 1 : n), 0),
     async stop() {
       running = false;
       await Promise.all(loops);

@@ -34,12 +34,12 @@ export function start(args: readonly string[], env: Record<string, string> = {},
 }
 
 /**
- * Runs to completion (killed after `ms`, which fails the exit-code assertions). The default is a
+ * Runs the CLI to completion (killed after `ms`, which fails the exit-code assertions). The default is a
  * guard against a hung CLI, not a speed test: a cluster command runs ansible-inventory (a few
  * seconds on a loaded machine), and several at once on two busy cores take their time.
  * `wrapper` runs the CLI inside another command (e.g. `nsenter --net=...`).
  */
-export function run(args: readonly string[], env: Record<string, string> = {}, ms = 90_000, wrapper: readonly string[] = []): Promise<Result> {
+export function runCli(args: readonly string[], env: Record<string, string> = {}, ms = 90_000, wrapper: readonly string[] = []): Promise<Result> {
   const p = start(args, env, wrapper);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
   return p.result.finally(() => clearTimeout(timer));

@@ -62,6 +62,18 @@ export interface ThreeOrigins {
 }
 
 /**
+ * What both browsers must show for {@link startThreeOrigins}' cluster, per row: name, address,
+ * port, health and release, in inventory order.
+ */
+export function threeOriginRows(o: Pick<ThreeOrigins, 'n1' | 'n2' | 'n3' | 'same' | 'other'>): string[][] {
+  return [
+    ['node1', '::1', `port ${o.n1.port}`, 'ok', o.same],
+    ['node2', '::1', `port ${o.n2.port}`, 'ok', o.same],
+    ['node3', '::1', `port ${o.n3.port}`, 'ok', o.other],
+  ];
+}
+
+/**
  * The browser tests' cluster: origins on [::1] serving `dir`/a, b and c. node2 is a process of
  * its own, so that it can be killed; node1 and node3 run in the test.
  */

@@ -1,5 +1,4 @@
 /** Small helpers for test/serving.test.ts: fixed mtimes, expected validators, exact header checks. */
-import { createHash } from 'node:crypto';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -12,11 +11,6 @@ export const LAST_MODIFIED = 'Mon, 04 Mar 2024 05:06:07 GMT';
 /** Sets the mtime (and atime) of each `dir/name`. */
 export function setMtime(dir: string, names: readonly string[], when: Date = MTIME): void {
   for (const name of names) utimesSync(join(dir, name), when, when);
-}
-
-/** The documented ETag: the quoted first 32 hex digits of the bytes' sha256. */
-export function etagFor(bytes: Buffer | string): string {
-  return `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
 }
 
 export function get(port: number, path: string, headers: Readonly<Record<string, string>> = {}): Promise<RawResponse> {
