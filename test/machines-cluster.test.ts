@@ -15,7 +15,7 @@ import { buildRelease } from '../dist/content/release.js';
 import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
 import { checkedLoad, ReleaseContent } from './helpers/checked-load.js';
 import { pseudoRandom } from './helpers/site.js';
-import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT, summaryTable } from './helpers/cluster.js';
+import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT } from './helpers/cluster.js';
 import { until } from './helpers/wait.js';
 import { createMachineRig, type Machine } from './rig/machines.js';
 
@@ -88,6 +88,8 @@ writeFileSync(
     `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
     `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
     `        origin_node_extra_args: ${json(['--access-log', '/var/log/pi-origin/access.log'])}`,
+    // vm.* belongs to the host's kernel: read-only in these containers, so the role must skip it.
+    `        origin_node_sysctls: ${json({ 'net.core.somaxconn': 4096, 'net.ipv4.tcp_fin_timeout': 15, 'vm.swappiness': 10 })}`,
     `        origin_release_controller_node: ${json(process.execPath)}`,
     '    proxies:',
     '      hosts:',
@@ -138,6 +140,7 @@ t.test('provision in real mode: Debian packages, unit, nftables, HAProxy 3.0 on 
     t.match(await sh(n, 'dpkg-query -W -f "\\${Package} \\${Version}\\n" nodejs rsync'), /^nodejs 20\.\d+.*\nrsync \d/, `${n.name}: Debian's nodejs 20 and rsync installed`);
     t.equal(await sh(n, 'systemctl is-enabled pi-origin nftables'), 'enabled\nenabled\n', `${n.name}: pi-origin and nftables enabled`);
     t.match(await sh(n, 'nft list table inet pi_origin'), /udp sport 547 udp dport 546/, `${n.name}: the ruleset is live`);
+    t.match(await sh(n, 'cat /etc/resolv.conf'), /^nameserver 2001:4860:4860::6464\nnameserver 2001:4860:4860::64\n/m, `${n.name}: no NetworkManager or resolved here, so the role wrote resolv.conf`);
   }
   t.match(await sh(proxy, 'haproxy -v | head -1'), /version 3\.0\./, 'the proxy runs Debian 13\'s HAProxy 3.0');
   t.match(await sh(proxy, 'ss -Hltn'), /\[::\]:80\s/, 'HAProxy listens on [::]:80');
@@ -175,11 +178,33 @@ t.test('the first rollout on minimal nodes: rsync there, host keys checked, the 
   t.match(await sh(node1, 'sleep 1.5; cat /var/log/pi-origin/access.log; stat -c %U /var/log/pi-origin'), /GET \/notes\.txt HTTP\/1\.1" 200[\s\S]*pi-origin\n$/, 'the access log is written under the unit (LogsDirectory)');
 });
 
-t.test('a second provision changes nothing', async (t) => {
-  const r = await cluster(['provision']);
+t.test('a second provision changes nothing; sysctls applied, what the container may not change skipped with its reason', async (t) => {
+  const r = await playbook('provision.yml', []);
   t.equal(r.code, 0, `provision again exits 0 (${r.ms} ms)`, out(r));
-  const table = summaryTable(r.stdout);
-  t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `changed=0 on ${[...table.keys()].join(', ')}`);
+  const table = recap(r.stdout);
+  t.same(
+    rig.machines.map((m) => [m.name, table.get(m.name)?.changed]),
+    rig.machines.map((m) => [m.name, 0]),
+    'changed=0 on every node and the proxy',
+  );
+  for (const n of rig.nodes) {
+    t.match(r.stdout, new RegExp(`${n.name} is a container \\(systemd-nspawn\\): skipping vm\\.swappiness, read-only here`), `${n.name}: vm.swappiness skipped, saying why`);
+    t.equal(await sh(n, 'sysctl -n net.core.somaxconn net.ipv4.tcp_fin_timeout; grep -c swappiness /etc/sysctl.d/90-pi-origin.conf || true'), '4096\n15\n0\n', `${n.name}: net.* applied, vm.swappiness neither set nor written for the next boot`);
+  }
+  const verify = await sh(node1, 'systemd-analyze verify --man=no /etc/systemd/system/pi-origin.service && echo verified');
+  t.equal(verify, 'verified\n', 'the rendered unit passes systemd-analyze verify (the role runs it too)');
+});
+
+t.test('a unit that never becomes ready fails provision, naming the node', async (t) => {
+  const bad = join(work, 'never-ready.json');
+  writeFileSync(bad, json({ origin_node_extra_args: ['--no-such-option'], origin_node_ready_timeout: 8 }));
+  const r = await cluster(['provision', '--limit', 'node1', '-e', `@${bad}`]);
+  t.not(r.code, 0, 'provision fails');
+  t.match(r.stdout, /stopped: node1 failed at Fail when pi-origin does not become ready: node1: pi-origin did not serve release [0-9a-f]{12} on http:\/\/\[::1\]:8080 within origin_node_ready_timeout=8s/, 'the summary names the node, the release and the wait');
+  t.match(r.stdout, /--no-such-option/, "with the server's own complaint from the journal");
+  const fixed = await cluster(['provision', '--limit', 'node1']);
+  t.equal(fixed.code, 0, 'provision with the right options passes, after the server is ready', out(fixed));
+  t.equal(await health(node1), `200 ok ${A.id}`, 'node1 serves A again');
 });
 
 t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 replies and RAs accepted', async (t) => {
@@ -297,6 +322,26 @@ t.test('rollback, deregister and register on the machines', async (t) => {
   t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
   const again = await cluster(['provision', '--limit', 'proxy1']);
   t.equal(again.code, 0, 'the proxy still passes its state check after register/deregister', out(again));
+});
+
+t.test('DNS64 resolvers survive NetworkManager and systemd-resolved, which own resolv.conf', async (t) => {
+  // Raspberry Pi OS runs NetworkManager; some images run systemd-resolved. Both rewrite
+  // /etc/resolv.conf when a link or lease changes, so the role hands them the resolvers instead.
+  const install = (m: Machine, pkg: string): Promise<string> => sh(m, `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null 2>&1 && systemctl is-active ${pkg === 'network-manager' ? 'NetworkManager' : pkg}`);
+  t.same(await Promise.all([install(node3, 'network-manager'), install(node2, 'systemd-resolved')]), ['active\n', 'active\n'], 'NetworkManager runs on node3, systemd-resolved on node2');
+  const r = await cluster(['provision', '--limit', 'node2,node3']);
+  t.equal(r.code, 0, 'provision passes', out(r));
+  const servers = /nameserver 2001:4860:4860::6464\nnameserver 2001:4860:4860::64\n/;
+  const nm = 'cat /etc/resolv.conf';
+  t.match(await sh(node3, nm), new RegExp(`^# Generated by NetworkManager\\n${servers.source}`), 'node3: NetworkManager wrote the DNS64 resolvers to resolv.conf itself');
+  // What used to happen to the role's file: NetworkManager rewrites it on its next DNS update.
+  await sh(node3, 'echo "nameserver 192.0.2.53" > /etc/resolv.conf; systemctl restart NetworkManager');
+  t.ok(await until(async () => servers.test(await sh(node3, nm)), 10000), 'node3: after resolv.conf was overwritten and NetworkManager restarted, the resolvers are back');
+  const resolved = 'grep ^nameserver /run/systemd/resolve/resolv.conf; readlink /etc/resolv.conf';
+  t.equal(await sh(node2, resolved), 'nameserver 2001:4860:4860::6464\nnameserver 2001:4860:4860::64\n../run/systemd/resolve/stub-resolv.conf\n', 'node2: systemd-resolved uses the DNS64 resolvers (drop-in), resolv.conf stays its stub');
+  await sh(node2, 'systemctl restart systemd-resolved');
+  t.equal(await sh(node2, resolved), 'nameserver 2001:4860:4860::6464\nnameserver 2001:4860:4860::64\n../run/systemd/resolve/stub-resolv.conf\n', 'node2: and after a restart');
+  t.equal(await health(node3), `200 ok ${A.id}`, 'node3 still serves');
 });
 
 t.test('times', (t) => {
