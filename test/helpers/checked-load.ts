@@ -144,8 +144,11 @@ function check(o: LoadOptions, path: string, sent: Record<string, string>, r: Ra
   return r.body.equals(known.bytes.subarray(start, end + 1)) ? undefined : `${what}: the slice does not match the release's bytes`;
 }
 
-/** Starts `loops` request loops; `stop()` ends them after their current request and summarises. */
-export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
+/**
+ * Starts `loops` request loops; `count()` is the requests answered or failed so far (to wait for
+ * load instead of for time); `stop()` ends them after their current request and summarises.
+ */
+export function checkedLoad(o: LoadOptions): { count(): number; stop(): Promise<LoadSummary> } {
   const agent = new Agent({ keepAlive: true, maxSockets: o.loops });
   const statuses = new Map<number, number>();
   const releases = new Map<string, number>();
@@ -178,6 +181,7 @@ export function checkedLoad(o: LoadOptions): { stop(): Promise<LoadSummary> } {
   };
   const loops = Array.from({ length: o.loops }, (_, i) => loop(i));
   return {
+    count: () => requests,
     async stop() {
       running = false;
       await Promise.all(loops);
