@@ -8,7 +8,7 @@
  * HAProxy. Needs root, debootstrap, systemd-container, ansible; ~5 min here.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildRelease } from '../dist/content/release.js';
@@ -363,6 +363,25 @@ t.test('rollback, deregister and register on the machines', async (t) => {
   const reg = await cluster(['register', 'node3']);
   t.equal(reg.code, 0, 'register node3 exits 0', out(reg));
   t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
+});
+
+t.test('a software upgrade of node3 behind HAProxy: drained, new artifact, ready, back UP, no request lost', async (t) => {
+  const artifact2 = join(work, 'pi-origin-2.tgz');
+  const built2 = await run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', artifact2, '--arch', process.arch], { env: process.env });
+  t.equal(built2.code, 0, 'a second artifact (another checksum)', out(built2));
+  const version = createHash('sha1').update(readFileSync(artifact2)).digest('hex').slice(0, 12);
+  const pidBefore = await sh(node3, 'systemctl show -p MainPID --value pi-origin');
+  const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops: 4 });
+  const r = await playbook('upgrade.yml', ['--limit', 'node3', '-e', json({ origin_node_artifact: artifact2 })]);
+  const summary = await load.stop();
+  times.push(`upgrade of node3 (drain, install, restart, ready, enable): ${r.ms} ms`);
+  t.equal(r.code, 0, `upgrade.yml --limit node3 exits 0 (${r.ms} ms)`, out(r));
+  t.equal(await sh(node3, 'readlink /opt/pi-origin/current'), `releases-app/${version}\n`, 'node3 runs the new artifact');
+  t.not(await sh(node3, 'systemctl show -p MainPID --value pi-origin'), pidBefore, 'in a new server process');
+  t.equal(await health(node3), `200 ok ${A.id}`, 'serving the same release');
+  t.equal((await proxyStat()).get('node3')?.status, 'UP', 'and UP in HAProxy');
+  t.ok(summary.requests > 0, `${summary.requests} requests through the proxy during the upgrade`);
+  t.same(summary.problems.slice(0, 5), [], `0 failed requests (${summary.problems.length} of ${summary.requests})`);
 });
 
 t.test('times', (t) => {
