@@ -23,7 +23,8 @@ const PREFIX = 'pimc';
 const SUBNET = 'fd00:cafe:0:92';
 const PORT = 8080;
 
-t.setTimeout(20 * 60_000);
+// A bound on a hang, not on speed: on a machine shared with other test runs this file has taken 20 min.
+t.setTimeout(35 * 60_000);
 
 const started = Date.now();
 const rig = await createMachineRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
@@ -251,13 +252,17 @@ t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 repl
   const v4 = await run('/usr/bin/python3', ['-c', 'import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n  s.connect(("192.0.2.12",22)); print("open")\nexcept Exception as e: print(type(e).__name__)']);
   t.equal(v4.stdout.trim(), 'TimeoutError', 'IPv4 to sshd on node2 is dropped (no answer, not even a reset)');
   const v4http = await run('/usr/bin/python3', ['-c', `import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n  s.connect(("192.0.2.12",${PORT})); print("open")\nexcept Exception as e: print(type(e).__name__)`]);
-  t.equal(v4http.stdout.trim(), 'TimeoutError', 'IPv4 to the HTTP port is dropped');
-  // Behind the firewall too (loopback is let through): the server has no IPv4 socket at all.
-  t.equal(await sh(node2, `ss -Hltn sport = :${PORT} | awk '{print $4}'`), `[::]:${PORT}\n`, 'the server listens on [::] only');
-  const lo4 = await sh(node2, `/usr/bin/python3 -c 'import socket\ntry:\n  socket.create_connection(("127.0.0.1", ${PORT}), 2); print("open")\nexcept Exception as e: print(type(e).__name__)'`);
-  t.equal(lo4.trim(), 'ConnectionRefusedError', 'IPv4 on the node itself is refused (an IPv6-only socket, --ipv6-only)');
-  const lo6 = await sh(node2, `/usr/bin/python3 -c 'import socket\nsocket.create_connection(("::1", ${PORT}), 2); print("open")'`);
-  t.equal(lo6.trim(), 'open', 'while IPv6 on the node itself connects');
+  // No answer at all: a timeout, or this host giving up on a neighbour that says nothing.
+  t.match(v4http.stdout.trim(), /^(TimeoutError|OSError)$/, `IPv4 to the HTTP port is dropped (${v4http.stdout.trim()})`);
+  // Behind the firewall too (loopback is let through): the server answers nothing over IPv4. Its
+  // [::] socket is dual-stack (uWS sets no IPV6_V6ONLY), so --ipv6-only closes IPv4-mapped peers.
+  const lo4 = await sh(
+    node2,
+    `/usr/bin/python3 -c 'import socket\ntry:\n  s = socket.create_connection(("127.0.0.1", ${PORT}), 2)\n  s.sendall(b"GET /_origin/health HTTP/1.1\\r\\nHost: n\\r\\n\\r\\n")\n  print("answered" if s.recv(100) else "closed")\nexcept ConnectionRefusedError: print("refused")\nexcept ConnectionResetError: print("closed")'`,
+  );
+  t.match(lo4.trim(), /^(closed|refused)$/, `IPv4 on the node itself gets no HTTP answer (${lo4.trim()})`);
+  const lo6 = await sh(node2, `/usr/bin/python3 -c 'import socket\ns = socket.create_connection(("::1", ${PORT}), 2)\ns.sendall(b"GET /_origin/health HTTP/1.1\\r\\nHost: n\\r\\n\\r\\n")\nprint(s.recv(12).decode())'`);
+  t.equal(lo6.trim(), 'HTTP/1.1 200', 'while IPv6 on the node itself is answered');
   // A source outside origin_node_http_allow and ssh_allow.
   await run('ip', ['addr', 'add', 'fd0f::1/128', 'dev', rig.bridge, 'nodad']);
   await sh(node2, `ip -6 route add fd0f::1/128 via ${rig.gateway}`);
