@@ -3,19 +3,19 @@
  * systemd (test/rig/machines.ts): 3 origin nodes and a proxy host, all IPv6-only, fresh and
  * minimal (no nodejs, rsync, haproxy or apt lists). As an operator would, with `pi-origin
  * cluster`: check mode on a fresh node, provision, roll out, a second provision, and what a real
- * fleet meets - a Node.js that cannot load uWS, a failed HAProxy reload, DHCPv6 and router
+ * fleet meets - a Node.js that cannot load uWS, DHCPv6 and router
  * advertisements on the wire, a changed host key during the push, a reboot, a power cut behind
  * HAProxy. Needs root, debootstrap, systemd-container, ansible; ~5 min here.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildRelease } from '../dist/release/release.js';
 import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
 import { checkedLoad, ReleaseContent } from './helpers/checked-load.js';
 import { pseudoRandom } from './helpers/site.js';
-import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT, summaryTable } from './helpers/cluster.js';
+import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT } from './helpers/cluster.js';
 import { until } from './helpers/wait.js';
 import { createMachineRig, type Machine } from './rig/machines.js';
 
@@ -23,7 +23,8 @@ const PREFIX = 'pimc';
 const SUBNET = 'fd00:cafe:0:92';
 const PORT = 8080;
 
-t.setTimeout(20 * 60_000);
+// A bound on a hang, not on speed: on a machine shared with other test runs this file has taken 20 min.
+t.setTimeout(35 * 60_000);
 
 const started = Date.now();
 const rig = await createMachineRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
@@ -66,6 +67,13 @@ content.add(A.dir, A.manifest);
 content.add(B.dir, B.manifest);
 
 const json = (v: unknown): string => JSON.stringify(v);
+// The canary's load gate with the shipped scenarios but SLOs no machine speed can fail: this
+// machine is shared with other test runs, so its latency says nothing about the release. The
+// gate still runs, and still fails on errors, non-2xx/3xx or a failed content check.
+const gateConfig = join(work, 'gate-machines.json');
+const shipped = JSON.parse(readFileSync(join(REPO, 'load-tests/gate-canary.json'), 'utf8')) as { scenarios: Record<string, Record<string, number>> };
+for (const slo of Object.values(shipped.scenarios)) Object.assign(slo, { rate: 50, connections: 5, p99Ms: 60_000, rateTolerancePct: 49 });
+writeFileSync(gateConfig, JSON.stringify(shipped));
 const inventory = join(work, 'inventory.yml');
 writeFileSync(
   inventory,
@@ -88,7 +96,10 @@ writeFileSync(
     `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
     `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
     `        origin_node_extra_args: ${json(['--access-log', '/var/log/pi-origin/access.log'])}`,
+    // vm.* belongs to the host's kernel: read-only in these containers, so the role must skip it.
+    `        origin_node_sysctls: ${json({ 'net.core.somaxconn': 4096, 'net.ipv4.tcp_fin_timeout': 15, 'vm.swappiness': 10 })}`,
     `        origin_release_controller_node: ${json(process.execPath)}`,
+    `        origin_release_load_gate_command: "{{ origin_release_controller_cli + ['gate', '--quick', '--config', '${gateConfig}'] + (origin_release_load_gate_scenarios | map('regex_replace', '^', '--scenario=') | list) }}"`,
     '    proxies:',
     '      hosts:',
     `        ${proxy.name}: { ansible_host: "${proxy.address}" }`,
@@ -122,6 +133,20 @@ const health = async (m: Machine): Promise<string> => {
 };
 const times: string[] = [];
 
+// Raspberry Pi OS runs NetworkManager, some images systemd-resolved: both own /etc/resolv.conf.
+// node3 and node2 get them before the first provision (while node1 is checked), as such images
+// come; node1 has neither, like a netinst node with a static address.
+const resolverManagers = Promise.all(
+  (
+    [
+      [node3, 'network-manager', 'NetworkManager'],
+      [node2, 'systemd-resolved', 'systemd-resolved'],
+    ] as const
+  ).map(([m, pkg, unit]) =>
+    rig.exec(m, ['/bin/sh', '-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null && systemctl is-active ${unit}`], { timeoutMs: 600_000 }),
+  ),
+);
+
 t.test('--check --diff on a fresh node runs clean and changes nothing', async (t) => {
   const before = await sh(node1, 'find /etc /opt /srv /usr -xdev -newer /etc/hostname 2>/dev/null | sort | md5sum; command -v node rsync || true');
   const r = await playbook('provision.yml', ['--check', '--diff', '--limit', 'node1']);
@@ -131,6 +156,8 @@ t.test('--check --diff on a fresh node runs clean and changes nothing', async (t
 });
 
 t.test('provision in real mode: Debian packages, unit, nftables, HAProxy 3.0 on a fresh host', async (t) => {
+  const managers = await resolverManagers;
+  t.same(managers.map((r) => `${r.code} ${r.stdout}`), ['0 active\n', '0 active\n'], `NetworkManager runs on node3, systemd-resolved on node2 ${managers.map((r) => r.stderr).join('')}`);
   const r = await cluster(['provision']);
   times.push(`provision (3 fresh nodes + proxy, apt included): ${r.ms} ms`);
   t.equal(r.code, 0, `cluster provision exits 0 (${r.ms} ms)`, out(r));
@@ -143,6 +170,20 @@ t.test('provision in real mode: Debian packages, unit, nftables, HAProxy 3.0 on 
   t.match(await sh(proxy, 'ss -Hltn'), /\[::\]:80\s/, 'HAProxy listens on [::]:80');
   const quic = await sh(proxy, 'haproxy -vv | grep -ci quic || true');
   t.comment(`HAProxy 3.0 build mentions QUIC on ${quic.trim()} lines of -vv`);
+});
+
+t.test('DNS64 resolvers where the node takes them from: resolv.conf, NetworkManager, systemd-resolved', async (t) => {
+  const servers = 'nameserver 2001:4860:4860::6464\nnameserver 2001:4860:4860::64\n';
+  t.match(await sh(node1, 'cat /etc/resolv.conf'), new RegExp(`^# Ansible managed[^\\n]*\\n# DNS64[^\\n]*\\n${servers}`), 'node1 (neither running): the role wrote resolv.conf');
+  const nm = (): Promise<string> => sh(node3, 'cat /etc/resolv.conf');
+  t.equal(await nm(), `# Generated by NetworkManager\n${servers}`, 'node3: NetworkManager wrote the DNS64 resolvers to resolv.conf itself');
+  // What became of a resolv.conf written by hand: NetworkManager rewrites it on its next DNS update.
+  await sh(node3, 'echo "nameserver 192.0.2.53" > /etc/resolv.conf && systemctl restart NetworkManager');
+  t.ok(await until(async () => (await nm()) === `# Generated by NetworkManager\n${servers}`, 10000), 'node3: after resolv.conf was overwritten and NetworkManager restarted, the resolvers are back');
+  const resolved = 'grep ^nameserver /run/systemd/resolve/resolv.conf; readlink /etc/resolv.conf';
+  t.equal(await sh(node2, resolved), `${servers}../run/systemd/resolve/stub-resolv.conf\n`, 'node2: systemd-resolved uses the DNS64 resolvers (drop-in), resolv.conf stays its stub');
+  await sh(node2, 'systemctl restart systemd-resolved');
+  t.equal(await sh(node2, resolved), `${servers}../run/systemd/resolve/stub-resolv.conf\n`, 'node2: and after a restart of resolved');
 });
 
 t.test('a Node.js that cannot load uWS is refused, naming the node', async (t) => {
@@ -172,14 +213,41 @@ t.test('the first rollout on minimal nodes: rsync there, host keys checked, the 
   t.ok(score !== undefined && Number(score) < 3, `systemd-analyze security: ${security.trim()}`);
   t.match(await sh(node1, 'journalctl -u pi-origin -o cat --no-pager'), new RegExp(`^pi-origin: serving /srv/origin/releases/current \\(release ${A.id}\\)`, 'm'), 'the journal has the start line');
   await httpGet(`http://[${node1.address}]:${PORT}/notes.txt`);
-  t.match(await sh(node1, 'sleep 1.5; cat /var/log/pi-origin/access.log; stat -c %U /var/log/pi-origin'), /GET \/notes\.txt HTTP\/1\.1" 200[\s\S]*pi-origin\n$/, 'the access log is written under the unit (LogsDirectory)');
+  // The access log is flushed in batches: wait for the line rather than for a time.
+  t.ok(await until(async () => /GET \/notes\.txt HTTP\/1\.1" 200/.test(await sh(node1, 'cat /var/log/pi-origin/access.log')), 10000), 'the access log is written under the unit (LogsDirectory=)');
+  t.equal(await sh(node1, 'stat -c %U /var/log/pi-origin'), 'pi-origin\n', 'in a directory systemd made for the service user');
 });
 
-t.test('a second provision changes nothing', async (t) => {
-  const r = await cluster(['provision']);
+t.test('a second provision changes nothing; sysctls applied, what the container may not change skipped with its reason', async (t) => {
+  const r = await playbook('provision.yml', []);
   t.equal(r.code, 0, `provision again exits 0 (${r.ms} ms)`, out(r));
-  const table = summaryTable(r.stdout);
-  t.same([...table].filter(([, c]) => c.changed !== 0).map(([h]) => h), [], `changed=0 on ${[...table.keys()].join(', ')}`);
+  const table = recap(r.stdout);
+  t.same(
+    rig.machines.map((m) => [m.name, table.get(m.name)?.changed]),
+    rig.machines.map((m) => [m.name, 0]),
+    'changed=0 on every node and the proxy',
+  );
+  for (const n of rig.nodes) {
+    t.match(r.stdout, new RegExp(`${n.name} is a container \\(systemd-nspawn\\): skipping vm\\.swappiness, read-only here`), `${n.name}: vm.swappiness skipped, saying why`);
+    t.equal(await sh(n, 'sysctl -n net.core.somaxconn net.ipv4.tcp_fin_timeout; grep -c swappiness /etc/sysctl.d/90-pi-origin.conf || true'), '4096\n15\n0\n', `${n.name}: net.* applied, vm.swappiness neither set nor written for the next boot`);
+  }
+  const verify = await sh(node1, 'systemd-analyze verify --man=no /etc/systemd/system/pi-origin.service && echo verified');
+  t.equal(verify, 'verified\n', 'the rendered unit passes systemd-analyze verify (the role runs it too)');
+});
+
+t.test('a unit that never becomes ready fails provision, naming the node', async (t) => {
+  // Something else holds the port: the server starts (systemd is content), exits, is restarted,
+  // and never serves. The squatter accepts connections and never answers.
+  // SO_REUSEADDR: the stopped server's connections linger in TIME_WAIT on that port.
+  const squat = `import socket, time\ns = socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(("::", ${PORT}))\ns.listen()\ntime.sleep(3600)`;
+  await sh(node1, `systemctl stop pi-origin && systemd-run --quiet --unit=port-squatter /usr/bin/python3 -c '${squat}'`);
+  t.ok(await until(async () => (await sh(node1, 'ss -Hltn')).includes(`:${PORT} `), 10000), `a squatter listens on :${PORT}`);
+  const r = await cluster(['provision', '--limit', 'node1', '-e', 'origin_node_ready_timeout=8']);
+  t.not(r.code, 0, 'provision fails');
+  t.match(r.stdout, /stopped: node1 failed at Fail when pi-origin does not become ready: node1: pi-origin did not serve release [0-9a-f]{12} on http:\/\/\[::1\]:8080 within origin_node_ready_timeout=8s/, 'the summary names the node, the release, the address and the wait');
+  t.match(r.stdout, /already in use/, "with the server's own complaint from the journal");
+  await sh(node1, 'systemctl stop port-squatter; systemctl reset-failed pi-origin; systemctl restart pi-origin');
+  t.ok(await until(async () => (await health(node1)) === `200 ok ${A.id}`, 30000), 'with the port free, node1 serves A again');
 });
 
 t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 replies and RAs accepted', async (t) => {
@@ -191,6 +259,18 @@ t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 repl
   });
   const v4 = await run('/usr/bin/python3', ['-c', 'import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n  s.connect(("192.0.2.12",22)); print("open")\nexcept Exception as e: print(type(e).__name__)']);
   t.equal(v4.stdout.trim(), 'TimeoutError', 'IPv4 to sshd on node2 is dropped (no answer, not even a reset)');
+  const v4http = await run('/usr/bin/python3', ['-c', `import socket\ns=socket.socket()\ns.settimeout(2)\ntry:\n  s.connect(("192.0.2.12",${PORT})); print("open")\nexcept Exception as e: print(type(e).__name__)`]);
+  // No answer at all: a timeout, or this host giving up on a neighbour that says nothing.
+  t.match(v4http.stdout.trim(), /^(TimeoutError|OSError)$/, `IPv4 to the HTTP port is dropped (${v4http.stdout.trim()})`);
+  // Behind the firewall too (loopback is let through): the server answers nothing over IPv4. Its
+  // [::] socket is dual-stack (uWS sets no IPV6_V6ONLY), so --ipv6-only closes IPv4-mapped peers.
+  const lo4 = await sh(
+    node2,
+    `/usr/bin/python3 -c 'import socket\ntry:\n  s = socket.create_connection(("127.0.0.1", ${PORT}), 2)\n  s.sendall(b"GET /_origin/health HTTP/1.1\\r\\nHost: n\\r\\n\\r\\n")\n  print("answered" if s.recv(100) else "closed")\nexcept ConnectionRefusedError: print("refused")\nexcept ConnectionResetError: print("closed")'`,
+  );
+  t.match(lo4.trim(), /^(closed|refused)$/, `IPv4 on the node itself gets no HTTP answer (${lo4.trim()})`);
+  const lo6 = await sh(node2, `/usr/bin/python3 -c 'import socket\ns = socket.create_connection(("::1", ${PORT}), 2)\ns.sendall(b"GET /_origin/health HTTP/1.1\\r\\nHost: n\\r\\n\\r\\n")\nprint(s.recv(12).decode())'`);
+  t.equal(lo6.trim(), 'HTTP/1.1 200', 'while IPv6 on the node itself is answered');
   // A source outside origin_node_http_allow and ssh_allow.
   await run('ip', ['addr', 'add', 'fd0f::1/128', 'dev', rig.bridge, 'nodad']);
   await sh(node2, `ip -6 route add fd0f::1/128 via ${rig.gateway}`);
@@ -205,7 +285,7 @@ t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 repl
   const nodeLL = (await sh(node2, 'ip -6 -o addr show dev eth0 scope link')).split(/\s+/)[3]?.split('/')[0] ?? '';
   t.match(hostLL, /^fe80:/, `bridge link-local ${hostLL}`);
   const listen = rig.exec(node2, ['/usr/bin/python3', '-c', 'import socket\ns=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("::",546))\ns.settimeout(4)\ngot=[]\ntry:\n  while True:\n    d,a=s.recvfrom(100); got.append(d.decode()+" from "+a[0].split("%")[0])\nexcept socket.timeout: pass\nprint("\\n".join(got))'], { timeoutMs: 10000 });
-  await new Promise((r) => setTimeout(r, 700));
+  t.ok(await until(async () => (await sh(node2, 'ss -Hlun sport = :546')).includes(':546'), 10000), 'a DHCPv6 client socket listens on node2');
   const send = (source: string, data: string): Promise<unknown> =>
     run('/usr/bin/python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\ns.bind(("${source}",547,0,socket.if_nametoindex("${rig.bridge}")))\ns.sendto(b"${data}",("${nodeLL}",546,0,socket.if_nametoindex("${rig.bridge}")))`]);
   await send(hostLL, 'advertise');
@@ -231,26 +311,6 @@ t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 repl
   t.equal(ra.code, 0, `RA sent ${ra.stderr}`);
   t.ok(await until(async () => (await sh(node2, 'ip -6 -o addr show dev eth0')).includes('fd00:5a5a:'), 5000), 'node2 took a SLAAC address from the router advertisement');
   await sh(node2, 'ip addr del 192.0.2.12/24 dev eth0; sysctl -qw net.ipv6.conf.eth0.accept_ra=0; ip -6 addr flush dev eth0 to fd00:5a5a::/64');
-});
-
-t.test('a failed HAProxy reload is reported, naming the proxy and HAProxy\'s error; maxconn is checked against the fd limit', async (t) => {
-  const badVars = join(work, 'bad-bind.json');
-  writeFileSync(badVars, JSON.stringify({ dualstack_proxy_bind_ipv6: ['fd00:dead::1'] }));
-  const bad = await cluster(['provision', '--limit', 'proxy1', '-e', `@${badVars}`]);
-  t.not(bad.code, 0, 'a configuration HAProxy cannot load fails the provision');
-  t.match(bad.stdout, /stopped: proxy1 failed at Fail when HAProxy does not run the configuration: proxy1: HAProxy does not run \/etc\/haproxy\/haproxy\.cfg: nothing listens on \[fd00:dead::1\]:80/, 'naming the proxy and the listener that is missing');
-  t.match(bad.stdout, /HAProxy said: .*fd00:dead::1/, "with HAProxy's own words from the journal");
-  const again = await cluster(['provision', '--limit', 'proxy1', '-e', `@${badVars}`]);
-  t.not(again.code, 0, 'and again on the next run, with nothing left to change');
-  const good = await cluster(['provision', '--limit', 'proxy1']);
-  t.equal(good.code, 0, 'the right configuration reloads and passes', out(good));
-  t.equal((await httpGet(`http://[${proxy.address}]/notes.txt`)).status, 200, 'the proxy serves again');
-
-  await sh(proxy, 'mkdir -p /etc/systemd/system/haproxy.service.d && printf "[Service]\\nLimitNOFILE=2048\\n" > /etc/systemd/system/haproxy.service.d/nofile.conf && systemctl daemon-reload');
-  const fds = await cluster(['provision', '--limit', 'proxy1']);
-  t.not(fds.code, 0, 'maxconn 4000 with 2048 descriptors is refused');
-  t.match(fds.stdout, /proxy1: dualstack_proxy_maxconn 4000 needs about 8256 file descriptors, but haproxy\.service gets LimitNOFILE=2048/, 'naming the proxy, maxconn and the limit');
-  await sh(proxy, 'rm -r /etc/systemd/system/haproxy.service.d && systemctl daemon-reload');
 });
 
 t.test('the push checks host keys: a node whose key changed mid-rollout is refused', async (t) => {
@@ -290,10 +350,11 @@ t.test('a rebooted node comes back serving the same release, and into rotation',
 
 t.test('a node powered off hard behind HAProxy costs no request, and is back after a restart', async (t) => {
   const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops: 4 });
-  await new Promise((r) => setTimeout(r, 1500));
+  t.ok(await until(() => load.count() >= 30, 30000), 'load runs through the proxy before the cut');
   await rig.hardPowerOff(node3);
   t.ok(await until(async () => (await proxyStat()).get('node3')?.status.startsWith('DOWN') === true, 15000), 'HAProxy took node3 out');
-  await new Promise((r) => setTimeout(r, 1000));
+  const atDown = load.count();
+  t.ok(await until(() => load.count() >= atDown + 30, 30000), 'and load goes on after node3 is out');
   const summary = await load.stop();
   t.ok(summary.requests > 50, `${summary.requests} requests through the proxy`);
   t.same(summary.problems.slice(0, 5), [], `0 failed requests (${summary.problems.length} of ${summary.requests})`);
@@ -315,8 +376,25 @@ t.test('rollback, deregister and register on the machines', async (t) => {
   const reg = await cluster(['register', 'node3']);
   t.equal(reg.code, 0, 'register node3 exits 0', out(reg));
   t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
-  const again = await cluster(['provision', '--limit', 'proxy1']);
-  t.equal(again.code, 0, 'the proxy still passes its state check after register/deregister', out(again));
+});
+
+t.test('a software upgrade of node3 behind HAProxy: drained, new artifact, ready, back UP, no request lost', async (t) => {
+  const artifact2 = join(work, 'pi-origin-2.tgz');
+  const built2 = await run(process.execPath, [join(REPO, 'dist/cli/main.js'), 'cluster', 'artifact', '--out', artifact2, '--arch', process.arch], { env: process.env });
+  t.equal(built2.code, 0, 'a second artifact (another checksum)', out(built2));
+  const version = createHash('sha1').update(readFileSync(artifact2)).digest('hex').slice(0, 12);
+  const pidBefore = await sh(node3, 'systemctl show -p MainPID --value pi-origin');
+  const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops: 4 });
+  const r = await playbook('upgrade.yml', ['--limit', 'node3', '-e', json({ origin_node_artifact: artifact2 })]);
+  const summary = await load.stop();
+  times.push(`upgrade of node3 (drain, install, restart, ready, enable): ${r.ms} ms`);
+  t.equal(r.code, 0, `upgrade.yml --limit node3 exits 0 (${r.ms} ms)`, out(r));
+  t.equal(await sh(node3, 'readlink /opt/pi-origin/current'), `releases-app/${version}\n`, 'node3 runs the new artifact');
+  t.not(await sh(node3, 'systemctl show -p MainPID --value pi-origin'), pidBefore, 'in a new server process');
+  t.equal(await health(node3), `200 ok ${A.id}`, 'serving the same release');
+  t.equal((await proxyStat()).get('node3')?.status, 'UP', 'and UP in HAProxy');
+  t.ok(summary.requests > 0, `${summary.requests} requests through the proxy during the upgrade`);
+  t.same(summary.problems.slice(0, 5), [], `0 failed requests (${summary.problems.length} of ${summary.requests})`);
 });
 
 t.test('times', (t) => {

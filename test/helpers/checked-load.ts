@@ -146,9 +146,10 @@ function check(o: LoadOptions, path: string, sent: Record<string, string>, r: Ra
 /**
  * Starts `loops` request loops; `stop()` ends them after their current request and summarises.
  * `answeredSince(at)` counts the answers to requests sent after `at` (ms), so a test can wait for
- * load in a phase instead of sleeping through it.
+ * load in a phase instead of sleeping through it; `count()` is the requests answered or failed so
+ * far (to wait for load instead of for time).
  */
-export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number; stop(): Promise<LoadSummary> } {
+export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number; count(): number; stop(): Promise<LoadSummary> } {
   const agent = new Agent({ keepAlive: true, maxSockets: o.loops });
   const statuses = new Map<number, number>();
   const releases = new Map<string, number>();
@@ -182,6 +183,7 @@ export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number
   const loops = Array.from({ length: o.loops }, (_, i) => loop(i));
   return {
     answeredSince: (at) => timeline.reduce((n, [started]) => (started > at ? n + 1 : n), 0),
+    count: () => requests,
     async stop() {
       running = false;
       await Promise.all(loops);

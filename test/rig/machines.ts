@@ -585,8 +585,9 @@ async function prepareUpper(t: (n: string) => string, m: Machine, clientKey: str
 
 /**
  * An HTTP proxy for apt on the bridge: forwards GETs for the Debian mirror (only) and keeps
- * every .deb it fetched in /var/cache/pi-origin-test/debs (a .deb's name is its version: it never
- * changes), so a second run installs without the network. Anything else gets 403.
+ * every .deb and by-hash package list it fetched in /var/cache/pi-origin-test/debs (a .deb's name
+ * is its version, a by-hash file's its checksum: neither changes), so a second run installs
+ * without the network and each node's `apt-get update` costs one InRelease. Anything else gets 403.
  */
 function startAptProxy(gateway: string, mirror: URL, stats: { forwarded: number; refused: number; cached: number }): Promise<Server> {
   const debs = join(CACHE_DIR, 'debs');
@@ -604,11 +605,14 @@ function startAptProxy(gateway: string, mirror: URL, stats: { forwarded: number;
       res.writeHead(403, { 'content-type': 'text/plain' }).end('test rig apt proxy: only the Debian mirror\n');
       return;
     }
-    const debName = target.pathname.endsWith('.deb') ? target.pathname.slice(mirrorPath.length).replace(/\//g, '_') : undefined;
+    // A .deb's name is its version and a by-hash index is named by its SHA-256: neither ever
+    // changes, so both are kept (apt fetches the package lists by hash; only InRelease is live).
+    const immutable = target.pathname.endsWith('.deb') || /\/by-hash\/SHA256\/[0-9a-f]{64}$/.test(target.pathname);
+    const debName = immutable ? target.pathname.slice(mirrorPath.length).replace(/\//g, '_') : undefined;
     const cached = debName === undefined ? undefined : join(debs, debName);
     if (cached !== undefined && existsSync(cached)) {
       stats.cached++;
-      res.writeHead(200, { 'content-type': 'application/vnd.debian.binary-package', 'content-length': statSync(cached).size });
+      res.writeHead(200, { 'content-length': statSync(cached).size });
       if (req.method === 'HEAD') res.end();
       else createReadStream(cached).pipe(res);
       return;
