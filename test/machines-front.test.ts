@@ -124,7 +124,8 @@ t.test('a reload HAProxy cannot complete fails provision, naming the proxy and H
   // Freed at the end: the next provision (HTTPS, back on port 80) is the run that recovers.
   t.teardown(() => sh(proxy, 'systemctl stop squatter'));
   t.ok(await until(async () => (await sh(proxy, 'ss -Hltn')).includes('[::]:8081'), 10_000), 'another program listens on [::]:8081');
-  const moved = varsFile('port-8081', { dualstack_proxy_port: 8081, dualstack_proxy_bind_ipv4: [] });
+  // Only the port differs from what runs (maxconn as it runs), so only the listener can tell.
+  const moved = varsFile('port-8081', { dualstack_proxy_port: 8081, dualstack_proxy_bind_ipv4: [], dualstack_proxy_maxconn: Number(await showInfo('Maxconn')) });
   const first = await cluster(['provision', '--limit', 'proxy1', '-e', moved]);
   t.not(first.code, 0, 'provision fails', out(first));
   t.match(first.stdout, /stopped: proxy1 failed at Fail when HAProxy does not run the configuration: proxy1: HAProxy does not run \/etc\/haproxy\/haproxy\.cfg: [^\n]*nothing listens on \[::\]:8081/, 'naming the proxy and the listener HAProxy lacks (the other program\'s socket does not count)');
