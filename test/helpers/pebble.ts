@@ -1,7 +1,8 @@
 /**
  * A real ACME server on loopback: Debian's `pebble` (Let's Encrypt's test CA) with
  * `pebble-challtestsrv` as its only DNS server. The names given resolve to the proxy
- * (127.0.0.1 and ::1) and nothing else does; Pebble validates HTTP-01 on `httpPort`.
+ * (127.0.0.1 and ::1 unless told otherwise) and nothing else does; Pebble validates HTTP-01 on
+ * `httpPort`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -31,15 +32,25 @@ export interface Pebble {
 
 export const HAS_PEBBLE = spawnSync('sh', ['-c', 'command -v pebble && command -v pebble-challtestsrv && command -v lego'], { stdio: 'ignore' }).status === 0;
 
+export interface PebbleOptions {
+  /** Address Pebble's ACME and management APIs listen on, for clients elsewhere (default 127.0.0.1). */
+  readonly listen?: string;
+  /** What the names resolve to (default 127.0.0.1 and ::1); an empty list: no such record. */
+  readonly a?: readonly string[];
+  readonly aaaa?: readonly string[];
+}
+
 /** Starts challtestsrv and pebble in `dir`, killed at `t`'s teardown. */
-export async function startPebble(t: Test, dir: string, httpPort: number, names: readonly string[]): Promise<Pebble> {
+export async function startPebble(t: Test, dir: string, httpPort: number, names: readonly string[], options: PebbleOptions = {}): Promise<Pebble> {
+  const { listen = '127.0.0.1', a = ['127.0.0.1'], aaaa = ['::1'] } = options;
+  const host = listen.includes(':') ? `[${listen}]` : listen;
   const [acmePort, pebbleMgmt, dnsPort, dnsMgmt, tlsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const apiCaFile = join(dir, 'pebble-api.pem');
   const apiKey = join(dir, 'pebble-api.key');
-  const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=pebble', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', apiKey, '-out', apiCaFile], { encoding: 'utf8' });
+  const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=pebble', '-addext', `subjectAltName=IP:${listen},DNS:localhost`, '-keyout', apiKey, '-out', apiCaFile], { encoding: 'utf8' });
   if (cert.status !== 0) throw new Error(`openssl: ${cert.stderr}`);
   const config = join(dir, 'pebble.json');
-  writeFileSync(config, JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${pebbleMgmt}`, certificate: apiCaFile, privateKey: apiKey, httpPort, tlsPort, ocspResponderURL: '', externalAccountBindingRequired: false } }));
+  writeFileSync(config, JSON.stringify({ pebble: { listenAddress: `${host}:${acmePort}`, managementListenAddress: `${host}:${pebbleMgmt}`, certificate: apiCaFile, privateKey: apiKey, httpPort, tlsPort, ocspResponderURL: '', externalAccountBindingRequired: false } }));
 
   const dnsServer = `127.0.0.1:${dnsPort}`;
   const management = `http://127.0.0.1:${dnsMgmt}`;
@@ -55,20 +66,20 @@ export async function startPebble(t: Test, dir: string, httpPort: number, names:
   };
   const dnsLog = start('pebble-challtestsrv', ['-dns01', dnsServer, '-management', `127.0.0.1:${dnsMgmt}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '', '-defaultIPv6', '']);
   await waitFor(`challtestsrv (${dnsLog()})`, () => fetch(`${management}/clear-txt`, { method: 'POST', body: '{"host":"none."}' }).then(() => true, () => undefined), 10_000);
-  for (const host of names) {
-    await post(`${management}/add-a`, { host, addresses: ['127.0.0.1'] });
-    await post(`${management}/add-aaaa`, { host, addresses: ['::1'] });
+  for (const name of names) {
+    if (a.length > 0) await post(`${management}/add-a`, { host: name, addresses: a });
+    if (aaaa.length > 0) await post(`${management}/add-aaaa`, { host: name, addresses: aaaa });
   }
   // No sleep before validations, no nonce rejections, no reused authorisations: every order
   // (a forced renewal too) is validated again, through the proxy.
   const pebbleLog = start('pebble', ['-config', config, '-dnsserver', dnsServer], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' });
   const ca = [readFileSync(apiCaFile, 'utf8')];
-  const directory = `https://127.0.0.1:${acmePort}/dir`;
+  const directory = `https://${host}:${acmePort}/dir`;
   await waitFor(`pebble (${pebbleLog()})`, () => httpsGet(directory, ca).then(() => true, () => undefined), 15_000);
-  const rootPem = await httpsGet(`https://127.0.0.1:${pebbleMgmt}/roots/0`, ca);
+  const rootPem = await httpsGet(`https://${host}:${pebbleMgmt}/roots/0`, ca);
   const rootFile = join(dir, 'pebble-root.pem');
   writeFileSync(rootFile, rootPem);
-  const intermediate = new X509Certificate(await httpsGet(`https://127.0.0.1:${pebbleMgmt}/intermediates/0`, ca));
+  const intermediate = new X509Certificate(await httpsGet(`https://${host}:${pebbleMgmt}/intermediates/0`, ca));
   const spkiHash = (c: X509Certificate): string => createHash('sha256').update(c.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
   return { directory, apiCaFile, rootFile, root: new X509Certificate(rootPem), spkiHash, intermediate, dnsServer, management };
 }
