@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import t from 'tap';
-import { buildRelease } from '../dist/content/release.js';
+import { buildRelease } from '../dist/release/release.js';
 import { httpGet, run } from './helpers/ansible.js';
 import { runTail as out, summaryTable } from './helpers/cluster.js';
 import { startMachineCluster } from './helpers/machines.js';
