@@ -12,12 +12,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildRelease } from '../dist/release/release.js';
-import { ansibleEnv, buildArtifact, closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
+import { closeMasters, httpGet, recap, REPO, run } from './helpers/ansible.js';
 import { checkedLoad, ReleaseContent } from './helpers/checked-load.js';
 import { pseudoRandom } from './helpers/site.js';
-import { clusterCommand, parseShowStat, runTail as out, SHOW_STAT } from './helpers/cluster.js';
+import { runTail as out } from './helpers/cluster.js';
+import { startMachineCluster } from './helpers/machines.js';
 import { until } from './helpers/wait.js';
-import { createMachineRig, type Machine } from './rig/machines.js';
+import type { Machine } from './rig/machines.js';
 
 const PREFIX = 'pimc';
 const SUBNET = 'fd00:cafe:0:92';
@@ -26,26 +27,33 @@ const PORT = 8080;
 // A bound on a hang, not on speed: on a machine shared with other test runs this file has taken 20 min.
 t.setTimeout(35 * 60_000);
 
+// The canary's load gate with the shipped scenarios but SLOs no machine speed can fail: this
+// machine is shared with other test runs, so its latency says nothing about the release. The
+// gate still runs, and still fails on errors, non-2xx/3xx or a failed content check.
+const shipped = JSON.parse(readFileSync(join(REPO, 'load-tests/gate-canary.json'), 'utf8')) as { scenarios: Record<string, Record<string, number>> };
+for (const slo of Object.values(shipped.scenarios)) Object.assign(slo, { rate: 50, connections: 5, p99Ms: 60_000, rateTolerancePct: 49 });
+const gateConfig = join(t.testdir({ 'gate-machines.json': JSON.stringify(shipped) }), 'gate-machines.json');
+
 const started = Date.now();
-const rig = await createMachineRig({ nodes: 3, prefix: PREFIX, subnet: SUBNET });
-const work = join(rig.baseDir, 'work');
-const controlDir = join(work, 'cp');
-mkdirSync(controlDir, { recursive: true });
-t.teardown(async () => {
-  closeMasters(controlDir);
-  await rig.destroy();
+const { rig, proxy, work, controlDir, inventory, env, cluster, sh, proxyStat } = await startMachineCluster(t, {
+  nodes: 3,
+  prefix: PREFIX,
+  subnet: SUBNET,
+  port: PORT,
+  originVars: {
+    origin_node_extra_args: ['--access-log', '/var/log/pi-origin/access.log'],
+    // vm.* belongs to the host's kernel: read-only in these containers, so the role must skip it.
+    origin_node_sysctls: { 'net.core.somaxconn': 4096, 'net.ipv4.tcp_fin_timeout': 15, 'vm.swappiness': 10 },
+    origin_release_load_gate_command: `{{ origin_release_controller_cli + ['gate', '--quick', '--config', '${gateConfig}'] + (origin_release_load_gate_scenarios | map('regex_replace', '^', '--scenario=') | list) }}`,
+  },
+  proxyVars: { dualstack_proxy_fall: 2, dualstack_proxy_rise: 2, dualstack_proxy_maxconn: 4000 },
 });
 const [node1, node2, node3] = rig.nodes as [Machine, Machine, Machine];
-const proxy = rig.proxy as Machine;
-t.comment(`3 nodes + proxy booted in ${Date.now() - started} ms: ${[...rig.bootMs].map(([n, ms]) => `${n} ${ms} ms`).join(', ')}`);
+t.comment(`3 nodes + proxy booted and the artifact built in ${Date.now() - started} ms; boot: ${[...rig.bootMs].map(([n, ms]) => `${n} ${ms} ms`).join(', ')}`);
 for (const m of rig.machines) {
   const mem = rig.memory(m);
   t.comment(`${m.name} idle: RSS ${(mem.rss / 2 ** 20).toFixed(1)} MiB, PSS ${(mem.pss / 2 ** 20).toFixed(1)} MiB`);
 }
-
-const artifact = join(work, 'pi-origin.tar');
-const built = await buildArtifact(artifact);
-if (built.code !== 0) throw new Error(`pi-origin cluster artifact failed: ${built.stderr}`);
 
 const site = (marker: string): string => {
   const dir = join(work, 'sites', marker);
@@ -67,62 +75,8 @@ content.add(A.dir, A.manifest);
 content.add(B.dir, B.manifest);
 
 const json = (v: unknown): string => JSON.stringify(v);
-// The canary's load gate with the shipped scenarios but SLOs no machine speed can fail: this
-// machine is shared with other test runs, so its latency says nothing about the release. The
-// gate still runs, and still fails on errors, non-2xx/3xx or a failed content check.
-const gateConfig = join(work, 'gate-machines.json');
-const shipped = JSON.parse(readFileSync(join(REPO, 'load-tests/gate-canary.json'), 'utf8')) as { scenarios: Record<string, Record<string, number>> };
-for (const slo of Object.values(shipped.scenarios)) Object.assign(slo, { rate: 50, connections: 5, p99Ms: 60_000, rateTolerancePct: 49 });
-writeFileSync(gateConfig, JSON.stringify(shipped));
-const inventory = join(work, 'inventory.yml');
-writeFileSync(
-  inventory,
-  [
-    'all:',
-    '  vars:',
-    '    ansible_user: root',
-    `    ansible_ssh_common_args: "-F ${rig.sshConfig}"`,
-    '    ansible_python_interpreter: /usr/bin/python3',
-    '  children:',
-    '    origins:',
-    '      hosts:',
-    ...rig.nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}" }`),
-    '      vars:',
-    `        origin_node_artifact: ${json(artifact)}`,
-    `        origin_node_port: ${PORT}`,
-    '        origin_node_workers: 1',
-    `        origin_node_admin_allow: ${json(['::1/128', `${rig.gateway}/128`, `${proxy.address}/128`])}`,
-    `        origin_node_trusted_proxies: ${json([`${proxy.address}/128`])}`,
-    `        origin_node_http_allow: ${json([`${SUBNET}::/64`])}`,
-    `        origin_node_ssh_allow: ${json([`${SUBNET}::/64`])}`,
-    `        origin_node_extra_args: ${json(['--access-log', '/var/log/pi-origin/access.log'])}`,
-    // vm.* belongs to the host's kernel: read-only in these containers, so the role must skip it.
-    `        origin_node_sysctls: ${json({ 'net.core.somaxconn': 4096, 'net.ipv4.tcp_fin_timeout': 15, 'vm.swappiness': 10 })}`,
-    `        origin_release_controller_node: ${json(process.execPath)}`,
-    `        origin_release_load_gate_command: "{{ origin_release_controller_cli + ['gate', '--quick', '--config', '${gateConfig}'] + (origin_release_load_gate_scenarios | map('regex_replace', '^', '--scenario=') | list) }}"`,
-    '    proxies:',
-    '      hosts:',
-    `        ${proxy.name}: { ansible_host: "${proxy.address}" }`,
-    '      vars:',
-    '        dualstack_proxy_check_interval: 500ms',
-    '        dualstack_proxy_fall: 2',
-    '        dualstack_proxy_rise: 2',
-    '        dualstack_proxy_maxconn: 4000',
-    '',
-  ].join('\n'),
-);
-
-const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '6' }, controlDir);
-// apt on fresh nodes: the first run fetches every .deb (the rig's proxy keeps them for the next).
-const cluster = clusterCommand(inventory, env, (line) => t.comment(line), 600_000);
 const playbook = (file: string, args: readonly string[], onStdout?: (s: string) => void): ReturnType<typeof run> =>
   run('ansible-playbook', ['-i', inventory, join(REPO, 'ansible', file), ...args], { env, timeoutMs: 600_000, ...(onStdout === undefined ? {} : { onStdout }) });
-const sh = async (m: Machine, command: string): Promise<string> => {
-  const r = await rig.exec(m, ['/bin/sh', '-c', command], { timeoutMs: 60_000 });
-  return r.stdout + (r.code === 0 ? '' : `[exit ${r.code}: ${r.stderr.trim()}]`);
-};
-const proxyStat = async (): Promise<ReturnType<typeof parseShowStat>> =>
-  parseShowStat((await rig.exec(proxy, ['socat', 'stdio', 'unix-connect:/run/haproxy/admin.sock'], { input: `${SHOW_STAT}\n` })).stdout);
 const health = async (m: Machine): Promise<string> => {
   try {
     const r = await httpGet(`http://[${m.address}]:${PORT}/_origin/health`);

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import { DEFAULT_PORT } from '../../common/port.js';
 import { ansibleEnv, buildArtifact, closeMasters } from './ansible.js';
 import { clusterCommand, parseShowStat, SHOW_STAT } from './cluster.js';
 import { createMachineRig, type Machine, type MachineRig, type MachineRigOptions } from '../rig/machines.js';
@@ -16,6 +17,8 @@ export interface MachineCluster {
   readonly proxy: Machine;
   /** Under the rig's directory: the artifact, inventory, sites and releases go here. */
   readonly work: string;
+  /** The ssh ControlPersist masters' directory (`closeMasters` it to force new connections). */
+  readonly controlDir: string;
   readonly inventory: string;
   readonly env: NodeJS.ProcessEnv;
   /** `pi-origin cluster ARGS -i inventory`, each run's time and slowest tasks reported as a comment. */
@@ -27,7 +30,7 @@ export interface MachineCluster {
 }
 
 export interface MachineClusterOptions extends MachineRigOptions {
-  /** The nodes' port (default 8080). */
+  /** The nodes' port (default DEFAULT_PORT, 8080). */
   readonly port?: number;
   /** More variables of group `origins` and `proxies` (values as JSON). */
   readonly originVars?: Readonly<Record<string, unknown>>;
@@ -67,7 +70,7 @@ export async function startMachineCluster(t: Test, options: MachineClusterOption
       '      vars:',
       ...vars({
         origin_node_artifact: artifact,
-        origin_node_port: options.port ?? 8080,
+        origin_node_port: options.port ?? DEFAULT_PORT,
         origin_node_workers: 1,
         // The host (the controller's health checks) and the proxy reach the admin endpoints.
         origin_node_admin_allow: ['::1/128', `${rig.gateway}/128`, `${proxy.address}/128`],
@@ -95,6 +98,7 @@ export async function startMachineCluster(t: Test, options: MachineClusterOption
     rig,
     proxy,
     work,
+    controlDir,
     inventory,
     env,
     // apt on fresh machines: the first run fetches every .deb (the rig's apt proxy keeps them).
