@@ -302,16 +302,23 @@ t.test('a rebooted node comes back serving the same release, and into rotation',
   t.ok(await until(async () => (await proxyStat()).get('node2')?.status === 'UP', 20000), 'HAProxy has node2 UP again');
 });
 
-t.test('a node powered off hard behind HAProxy costs no request, and is back after a restart', async (t) => {
-  const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops: 4 });
+t.test('a node powered off hard behind HAProxy costs at most the responses it was sending, and is back after a restart', async (t) => {
+  const loops = 4;
+  const load = checkedLoad({ host: proxy.address, port: 80, paths: ['/r1.bin', '/r2.bin'], content, loops });
   t.ok(await until(() => load.count() >= 30, 30000), 'load runs through the proxy before the cut');
   await rig.hardPowerOff(node3);
+  const cutDone = Date.now();
   t.ok(await until(async () => (await proxyStat()).get('node3')?.status.startsWith('DOWN') === true, 15000), 'HAProxy took node3 out');
   const atDown = load.count();
   t.ok(await until(() => load.count() >= atDown + 30, 30000), 'and load goes on after node3 is out');
   const summary = await load.stop();
   t.ok(summary.requests > 50, `${summary.requests} requests through the proxy`);
-  t.same(summary.problems.slice(0, 5), [], `0 failed requests (${summary.problems.length} of ${summary.requests})`);
+  // HAProxy retries every request node3 held without an answer (retry-on conn-failure
+  // empty-response); a response node3 had begun to send cannot be retried and is cut, as
+  // docs/operations.md says. So: at most one per connection, each a cut body, none after the cut.
+  const notCut = summary.failures.filter(([started, p]) => started > cutDone || !/: aborted$|: cut after \d+ of \d+ bytes$/.test(p));
+  t.same(notCut.map(([, p]) => p).slice(0, 5), [], `no request fails but a response cut mid-body by the power cut (${summary.failures.length} cut of ${summary.requests})`);
+  t.ok(summary.failures.length <= loops, `at most one cut response per client connection (${summary.failures.length} of ${loops})`);
   const t0 = Date.now();
   await rig.start(node3);
   t.ok(await until(async () => (await health(node3)) === `200 ok ${B.id}`, 30000), 'node3 serves B after the restart');

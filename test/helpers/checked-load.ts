@@ -77,6 +77,8 @@ export interface LoadSummary {
   readonly encoded: number;
   /** Every response that disagreed with its headers or its release; empty when all was well. */
   readonly problems: readonly string[];
+  /** The same problems, each with when its request was sent (ms). */
+  readonly failures: readonly (readonly [number, string])[];
   /** Per response: when it was requested and the release it named. */
   readonly timeline: readonly (readonly [number, string])[];
 }
@@ -154,6 +156,11 @@ export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number
   const statuses = new Map<number, number>();
   const releases = new Map<string, number>();
   const problems: string[] = [];
+  const failures: [number, string][] = [];
+  const fail = (started: number, problem: string): void => {
+    problems.push(problem);
+    failures.push([started, problem]);
+  };
   const timeline: [number, string][] = [];
   let requests = 0;
   let ranges = 0;
@@ -167,7 +174,7 @@ export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number
       const r = await fetchOnce(agent, o.host ?? '::1', o.port, path, headers);
       requests++;
       if (r instanceof Error) {
-        problems.push(`${path} ${JSON.stringify(headers)}: ${r.message}`);
+        fail(started, `${path} ${JSON.stringify(headers)}: ${r.message}`);
         continue;
       }
       const release = String(r.headers['x-origin-release'] ?? '');
@@ -177,7 +184,7 @@ export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number
       if (r.status === 206) ranges++;
       if (r.headers['content-encoding'] !== undefined) encoded++;
       const problem = check(o, path, headers, r);
-      if (problem !== undefined) problems.push(problem);
+      if (problem !== undefined) fail(started, problem);
     }
   };
   const loops = Array.from({ length: o.loops }, (_, i) => loop(i));
@@ -188,7 +195,7 @@ export function checkedLoad(o: LoadOptions): { answeredSince(at: number): number
       running = false;
       await Promise.all(loops);
       agent.destroy();
-      return { requests, statuses, releases, ranges, encoded, problems, timeline };
+      return { requests, statuses, releases, ranges, encoded, problems, failures, timeline };
     },
   };
 }
