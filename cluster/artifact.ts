@@ -1,6 +1,8 @@
 /**
  * The app artifact the origin_node role installs on every node: package.json, the built dist/
- * and the production dependencies from node_modules, as one tar. Nodes never run npm. Only the
+ * and the production dependencies a node needs (not the controller's, {@link CONTROLLER_ONLY})
+ * from node_modules, as one tar. Nodes never run npm, so the package.json inside (which lists
+ * every dependency) installs nothing on a node. Only the
  * uWebSockets.js binary for the nodes' CPU and Node 20 goes in (the package ships 18 of them,
  * 92 MB, plus a 20 MB pure-JS fallback the server refuses to use anyway), so an artifact for a
  * Pi is about a tenth of a copy of node_modules.
@@ -17,6 +19,12 @@ const ALIASES: Readonly<Record<string, Arch>> = { arm64: 'arm64', aarch64: 'arm6
 /** Node 20's module ABI: the binary suffix the nodes load. */
 export const NODE_ABI = 115;
 const UWS = 'uWebSockets.js';
+/**
+ * Dependencies of the package that only the controller loads: the gate's load generator. A node
+ * serves and never runs the gate, so the artifact leaves them out, with whatever only they pull
+ * in (test/package-deps.test.ts checks that nothing `serve` loads imports them).
+ */
+export const CONTROLLER_ONLY: readonly string[] = ['autocannon'];
 
 export class ArtifactError extends Error {
   override readonly name = 'ArtifactError';
@@ -63,16 +71,18 @@ export function planArtifact(root: string, arch: Arch): ArtifactPlan {
 }
 
 /**
- * Production dependencies as npm installed them: every package reachable from the root's
- * `dependencies` (and installed `optionalDependencies`), resolved the way Node resolves them
- * (the nearest node_modules up the tree).
+ * The production dependencies a node needs, as npm installed them: every package reachable from
+ * the root's `dependencies` (and installed `optionalDependencies`) except `leaveOut`, resolved
+ * the way Node resolves them (the nearest node_modules up the tree). A package left out at the
+ * root still goes in when another one depends on it.
  */
-export function productionPackages(root: string): string[] {
+export function productionPackages(root: string, leaveOut: readonly string[] = CONTROLLER_ONLY): string[] {
   const found = new Set<string>();
   const visit = (fromDir: string): void => {
     const pkg = readPackage(fromDir);
     const deps = { ...(pkg.optionalDependencies ?? {}), ...(pkg.dependencies ?? {}) };
     for (const name of Object.keys(deps).sort()) {
+      if (fromDir === root && leaveOut.includes(name)) continue;
       const dir = resolvePackage(root, fromDir, name);
       if (dir === undefined) {
         if (pkg.optionalDependencies?.[name] !== undefined && pkg.dependencies?.[name] === undefined) continue;

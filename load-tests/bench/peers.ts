@@ -42,7 +42,7 @@ import {
 } from './report.js';
 import { frontSection } from './front.js';
 import { indexCostSection } from './index-cost-section.js';
-import { PEER_IDS, PEER_SCRIPTS, serverDefs, startServer, type PeerId, type RunningServer, type ServerDef, type ServerId } from './servers.js';
+import { missingPeerPackage, PEER_IDS, PEER_PACKAGES, PEER_SCRIPTS, serverDefs, startServer, type PeerId, type RunningServer, type ServerDef, type ServerId } from './servers.js';
 import { toModelReport } from './bench-report.js';
 import { saveReport } from './save-report.js';
 import { packageRoot } from '../../common/package-root.js';
@@ -270,6 +270,11 @@ async function main(): Promise<number> {
   for (const [id, file] of Object.entries(PEER_SCRIPTS))
     if (want.has(id as ServerId) && !existsSync(join(pkgRoot, 'dist/load-tests/bench', file)))
       throw new BenchError(`dist/load-tests/bench/${file} not found: run npm run build first`);
+  for (const id of want) {
+    const missing = missingPeerPackage(id);
+    const without = PEER_IDS.filter((p) => PEER_PACKAGES[p] === undefined).join(',');
+    if (missing !== undefined) throw new BenchError(`${missing} is not installed: the ${id} peer needs it, a dev dependency (run the bench from a source checkout after npm ci, or leave ${id} out: --only ${without})`);
+  }
   const nginxPath = want.has('nginx') ? which('nginx') : undefined;
   if (want.has('nginx') && !nginxPath)
     throw new BenchError('nginx not found: apt-get install -y --no-install-recommends nginx-light (or use --only pi-origin,raw-uws)');

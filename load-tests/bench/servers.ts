@@ -26,6 +26,28 @@ export const PEER_SCRIPTS: Readonly<Partial<Record<ServerId, string>>> = {
   'fastify-static': 'fastify-static.js',
 };
 
+/**
+ * The npm packages a peer script imports. They are dev dependencies: a source checkout has them
+ * after `npm ci`, the installed package (npm install --omit=dev) does not, and the bench runs
+ * there with the other peers.
+ */
+export const PEER_PACKAGES: Readonly<Partial<Record<ServerId, readonly string[]>>> = {
+  sirv: ['sirv'],
+  'fastify-static': ['fastify', '@fastify/static'],
+};
+
+/** The first of `id`'s peer packages that does not resolve from this package, if any. */
+export function missingPeerPackage(id: ServerId): string | undefined {
+  return PEER_PACKAGES[id]?.find((name) => {
+    try {
+      import.meta.resolve(name);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 
 export interface ServerDef {
   id: ServerId;
