@@ -13,6 +13,7 @@ import { dashboardPage } from '../cluster/dashboard-page.js';
 import type { ProxySource } from '../cluster/haproxy-stat.js';
 import { DEFAULT_GROUP, readInventory } from '../cluster/inventory.js';
 import { packageRoot } from '../common/package-root.js';
+import { reportsDir } from '../common/reports-dir.js';
 import { durationFlag } from './duration.js';
 import { fail, UsageError, type Subcommand } from './subcommands.js';
 
@@ -103,7 +104,7 @@ function proxySource(flags: ReadonlyMap<string, string | true>): ProxySource | u
 function reportDirs(given: readonly string[] | undefined): string[] {
   if (given === undefined) {
     const root = packageRoot();
-    return [join(root, 'load-tests', 'out'), join(root, 'load-tests')];
+    return [reportsDir(root), join(root, 'load-tests')];
   }
   return given.map((dir) => {
     let isDir = false;

@@ -7,6 +7,7 @@ import { saveReport } from '../load-tests/gate/save.js';
 import { SCENARIO_NAMES, SCENARIOS, ScenarioError, type ScenarioName } from '../load-tests/gate/scenarios.js';
 import { renderSummary } from '../load-tests/gate/summary.js';
 import { packageRoot } from '../common/package-root.js';
+import { reportsDir } from '../common/reports-dir.js';
 import { DEMO_ROOT } from './serve.js';
 import { targetOrigin, UsageError } from './subcommands.js';
 
@@ -24,7 +25,7 @@ function help(root: string): string {
     '  --target URL       gate a running node instead, e.g. http://[2001:db8::11]/ (no ratio, no cold-start)',
     `  --release DIR      release whose manifest gives the URLs and the expected release id [default: ${DEMO_ROOT}]`,
     `  --scenario NAME    run only these (repeatable): ${SCENARIO_NAMES.join(', ')}`,
-    `  --out DIR          where gate-<time>.json and gate-latest.json go [default: ${join(root, 'load-tests', 'out')}]`,
+    `  --out DIR          where gate-<time>.json and gate-latest.json go [default: ${reportsDir(root)}]`,
     '  --json             print the report as JSON instead of the summary',
     `  --config FILE      SLO file [default: ${join(root, 'load-tests', 'gate.json')}]`,
     '  --help             show this help',
@@ -98,7 +99,7 @@ export async function gateCommand(args: readonly string[]): Promise<number> {
     say(`error: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  const saved = saveReport(report, values.out ?? join(root, 'load-tests', 'out'));
+  const saved = saveReport(report, values.out ?? reportsDir(root));
   process.stdout.write(values.json === true ? JSON.stringify(report, null, 2) + '\n' : renderSummary(report, `${saved.html} (JSON: ${saved.json})`) + '\n');
   return report.passed === true ? 0 : 1;
 }

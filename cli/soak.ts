@@ -2,9 +2,9 @@
  * `pi-origin soak`: a steady rate for a long time (load-tests/soak/), with the server's memory and
  * open descriptors sampled every second. Exit 0 pass, 1 fail, 2 usage.
  */
-import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { packageRoot } from '../common/package-root.js';
+import { reportsDir } from '../common/reports-dir.js';
 import { SOAK_SCENARIOS, type Progress, type SoakOptions, type SoakScenario } from '../load-tests/soak/profile.js';
 import { unsampleable } from '../load-tests/soak/sample.js';
 import { parseBytes } from '../common/units.js';
@@ -66,7 +66,7 @@ function help(root: string): string {
     '                        only errors and statuses are checked',
     `  --max-rss-growth SIZE allowed RSS growth after warm-up, like 16MiB or 64MB [default: ${DEFAULTS.maxRssGrowth}]`,
     `  --max-fd-growth N     allowed growth of open descriptors after warm-up [default: ${DEFAULTS.maxFdGrowth}]`,
-    `  --out DIR             where soak-<time>.json/.html and soak-latest.* go [default: ${join(root, 'load-tests', 'out')}]`,
+    `  --out DIR             where soak-<time>.json/.html and soak-latest.* go [default: ${reportsDir(root)}]`,
     '  --json                print the report as JSON instead of the summary',
     '  --help                show this help',
     '',
@@ -188,7 +188,7 @@ export async function soakCommand(args: readonly string[]): Promise<number> {
     say(`error: ${e instanceof Error ? e.message : String(e)}`);
     return e instanceof ScenarioError ? 2 : 1;
   }
-  const saved = saveReport(report, (values['out'] as string | undefined) ?? join(root, 'load-tests', 'out'));
+  const saved = saveReport(report, (values['out'] as string | undefined) ?? reportsDir(root));
   process.stdout.write(values['json'] === true ? JSON.stringify(report, null, 2) + '\n' : renderSoakSummary(report, `${saved.html} (JSON: ${saved.json})`) + '\n');
   for (const v of report.runs.flatMap((r) => r.verdicts ?? []).filter((v) => !v.ok)) say(`FAIL ${v.check}: ${v.detail}`);
   return report.passed === true ? 0 : 1;

@@ -46,6 +46,7 @@ import { missingPeerPackage, PEER_IDS, PEER_PACKAGES, PEER_SCRIPTS, serverDefs, 
 import { toModelReport } from './bench-report.js';
 import { saveReport } from './save-report.js';
 import { packageRoot } from '../../common/package-root.js';
+import { isInstalledPackage, reportsDir } from '../../common/reports-dir.js';
 import { BenchError, fmtFixed, fmtInt, readJson, shellJoin, sleep, which } from './util.js';
 
 /** Runs during which other processes (or the hypervisor) took this much of a core are flagged. */
@@ -80,7 +81,8 @@ options:
                      (default: all)
   --no-workers       skip the pi-origin --workers 2 measurement
   --loadgen NAME     wrk (default when installed) or autocannon
-  --out DIR          where RESULTS.md, results.json and bench-report.json go (default load-tests/)
+  --out DIR          where RESULTS.md, results.json and bench-report.json go (default load-tests/
+                     in a checkout; ~/.local/state/pi-origin/reports when installed)
   -h, --help         this text
 
 needs: taskset (util-linux), wrk (else autocannon, much weaker), nginx (unless
@@ -159,7 +161,7 @@ function parseOptions(argv: string[], pkgRoot: string): Options | undefined {
     only,
     workers: !(values['no-workers'] ?? false),
     loadgen: values.loadgen,
-    outDir: values.out !== undefined ? resolve(values.out) : join(pkgRoot, quick ? 'load-tests/out' : 'load-tests'),
+    outDir: values.out !== undefined ? resolve(values.out) : quick || isInstalledPackage(pkgRoot) ? reportsDir(pkgRoot) : join(pkgRoot, 'load-tests'),
   };
 }
 
