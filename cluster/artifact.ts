@@ -26,6 +26,9 @@ const UWS = 'uWebSockets.js';
  */
 export const CONTROLLER_ONLY: readonly string[] = ['autocannon'];
 
+/** What tsc writes to dist/ besides the scripts. */
+const BUILD_ONLY = /\.(d\.ts|map)$/;
+
 export class ArtifactError extends Error {
   override readonly name = 'ArtifactError';
   readonly code = 'PI_ORIGIN_ARTIFACT';
@@ -53,7 +56,8 @@ export function planArtifact(root: string, arch: Arch): ArtifactPlan {
   if (uws === undefined) throw new ArtifactError(`${UWS} is not installed under ${join(root, 'node_modules')}: run npm ci first`);
   const binary = join(uws, 'binaries', `uws_linux_${arch}_${NODE_ABI}.node`);
   if (!existsSync(join(root, binary))) throw new ArtifactError(`${join(root, binary)} is missing: this ${UWS} has no binary for linux-${arch} and Node 20`);
-  // The bundled demo site and its releases are for `npm start`, not for nodes.
+  // The bundled demo site and its releases are for `npm start`, not for nodes; nor are tsc's
+  // declarations and source maps (the sources they map to are not shipped).
   const skip = new Set([join(uws, 'binaries'), join(uws, 'dist'), join(uws, 'docs'), join('dist', 'demo-site'), join('dist', 'demo-releases')]);
   const files: string[] = ['package.json', binary];
   const walk = (rel: string): void => {
@@ -63,7 +67,7 @@ export function planArtifact(root: string, arch: Arch): ArtifactPlan {
       // Nested node_modules are packages of their own: walked only when they are production ones.
       if (e.isDirectory() && e.name === 'node_modules') continue;
       if (e.isDirectory()) walk(child);
-      else files.push(child);
+      else if (!(rel.startsWith('dist') && BUILD_ONLY.test(e.name))) files.push(child);
     }
   };
   for (const dir of ['dist', ...packages]) walk(dir);
