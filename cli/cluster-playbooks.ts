@@ -2,10 +2,10 @@
  * What the playbook subcommands (provision, rollout, rollback, register, deregister) share: their
  * help, the -i/--limit/-e flags, and running a playbook with progress and a summary.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InventoryError, loadInventoryModel } from '../cluster/inventory.js';
-import { ANSIBLE_DIR, PlaybookError, runPlaybook } from '../cluster/playbook.js';
+import { ANSIBLE_DIR, PlaybookError, playbookFile, runPlaybook } from '../cluster/playbook.js';
 import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
 import { UsageError } from './subcommands.js';
 
@@ -35,9 +35,7 @@ type PlaybookName = 'rollout' | 'rollback' | 'register' | 'deregister' | 'provis
  */
 function playbookPath(name: PlaybookName): string {
   const dir = process.env.PI_ORIGIN_ANSIBLE_DIR !== undefined && process.env.PI_ORIGIN_ANSIBLE_DIR !== '' ? process.env.PI_ORIGIN_ANSIBLE_DIR : ANSIBLE_DIR;
-  const path = resolve(dir, `${name}.yml`);
-  if (!existsSync(path)) throw new PlaybookError(`playbook ${path} does not exist`, 'PI_ORIGIN_PLAYBOOK_INPUT');
-  return path;
+  return playbookFile(name, dir);
 }
 
 /** `--limit`: Ansible's host pattern, e.g. `pi4` or `pi4,pi5` (for a new node). */

@@ -7,15 +7,26 @@
  * `ansible-playbook` run by hand keeps the output ansible.cfg asks for.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { packageRoot } from '../common/package-root.js';
 
 /** `<package root>/ansible`: two levels up from dist/cluster/playbook.js, one from the TypeScript source (tests). */
 export const ANSIBLE_DIR = join(packageRoot(), 'ansible');
 export const CALLBACK_NAME = 'pi_origin_events';
 export const CALLBACK_DIR = join(ANSIBLE_DIR, 'callback_plugins');
+
+/**
+ * `<dir>/<name>.yml`, dir the package's ansible/ unless given. The node artifact ships the
+ * server without ansible/: run from there, the error says where the playbooks are.
+ */
+export function playbookFile(name: string, dir: string = ANSIBLE_DIR): string {
+  const path = resolve(dir, `${name}.yml`);
+  if (existsSync(path)) return path;
+  const where = existsSync(ANSIBLE_DIR) ? '' : `: ${packageRoot()} has no ansible/ (the node artifact holds the server only); run cluster commands from the installed package (npm install -g ./pi-origin-VERSION.tgz)`;
+  throw new PlaybookError(`playbook ${path} does not exist${where}`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+}
 
 /**
  * A host's result for one task. `skipped` is Ansible's `skipping`; `failed` covers its

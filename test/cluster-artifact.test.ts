@@ -3,14 +3,14 @@
  * Ansible tests install it on rig nodes and start the server from it).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { productionPackages } from '../cluster/artifact.js';
 import { REPO } from './helpers/ansible.js';
-import { runCli } from './helpers/cli.js';
+import { cleanEnv, runCli } from './helpers/cli.js';
 
 function listing(file: string): string[] {
   return spawnSync('tar', ['-tf', file], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
@@ -66,6 +66,11 @@ t.test('the unpacked artifact serves on its own: no dev dependency is loaded', a
   t.equal(status, 200, 'pi-origin serve from the unpacked artifact answers 200');
   const gate = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'gate', '--help'], { encoding: 'utf8' });
   t.not(gate.status, 0, 'the gate (a controller command) cannot run from the artifact: autocannon is left out');
+  const inventory = join(dir, 'inventory.ini');
+  writeFileSync(inventory, '[origins]\nnode1 ansible_host=::1\n');
+  const provision = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'cluster', 'provision', '-i', inventory], { encoding: 'utf8', env: cleanEnv() });
+  t.equal(provision.status, 1);
+  t.match(provision.stderr, `has no ansible/ (the node artifact holds the server only); run cluster commands from the installed package`, 'the artifact has no playbooks and says where they are');
 });
 
 t.test('usage errors', async (t) => {
