@@ -74,6 +74,14 @@ t.test('every command runs from the installed package', (t) => {
   t.equal(build.status, 0, `release build: ${build.stderr}`);
   t.equal(piOrigin(['release', 'list', releases]).status, 0, 'release list');
 
+  // The controller makes the nodes' artifact from the installed package.
+  const artifact = join(dir, 'node-artifact.tgz');
+  const pack = piOrigin(['cluster', 'artifact', '--out', artifact, '--arch', 'arm64']);
+  t.equal(pack.status, 0, `cluster artifact: ${pack.stderr}`);
+  const listing = spawnSync('tar', ['-tzf', artifact], { encoding: 'utf8' }).stdout.split('\n');
+  t.ok(listing.includes('dist/server/worker.js') && listing.includes('node_modules/uWebSockets.js/binaries/uws_linux_arm64_115.node'), 'the server and its uWS binary');
+  t.same(listing.filter((f) => f.startsWith('node_modules/autocannon/') || f.startsWith('ansible/')), [], 'no controller-only package or playbook');
+
   // The bench's sirv peer needs a dev dependency: the bench says which, and how to go without.
   const bench = piOrigin(['bench', '--only', 'sirv', '--quick']);
   t.equal(bench.status, 1);
