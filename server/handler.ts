@@ -13,7 +13,7 @@ import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
 import { CACHE_NOT_FOUND } from '../content/header-rules.js';
 import { FileEntry, type Lookup, type Entry, type Redirect, type Representation } from '../index/lookup.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
-import { GET, methodIndex, type MethodIndex, type WorkerMetrics } from './metrics.js';
+import { GET, methodIndex, ResponseClock, type MethodIndex, type WorkerMetrics } from './metrics.js';
 import { normalisePath } from '../index/path.js';
 import { parseRange, type ByteRange } from './range.js';
 import { Flight, sendBuffer, streamFile } from './send.js';
@@ -115,6 +115,7 @@ export class OriginHandler {
    * returns (a thread handles one request at a time); a Flight copies them for later.
    */
   private started = 0;
+  private readonly clock = new ResponseClock();
   private method: MethodIndex = GET;
   private record: LogRecord | undefined;
 
@@ -123,7 +124,7 @@ export class OriginHandler {
   readonly handleTls = (res: HttpResponse, req: HttpRequest): void => this.serve(res, req, 'https');
 
   private serve(res: HttpResponse, req: HttpRequest, scheme: 'http' | 'https'): void {
-    this.started = performance.now();
+    this.started = this.clock.start();
     // Before getMethod(), which lower-cases the method in uWS's buffer: the log keeps it as sent.
     this.record = this.log === undefined ? undefined : this.captureLog(res, req, scheme);
     const method = req.getMethod();
@@ -158,7 +159,7 @@ export class OriginHandler {
 
   /** Counts (and logs) one response: finished, or aborted by the client after `bytes` body bytes. */
   private settle(started: number, method: MethodIndex, record: LogRecord | undefined, status: number, bytes: number, aborted: boolean): void {
-    const ms = performance.now() - started;
+    const ms = this.clock.end() - started;
     if (aborted) this.metrics.aborted(bytes);
     else this.metrics.response(status, method, bytes, ms);
     if (record !== undefined) this.log?.write(record, status, bytes, ms, aborted);

@@ -136,3 +136,34 @@ export function byClass(t: Totals): Record<'status1xx' | 'status2xx' | 'status3x
   });
   return out;
 }
+
+/**
+ * Timestamps for the duration histogram at about one clock read per response. A clock read
+ * costs 0.2 µs on some machines (a VM without a vDSO clock), a 1 KB response about 12 µs of CPU
+ * in all: two reads per response would cost 3 %. A response's end is read; so is the start of
+ * the first request uWS hands over in a loop iteration, and every later request of that
+ * iteration starts at the latest reading (the previous response's end). All of them were read
+ * from their sockets before that first reading, so no duration is longer than the time since
+ * the request arrived. The reading expires at the end of the iteration (setImmediate runs in
+ * libuv's check phase, after the poll phase in which uWS calls the handlers).
+ */
+export class ResponseClock {
+  private last = 0;
+  private valid = false;
+  private readonly expire = (): void => {
+    this.valid = false;
+  };
+
+  /** When the request being handled started, in ms (performance.now() scale). */
+  start(): number {
+    if (this.valid) return this.last;
+    this.valid = true;
+    setImmediate(this.expire);
+    return (this.last = performance.now());
+  }
+
+  /** Now, in ms: a response's end, and where the next request of this iteration starts. */
+  end(): number {
+    return (this.last = performance.now());
+  }
+}

@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { isJournalStream } from '../dist/server/log-lines.js';
+import { ResponseClock } from '../dist/server/metrics.js';
 import { nodeMetrics } from '../dist/cluster/node-metrics.js';
 import { parsePrometheusText, sumOf } from '../dist/cluster/prometheus.js';
 import { cleanEnv, listeningPort, MAIN, runCli, start } from './helpers/cli.js';
@@ -204,4 +205,21 @@ t.test('isJournalStream: only the device and inode of that very fd', (t) => {
   t.equal(isJournalStream(fd, 'garbage'), false);
   closeSync(fd);
   t.end();
+});
+
+t.test('ResponseClock: one reading per loop iteration for starts, a fresh one for every end', async (t) => {
+  const clock = new ResponseClock();
+  const first = clock.start();
+  t.equal(clock.start(), first, 'a second request of the same iteration starts at the same reading');
+  const end = clock.end();
+  t.ok(end >= first, 'an end is read anew');
+  t.equal(clock.start(), end, 'the next request of the iteration starts where the previous response ended');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const later = clock.start();
+  t.ok(later >= end, 'after the iteration, a start is read anew');
+  const spin = performance.now();
+  while (performance.now() - spin < 2);
+  t.equal(clock.start(), later, 'still the same iteration');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  t.ok(clock.start() - later >= 2, 'the next iteration reads the clock again');
 });
