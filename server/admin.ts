@@ -5,7 +5,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Lookup } from '../index/lookup.js';
 import type { AdminEndpoints } from './handler.js';
-import { createRegistry, METRICS_CONTENT_TYPE } from './exposition.js';
+import { createExposition, METRICS_CONTENT_TYPE } from './exposition.js';
 import { byClass, totals, type Field } from './metrics.js';
 import type { WorkerCache } from '../common/worker-cache.js';
 
@@ -25,16 +25,16 @@ export interface NodeState {
 }
 
 export function adminEndpoints(state: NodeState): AdminEndpoints {
-  const registry = createRegistry({ metrics: state.metrics, servedRelease: () => state.served().releaseId });
+  const exposition = createExposition({ metrics: state.metrics, servedRelease: () => state.served().releaseId });
   return {
     answer(res, path, isHead, flight) {
       if (path === '/_origin/health') return reply(res, isHead, ...health(state));
       if (path === '/_origin/status') return reply(res, isHead, 200, 'application/json', JSON.stringify(status(state), null, 2) + '\n');
       if (path !== '/_origin/metrics') return 0;
       // prom-client answers asynchronously, so the answer outlives the handler through a Flight.
-      // Its collectors read the counters synchronously, inside metrics(): called before the
-      // Flight exists, the scrape does not count itself among the responses in flight.
-      const text = registry.metrics();
+      // The counters are read synchronously, inside scrape(): called before the Flight exists,
+      // the scrape does not count itself among the responses in flight.
+      const text = exposition.scrape();
       const f = flight(200);
       void text.then(
         (text) => {

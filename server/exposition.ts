@@ -23,12 +23,19 @@ export interface ExpositionSource {
  */
 const ALWAYS: ReadonlySet<number> = new Set([200, 500, 503]);
 
-/** The registry a worker answers /_origin/metrics from. */
-export function createRegistry(source: ExpositionSource): Registry {
+/** What a worker answers /_origin/metrics with. */
+export interface Exposition {
+  /**
+   * The text of one scrape. Every collector reads the counters synchronously, within this call,
+   * from one summation of the workers' slots; the text itself is ready later.
+   */
+  scrape(): Promise<string>;
+}
+
+export function createExposition(source: ExpositionSource): Exposition {
   const registry = new Registry();
-  // One summation per scrape, shared by every collector of that scrape.
-  let snapshot: Totals | undefined;
-  const read = (): Totals => (snapshot ??= totals(source.metrics));
+  let snapshot = totals(source.metrics);
+  const read = (): Totals => snapshot;
   const field = (f: Field): number => read().fields[f];
 
   new Counter({
@@ -37,10 +44,8 @@ export function createRegistry(source: ExpositionSource): Registry {
     labelNames: ['code', 'method'],
     registers: [registry],
     collect() {
-      // The first collector of a scrape takes the snapshot (registries collect in registration order).
-      snapshot = totals(source.metrics);
       this.reset();
-      const { requests } = snapshot;
+      const { requests } = read();
       CODES.forEach((code, c) =>
         METHODS.forEach((method, m) => {
           const n = requests[c * METHODS.length + m] as number;
@@ -99,7 +104,12 @@ export function createRegistry(source: ExpositionSource): Registry {
   // prom-client names three gauges `nodejs_active_*_total`; a `_total` suffix promises a counter
   // (promtool check metrics refuses them), so they are left out.
   for (const m of registry.getMetricsAsArray()) if (String(m.type) !== 'counter' && m.name.endsWith('_total')) registry.removeSingleMetric(m.name);
-  return registry;
+  return {
+    scrape() {
+      snapshot = totals(source.metrics);
+      return registry.metrics();
+    },
+  };
 }
 
 /**
