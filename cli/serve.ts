@@ -1,5 +1,6 @@
 /** `pi-origin serve [ROOT]`: start an origin node and keep it running until SIGTERM/SIGINT. */
 import { ConfigError, parseEnv, parseFlags, resolveOptions, serveHelp } from '../server/config.js';
+import { stderrLogger } from '../server/log-lines.js';
 import { StartError, startOrigin } from '../server/origin.js';
 import { NativeUwsError } from '../server/uws.js';
 
@@ -12,19 +13,19 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     process.stdout.write(serveHelp(DEMO_ROOT) + '\n');
     return 0;
   }
-  const say = (line: string): void => void process.stderr.write(`pi-origin: ${line}\n`);
+  const log = stderrLogger();
   let node;
   try {
     const { raw, positional } = parseFlags(args);
     if (positional.length > 1) throw new ConfigError(`serve takes one ROOT (got ${positional.length}: ${positional.join(' ')})`);
     const env = parseEnv(process.env);
     const options = resolveOptions({ flags: raw, positionalRoot: positional[0] ?? (env['root'] === undefined ? DEMO_ROOT : undefined), env, defaultRoot: DEMO_ROOT });
-    node = await startOrigin(options, { info: say, warn: (m) => say(`warning: ${m}`) });
+    node = await startOrigin(options, { info: (m) => log('info', m), warn: (m) => log('warning', `warning: ${m}`) });
     process.stdout.write(`pi-origin: serving ${options.root} (release ${node.releaseId()}) with ${options.workers} worker${options.workers === 1 ? '' : 's'}\n`);
     for (const url of node.urls) process.stdout.write(`pi-origin: listening on ${url}\n`);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof StartError || e instanceof NativeUwsError) {
-      say(`error: ${e.message}`);
+      log('error', `error: ${e.message}`);
       return e instanceof ConfigError ? 2 : 1;
     }
     throw e;
@@ -35,9 +36,9 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     const stop = (why: string, code: number): void => {
       if (stopping) return;
       stopping = true;
-      say(`${why}: draining`);
+      log('info', `${why}: draining`);
       void running.close().then(() => {
-        say('stopped');
+        log('info', 'stopped');
         resolve(code);
       });
     };
@@ -50,7 +51,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     // holding their sockets, and Node aborts ("uv_loop_close() while having open handles").
     // Drain instead, and exit 1 for the service manager to restart the node.
     const fatal = (what: string, e: unknown): void => {
-      say(`error: ${what} in the main thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      log('error', `error: ${what} in the main thread: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
       stop('stopping', 1);
     };
     process.on('uncaughtException', (e) => fatal('uncaught exception', e));

@@ -8,9 +8,9 @@ export const METRICS_PATH = '/_origin/metrics';
 
 /** The counters and gauges of one `/_origin/metrics` answer (names as server/admin.ts writes them). */
 export interface NodeMetrics {
-  /** Responses of every status class. */
+  /** Finished responses of every status code and method. */
   readonly requests: number;
-  /** 5xx responses. */
+  /** Finished 5xx responses. */
   readonly errors: number;
   readonly bytesOut: number;
   readonly cacheHits: number;
@@ -24,10 +24,10 @@ export function nodeMetrics(text: string): NodeMetrics | string {
   const samples = parsePrometheusText(text);
   if (typeof samples === 'string') return samples;
   const read = {
-    requests: sumOf(samples, 'pi_origin_requests_total'),
-    // A node that never answered a 5xx still writes the line with 0.
-    errors: sumOf(samples, 'pi_origin_requests_total', { class: '5xx' }),
-    bytesOut: sumOf(samples, 'pi_origin_bytes_out_total'),
+    requests: sumOf(samples, 'pi_origin_http_requests_total'),
+    // The node always writes its GET 500 and 503 series, with 0 until one is sent.
+    errors: sumOf(samples.filter((s) => s.labels['code']?.startsWith('5') === true), 'pi_origin_http_requests_total'),
+    bytesOut: sumOf(samples, 'pi_origin_http_response_bytes_total'),
     cacheHits: sumOf(samples, 'pi_origin_cache_hits_total'),
     cacheMisses: sumOf(samples, 'pi_origin_cache_misses_total'),
     cacheBytes: sumOf(samples, 'pi_origin_cache_bytes'),

@@ -1,7 +1,7 @@
 /**
  * The Prometheus text exposition format (version 0.0.4) as far as reading a node's
  * `/_origin/metrics` needs it: one sample per line, `name{label="value",...} value [timestamp]`,
- * `#` lines ignored. The server's own writer is in server/admin.ts; this side only reads HTTP.
+ * `#` lines ignored. The server's own writer is server/exposition.ts; this side only reads HTTP.
  */
 
 export interface Sample {
@@ -12,7 +12,8 @@ export interface Sample {
 
 const LINE = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+-?\d+)?$/;
 const LABEL = /^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,|$)/;
-const SPECIAL: Readonly<Record<string, number>> = { NaN: Number.NaN, '+Inf': Infinity, Inf: Infinity, '-Inf': -Infinity };
+/** Lower-cased: Prometheus reads values with Go's ParseFloat, which takes any case (prom-client writes `Nan`). */
+const SPECIAL: Readonly<Record<string, number>> = { nan: Number.NaN, '+inf': Infinity, inf: Infinity, '-inf': -Infinity };
 
 /** Every sample in `text`, or a message naming the first line that is not one. */
 export function parsePrometheusText(text: string): Sample[] | string {
@@ -24,14 +25,14 @@ export function parsePrometheusText(text: string): Sample[] | string {
     const m = LINE.exec(line);
     const labels = m === null ? undefined : parseLabels(m[2] ?? '');
     const value = m === null ? Number.NaN : sampleValue(m[3] as string);
-    if (m === null || labels === undefined || (Number.isNaN(value) && m[3] !== 'NaN')) return `invalid metrics (line ${i + 1})`;
+    if (m === null || labels === undefined || (Number.isNaN(value) && m[3]?.toLowerCase() !== 'nan')) return `invalid metrics (line ${i + 1})`;
     samples.push({ name: m[1] as string, labels, value });
   }
   return samples;
 }
 
 function sampleValue(text: string): number {
-  return SPECIAL[text] ?? (/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text) ? Number(text) : Number.NaN);
+  return SPECIAL[text.toLowerCase()] ?? (/^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/.test(text) ? Number(text) : Number.NaN);
 }
 
 /** `a="1",b="x\"y"` → `{ a: '1', b: 'x"y' }`; undefined when malformed. */

@@ -28,6 +28,8 @@ export class HeadBlock {
     private readonly full: string,
     /** Value for key `Cache-Control` on 304: the headers a 304 must repeat, no representation metadata. */
     private readonly notModified: string,
+    /** The Content-Encoding sent, `identity` for none: what the access log records. */
+    readonly contentEncoding: string,
   ) {
     Object.freeze(this);
   }
@@ -49,6 +51,7 @@ export class HeadBlock {
     return new HeadBlock(
       `${parts.type}${parts.encoding === undefined ? '' : `\r\nContent-Encoding: ${parts.encoding}`}\r\nAccept-Ranges: bytes${common}${extra}`,
       `${cacheControl}${common}${others}`,
+      parts.encoding ?? 'identity',
     );
   }
 

@@ -6,12 +6,23 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 
+/** What the handler copies from a request for its log line (only when a log is configured). */
 export interface LogRecord {
   readonly client: string;
   readonly method: string;
   readonly target: string;
   readonly referer: string;
   readonly userAgent: string;
+  /** The Host header as sent ('' when none). */
+  readonly host: string;
+  /** The listener's scheme. */
+  readonly scheme: 'http' | 'https';
+  /** The release the request was answered from. */
+  readonly release: string;
+  /** Content-Encoding of the representation chosen (`identity` for none); null when no file was chosen. */
+  encoding: string | null;
+  /** Where the body came from: the worker's cache, a read into it, or streamed from disk; null: no file body. */
+  cache: 'hit' | 'miss' | 'stream' | null;
 }
 
 const FLUSH_BYTES = 64 * 1024;
@@ -35,8 +46,9 @@ export class AccessLog {
     this.timer = setInterval(() => this.flush(), FLUSH_MS).unref();
   }
 
-  write(r: LogRecord, status: number, bytes: number): void {
-    const line = this.format === 'json' ? this.json(r, status, bytes) : this.combined(r, status, bytes);
+  /** One response: its status, body bytes sent, time to last byte (or to the abort) and whether the client aborted it. */
+  write(r: LogRecord, status: number, bytes: number, ms: number, aborted: boolean): void {
+    const line = this.format === 'json' ? this.json(r, status, bytes, ms, aborted) : this.combined(r, status, bytes);
     this.lines.push(line);
     this.bytes += line.length;
     if (this.bytes >= FLUSH_BYTES) this.flush();
@@ -77,8 +89,27 @@ export class AccessLog {
     return `${r.client} - - [${this.clfNow()}] "${r.method} ${escape(r.target)} HTTP/1.1" ${status} ${bytes} "${escape(r.referer || '-')}" "${escape(r.userAgent || '-')}"\n`;
   }
 
-  private json(r: LogRecord, status: number, bytes: number): string {
-    return JSON.stringify({ time: new Date().toISOString(), client: r.client, method: r.method, target: r.target, status, bytes, referer: r.referer, userAgent: r.userAgent }) + '\n';
+  private json(r: LogRecord, status: number, bytes: number, ms: number, aborted: boolean): string {
+    return (
+      JSON.stringify({
+        time: new Date().toISOString(),
+        client: r.client,
+        method: r.method,
+        host: r.host,
+        target: r.target,
+        protocol: 'HTTP/1.1',
+        scheme: r.scheme,
+        status,
+        bytes,
+        durationMs: Math.round(ms * 1000) / 1000,
+        release: r.release,
+        encoding: r.encoding,
+        cache: r.cache,
+        aborted,
+        referer: r.referer,
+        userAgent: r.userAgent,
+      }) + '\n'
+    );
   }
 
   /** `27/Nov/2026:00:24:36 +0000`, rebuilt once per second. */

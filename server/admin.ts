@@ -5,7 +5,8 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Lookup } from '../index/lookup.js';
 import type { AdminEndpoints } from './handler.js';
-import { totals, type Field } from './metrics.js';
+import { createExposition, METRICS_CONTENT_TYPE } from './exposition.js';
+import { byClass, totals, type Field } from './metrics.js';
 import type { WorkerCache } from '../common/worker-cache.js';
 
 export interface NodeState {
@@ -16,17 +17,38 @@ export interface NodeState {
   /** What each worker's body cache holds (common/worker-cache.ts). */
   readonly workerCache: WorkerCache;
   readonly metrics: SharedArrayBuffer;
-  index(): Lookup | undefined;
+  /** The index requests are answered from: the last valid one, also while the root is invalid. */
+  served(): Lookup;
+  /** Whether the content root failed its last scan (health answers 503, the old index is served). */
+  invalidRoot(): boolean;
   draining(): boolean;
 }
 
 export function adminEndpoints(state: NodeState): AdminEndpoints {
+  const exposition = createExposition({ metrics: state.metrics, servedRelease: () => state.served().releaseId });
   return {
-    answer(res, path, isHead) {
+    answer(res, path, isHead, flight) {
       if (path === '/_origin/health') return reply(res, isHead, ...health(state));
       if (path === '/_origin/status') return reply(res, isHead, 200, 'application/json', JSON.stringify(status(state), null, 2) + '\n');
-      if (path === '/_origin/metrics') return reply(res, isHead, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics(state));
-      return 0;
+      if (path !== '/_origin/metrics') return 0;
+      // prom-client answers asynchronously, so the answer outlives the handler through a Flight.
+      // The counters are read synchronously, inside scrape(): called before the Flight exists,
+      // the scrape does not count itself among the responses in flight.
+      const text = exposition.scrape();
+      const f = flight(200);
+      void text.then(
+        (text) => {
+          if (f.aborted) return;
+          res.cork(() => reply(res, isHead, 200, METRICS_CONTENT_TYPE, text));
+          f.finish(200, 0);
+        },
+        (e: unknown) => {
+          if (f.aborted) return;
+          res.cork(() => reply(res, isHead, 503, 'text/plain; charset=utf-8', `metrics unavailable: ${e instanceof Error ? e.message : String(e)}\n`));
+          f.finish(503, 0);
+        },
+      );
+      return -1;
     },
   };
 }
@@ -43,15 +65,15 @@ function reply(res: HttpResponse, isHead: boolean, status: AdminStatus, type: st
 }
 
 function health(state: NodeState): [AdminStatus, string, string] {
-  const index = state.index();
   if (state.draining()) return [503, 'text/plain; charset=utf-8', 'draining\n'];
-  if (index === undefined) return [503, 'text/plain; charset=utf-8', 'no valid content root\n'];
-  return [200, 'text/plain; charset=utf-8', `ok ${index.releaseId}\n`];
+  if (state.invalidRoot()) return [503, 'text/plain; charset=utf-8', 'no valid content root\n'];
+  return [200, 'text/plain; charset=utf-8', `ok ${state.served().releaseId}\n`];
 }
 
 export interface Status {
   node: string;
   version: string;
+  /** The release served: while the root is invalid, still the last valid one (health says why). */
   release: string | null;
   health: 'ok' | 'draining' | 'invalid-root';
   files: number;
@@ -68,70 +90,31 @@ export interface Status {
   requests: number;
   bytesOut: number;
   connections: number;
-  counters: Record<Field, number>;
+  /** The shared counters, and finished responses by status class. */
+  counters: Record<Field | keyof ReturnType<typeof byClass>, number>;
 }
 
 export function status(state: NodeState): Status {
-  const t = totals(state.metrics);
-  const index = state.index();
+  const all = totals(state.metrics);
+  const t = all.fields;
+  const classes = byClass(all);
+  const index = state.served();
   return {
     node: state.nodeName,
     version: state.version,
-    release: index?.releaseId ?? null,
-    health: state.draining() ? 'draining' : index === undefined ? 'invalid-root' : 'ok',
-    files: index?.fileCount ?? 0,
-    contentBytes: index?.totalBytes ?? 0,
+    release: index.releaseId,
+    health: state.draining() ? 'draining' : state.invalidRoot() ? 'invalid-root' : 'ok',
+    files: index.fileCount,
+    contentBytes: index.totalBytes,
     cacheBytes: t.cacheBytes,
     workerCache: state.workerCache,
     uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
     workers: state.workers,
     workersServing: t.serving,
     workerRestarts: t.restarts,
-    requests: t.status1xx + t.status2xx + t.status3xx + t.status4xx + t.status5xx,
-    bytesOut: t.bytesOut,
+    requests: classes.status1xx + classes.status2xx + classes.status3xx + classes.status4xx + classes.status5xx,
+    bytesOut: t.bytes,
     connections: t.connections,
-    counters: t,
+    counters: { ...t, ...classes },
   };
-}
-
-function metrics(state: NodeState): string {
-  const t = totals(state.metrics);
-  const release = JSON.stringify(state.index()?.releaseId ?? '');
-  const node = JSON.stringify(state.nodeName);
-  const lines = [
-    '# HELP pi_origin_requests_total Responses sent, by status class.',
-    '# TYPE pi_origin_requests_total counter',
-    ...(['1xx', '2xx', '3xx', '4xx', '5xx'] as const).map((c) => `pi_origin_requests_total{class="${c}"} ${t[`status${c}`]}`),
-    '# HELP pi_origin_bytes_out_total Body bytes sent.',
-    '# TYPE pi_origin_bytes_out_total counter',
-    `pi_origin_bytes_out_total ${t.bytesOut}`,
-    '# HELP pi_origin_cache_hits_total Body cache hits.',
-    '# TYPE pi_origin_cache_hits_total counter',
-    `pi_origin_cache_hits_total ${t.cacheHits}`,
-    '# HELP pi_origin_cache_misses_total Body cache misses.',
-    '# TYPE pi_origin_cache_misses_total counter',
-    `pi_origin_cache_misses_total ${t.cacheMisses}`,
-    '# HELP pi_origin_cache_bytes Bytes of bodies held in the cache.',
-    '# TYPE pi_origin_cache_bytes gauge',
-    `pi_origin_cache_bytes ${t.cacheBytes}`,
-    '# HELP pi_origin_read_errors_total Files that could not be read (answered 500).',
-    '# TYPE pi_origin_read_errors_total counter',
-    `pi_origin_read_errors_total ${t.readErrors}`,
-    '# HELP pi_origin_inflight_responses Responses waiting on disk or on a slow client.',
-    '# TYPE pi_origin_inflight_responses gauge',
-    `pi_origin_inflight_responses ${t.inflight}`,
-    '# HELP pi_origin_active_connections Established TCP connections to the listening ports (sampled every second).',
-    '# TYPE pi_origin_active_connections gauge',
-    `pi_origin_active_connections ${t.connections}`,
-    '# HELP pi_origin_workers_serving Worker threads accepting connections.',
-    '# TYPE pi_origin_workers_serving gauge',
-    `pi_origin_workers_serving ${t.serving}`,
-    '# HELP pi_origin_worker_restarts_total Worker threads started again after one died.',
-    '# TYPE pi_origin_worker_restarts_total counter',
-    `pi_origin_worker_restarts_total ${t.restarts}`,
-    '# HELP pi_origin_release_info The release this node serves.',
-    '# TYPE pi_origin_release_info gauge',
-    `pi_origin_release_info{release=${release},node=${node}} 1`,
-  ];
-  return lines.join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
 import { CACHE_NOT_FOUND } from '../content/header-rules.js';
 import { FileEntry, type Lookup, type Entry, type Redirect, type Representation } from '../index/lookup.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
-import type { WorkerMetrics } from './metrics.js';
+import { GET, methodIndex, ResponseClock, type MethodIndex, type WorkerMetrics } from './metrics.js';
 import { normalisePath } from '../index/path.js';
 import { parseRange, type ByteRange } from './range.js';
 import { Flight, sendBuffer, streamFile } from './send.js';
@@ -22,8 +22,11 @@ import type { ServeOptions } from './config.js';
 export const ADMIN_PREFIX = '/_origin/';
 
 export interface AdminEndpoints {
-  /** Answers an admin path and returns the status sent, or 0 when the path is not an admin endpoint. */
-  answer(res: HttpResponse, path: string, isHead: boolean): number;
+  /**
+   * Answers an admin path and returns the status sent, or 0 when the path is not an admin
+   * endpoint, or -1 when the answer comes later through the Flight `later(status)` made.
+   */
+  answer(res: HttpResponse, path: string, isHead: boolean, later: (status: number) => Flight): number;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -107,43 +110,62 @@ export class OriginHandler {
     this.relayedAdminAllow = options.adminAllow.filter((c) => !isLoopbackPrefix(c));
   }
 
-  /** The uWS route handler for every method and path. */
-  readonly handle = (res: HttpResponse, req: HttpRequest): void => {
-    const record = this.log === undefined ? undefined : this.captureLog(res, req);
-    const done = record === undefined ? this.count : (status: number, bytes: number): void => this.countAndLog(record, status, bytes);
+  /**
+   * The request being handled: set at the handler's start and read by `done` before the handler
+   * returns (a thread handles one request at a time); a Flight copies them for later.
+   */
+  private started = 0;
+  private readonly clock = new ResponseClock();
+  private method: MethodIndex = GET;
+  private record: LogRecord | undefined;
+
+  /** The uWS route handlers for every method and path, on plain and on TLS listeners. */
+  readonly handle = (res: HttpResponse, req: HttpRequest): void => this.serve(res, req, 'http');
+  readonly handleTls = (res: HttpResponse, req: HttpRequest): void => this.serve(res, req, 'https');
+
+  private serve(res: HttpResponse, req: HttpRequest, scheme: 'http' | 'https'): void {
+    this.started = this.clock.start();
+    // Before getMethod(), which lower-cases the method in uWS's buffer: the log keeps it as sent.
+    this.record = this.log === undefined ? undefined : this.captureLog(res, req, scheme);
     const method = req.getMethod();
     const isHead = method === 'head';
-    if (!isHead && method !== 'get') return this.wrongMethod(res, method, done);
+    this.method = methodIndex(method);
+    if (!isHead && method !== 'get') return this.wrongMethod(res, method);
     const url = req.getUrl();
     const index = this.index;
     if (url.startsWith(ADMIN_PREFIX) && this.adminAllowed(res, req)) {
-      const status = this.admin.answer(res, url, isHead);
-      if (status !== 0) return done(status, 0);
+      const status = this.admin.answer(res, url, isHead, (later) => this.fly(res, later));
+      if (status > 0) return this.done(status, 0);
+      if (status < 0) return;
     }
     let entry: Entry | undefined = url.indexOf('%') === -1 ? index.entries.get(url) : undefined;
     if (entry === undefined) {
       const key = normalisePath(url);
-      if (typeof key === 'number') return this.plain(res, index, key, isHead, done);
+      if (typeof key === 'number') return this.plain(res, index, key, isHead);
       entry = index.entries.get(key);
-      if (entry === undefined) return this.notFound(res, req, index, isHead, done);
+      if (entry === undefined) return this.notFound(res, req, index, isHead);
     }
-    if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead, done);
+    if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead);
     const query = queryOf(req);
     const location = query === '' || entry.location.includes('?') ? entry.location : `${entry.location}?${query}`;
     res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', REDIRECT_HEAD[entry.status]).writeHeader('X-Origin-Release', index.releaseId).end();
-    done(entry.status, 0);
-  };
-
-  private readonly count = (status: number, bytes: number): void => {
-    this.metrics.response(status, bytes);
-  };
-
-  private countAndLog(record: LogRecord, status: number, bytes: number): void {
-    this.metrics.response(status, bytes);
-    this.log?.write(record, status, bytes);
+    this.done(entry.status, 0);
   }
 
-  private captureLog(res: HttpResponse, req: HttpRequest): LogRecord {
+  /** The current request's response was sent in full before the handler returned. */
+  private done(status: number, bytes: number): void {
+    this.settle(this.started, this.method, this.record, status, bytes, false);
+  }
+
+  /** Counts (and logs) one response: finished, or aborted by the client after `bytes` body bytes. */
+  private settle(started: number, method: MethodIndex, record: LogRecord | undefined, status: number, bytes: number, aborted: boolean): void {
+    const ms = this.clock.end() - started;
+    if (aborted) this.metrics.aborted(bytes);
+    else this.metrics.response(status, method, bytes, ms);
+    if (record !== undefined) this.log?.write(record, status, bytes, ms, aborted);
+  }
+
+  private captureLog(res: HttpResponse, req: HttpRequest, scheme: 'http' | 'https'): LogRecord {
     const query = queryOf(req);
     return {
       client: formatAddress(this.clientOf(res, req)),
@@ -151,6 +173,11 @@ export class OriginHandler {
       target: query === '' ? req.getUrl() : `${req.getUrl()}?${query}`,
       referer: req.getHeader('referer'),
       userAgent: req.getHeader('user-agent'),
+      host: req.getHeader('host'),
+      scheme,
+      release: this.index.releaseId,
+      encoding: null,
+      cache: null,
     };
   }
 
@@ -169,23 +196,24 @@ export class OriginHandler {
     return inAny(client, client === peer ? this.options.adminAllow : this.relayedAdminAllow);
   }
 
-  private serveFile(res: HttpResponse, req: HttpRequest, index: Lookup, entry: FileEntry, isHead: boolean, done: Done): void {
+  private serveFile(res: HttpResponse, req: HttpRequest, index: Lookup, entry: FileEntry, isHead: boolean): void {
     const rep = representationFor(entry, req);
-    if (rep === undefined) return this.plain(res, index, 406, isHead, done, 'Vary: Accept-Encoding');
+    if (rep === undefined) return this.plain(res, index, 406, isHead, 'Vary: Accept-Encoding');
+    if (this.record !== undefined) this.record.encoding = rep.head.contentEncoding;
     const inm = req.getHeader('if-none-match');
     if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {
       rep.head.writeNotModifiedTo(res.writeStatus(STATUS_TEXT[304] as string).writeHeader('ETag', rep.etag).writeHeader('Last-Modified', rep.lastModified)).endWithoutBody();
-      return done(304, 0);
+      return this.done(304, 0);
     }
     let range: ByteRange | undefined;
     const rangeHeader = req.getHeader('range');
     if (rangeHeader !== '') {
       const ifRange = req.getHeader('if-range');
       const parsed = ifRange === '' || ifRangeMatches(ifRange, rep.etag, rep.mtimeSec) ? parseRange(rangeHeader, rep.size) : 'ignore';
-      if (parsed === 'unsatisfiable') return this.unsatisfiable(res, index, rep, isHead, done);
+      if (parsed === 'unsatisfiable') return this.unsatisfiable(res, index, rep, isHead);
       if (parsed !== 'ignore') range = parsed;
     }
-    this.sendRepresentation(res, index, rep, range, isHead, 200, done);
+    this.sendRepresentation(res, index, rep, range, isHead, 200);
   }
 
   /** Writes status and headers for `rep` (with Content-Range for a 206). Must run corked. */
@@ -197,22 +225,25 @@ export class OriginHandler {
     if (range !== undefined) res.writeHeader('Content-Range', `bytes ${range.start}-${range.end}/${rep.size}`);
   }
 
-  private sendRepresentation(res: HttpResponse, index: Lookup, rep: Representation, range: ByteRange | undefined, isHead: boolean, status: number, done: Done): void {
+  private sendRepresentation(res: HttpResponse, index: Lookup, rep: Representation, range: ByteRange | undefined, isHead: boolean, status: number): void {
+    if (this.record !== undefined) this.record.encoding = rep.head.contentEncoding;
     const outStatus = range === undefined ? status : 206;
     const length = range === undefined ? rep.size : range.end - range.start + 1;
     if (isHead) {
       this.writeHead(res, rep, range, status);
       res.writeHeader('Content-Length', String(length)).endWithoutBody();
-      return done(outStatus, 0);
+      return this.done(outStatus, 0);
     }
     const cached = rep.size <= this.bodies.maxFile ? this.bodies.get(rep) : undefined;
     if (cached !== undefined) {
       this.writeHead(res, rep, range, status);
       const body = range === undefined ? cached : cached.subarray(range.start, range.end + 1);
-      if (sendBuffer(res, body, () => this.fly(res, done), outStatus)) done(outStatus, length);
+      if (this.record !== undefined) this.record.cache = 'hit';
+      if (sendBuffer(res, body, () => this.fly(res, outStatus), outStatus)) this.done(outStatus, length);
       return;
     }
-    const flight = this.fly(res, done);
+    const flight = this.fly(res, outStatus);
+    if (this.record !== undefined) this.record.cache = rep.size > this.bodies.maxFile ? 'stream' : 'miss';
     if (rep.size > this.bodies.maxFile) {
       // A release's files carry the manifest's times, not necessarily the disk's: compare size only.
       const slice = { path: `${index.root}/${rep.file}`, start: range?.start ?? 0, length, size: rep.size, mtimeSec: index.fromManifest ? NaN : rep.mtimeSec, ctimeMs: rep.ctimeMs };
@@ -238,18 +269,21 @@ export class OriginHandler {
       // A throw in either callback is this response's fault, not the worker's: left to reach
       // the unhandled-rejection handler, it would take every connection of the worker down.
       .catch((e: unknown) => {
-        this.fault(flight.res, `/${rep.file}`, e);
+        flight.closedByServer = true;
+        // Only a GET reads a body (HEAD ended above).
+        this.fault(flight.res, `/${rep.file}`, e, GET);
         // Closing ran onAborted and finished the flight; a response already ended still needs it.
         flight.finish(0, 0);
       });
   }
 
-  /** A response that outlives the handler: abort handling plus in-flight accounting. */
-  private fly(res: HttpResponse, done: Done): Flight {
+  /** A response that outlives the handler (sending `status`): abort handling plus in-flight accounting. */
+  private fly(res: HttpResponse, status: number): Flight {
+    const { started, method, record } = this;
     this.metrics.add('inflight', 1);
-    return new Flight(res, (status, bytes) => {
+    return new Flight(res, status, (sent, bytes, aborted) => {
       this.metrics.add('inflight', -1);
-      if (status !== 0) done(status, bytes);
+      if (sent !== 0) this.settle(started, method, record, sent, bytes, aborted);
     });
   }
 
@@ -284,43 +318,41 @@ export class OriginHandler {
     flight.finish(status, 0);
   }
 
-  private unsatisfiable(res: HttpResponse, index: Lookup, rep: Representation, isHead: boolean, done: Done): void {
+  private unsatisfiable(res: HttpResponse, index: Lookup, rep: Representation, isHead: boolean): void {
     res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', '0').endWithoutBody();
     else res.end();
-    done(416, 0);
+    this.done(416, 0);
   }
 
-  private notFound(res: HttpResponse, req: HttpRequest, index: Lookup, isHead: boolean, done: Done): void {
+  private notFound(res: HttpResponse, req: HttpRequest, index: Lookup, isHead: boolean): void {
     const page = index.notFound;
-    if (page === undefined) return this.plain(res, index, 404, isHead, done);
+    if (page === undefined) return this.plain(res, index, 404, isHead);
     // The 404 page is sent even to a client that accepts no encoding we have: it is an error page.
-    this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404, done);
+    this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404);
   }
 
-  private plain(res: HttpResponse, index: Lookup, status: number, isHead: boolean, done: Done, extra?: string): void {
+  private plain(res: HttpResponse, index: Lookup, status: number, isHead: boolean, extra?: string): void {
     const text = `${STATUS_TEXT[status]}\n`;
     res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();
     else res.end(text);
-    done(status, isHead ? 0 : text.length);
+    this.done(status, isHead ? 0 : text.length);
   }
 
-  private wrongMethod(res: HttpResponse, method: string, done: Done): void {
+  private wrongMethod(res: HttpResponse, method: string): void {
     if (method === 'options') {
       res.writeStatus(STATUS_TEXT[204] as string).writeHeader('Allow', ALLOW).writeHeader('X-Origin-Release', this.index.releaseId).endWithoutBody();
-      return done(204, 0);
+      return this.done(204, 0);
     }
     const text = `${STATUS_TEXT[405]}\n`;
     res.writeStatus(STATUS_TEXT[405] as string).writeHeader('Allow', ALLOW).writeHeader('Content-Type', plainHead(405)).writeHeader('X-Origin-Release', this.index.releaseId).end(text);
-    done(405, text.length);
+    this.done(405, text.length);
   }
 }
 
-type Done = (status: number, bytes: number) => void;
-
-/** Contains one response's exception: `target` names what was asked for, for the log. */
-export type ResponseFault = (res: HttpResponse, target: string, e: unknown) => void;
+/** Contains one response's exception: `target` names what was asked for, for the log; counted as a 500 of `method`. */
+export type ResponseFault = (res: HttpResponse, target: string, e: unknown, method: MethodIndex) => void;
 
 /** Maps a read failure to a status (the one place that does): 404 gone, 503 changed, 500 otherwise. */
 function failureStatus(err: NodeJS.ErrnoException): 404 | 500 | 503 {

@@ -4,7 +4,7 @@
  * watchers (server/watchers.ts), and the rescans the content watcher asks for. It serves
  * nothing itself.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { loadSite } from '../index/load-site.js';
@@ -59,6 +59,7 @@ export function packageVersion(): string {
 export async function startOrigin(options: ServeOptions, events: OriginEvents = {}, internals: OriginInternals = {}): Promise<OriginNode> {
   const workerUrl = internals.workerUrl ?? WORKER_URL;
   loadUws();
+  checkAccessLog(options.accessLog);
   const addresses = [...options.listen, ...(options.tls?.listen ?? [])];
   // Concrete ports before any worker starts: uSockets sets SO_REUSEPORT only for a non-zero
   // port, so workers could not share a port-0 socket.
@@ -195,6 +196,19 @@ function oncePerPath(events: OriginEvents): (path: string, reason: string) => vo
     unreadable.add(path);
     events.warn?.(`cannot read ${path}: ${reason} (answered 500, or cut once streaming began; logged once, every failure counted in pi_origin_read_errors_total)`);
   };
+}
+
+/**
+ * Each worker opens the access log itself; a path none of them can open must stop the start
+ * here, naming the option, rather than crash every worker with a stack trace.
+ */
+function checkAccessLog(destination: string): void {
+  if (destination === 'off' || destination === 'stdout') return;
+  try {
+    closeSync(openSync(destination, 'a', 0o640));
+  } catch (e) {
+    throw new StartError(`--access-log: cannot open ${destination}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'PI_ORIGIN_ACCESS_LOG');
+  }
 }
 
 /**

@@ -18,19 +18,26 @@ const CHUNK = 256 * 1024;
  */
 export class Flight {
   aborted = false;
+  /** Body bytes uWS has taken so far: what a response the client aborted is counted and logged with. */
+  sent = 0;
+  /** Set before the server closes the connection itself (a cut stream, a fault): that is no client abort. */
+  closedByServer = false;
   private onAbort: (() => void) | undefined;
   private finished = false;
 
   constructor(
     readonly res: HttpResponse,
-    private readonly onFinish: (status: number, bytes: number) => void,
+    /** The status being sent, reported when the client goes away before the last byte. */
+    readonly status: number,
+    /** `status` 0: nothing to count (the server cut it). `aborted`: the client went away. */
+    private readonly onFinish: (status: number, bytes: number, aborted: boolean) => void,
   ) {
     res.onAborted(() => {
       this.aborted = true;
       const cb = this.onAbort;
       this.onAbort = undefined;
       cb?.();
-      this.finish(0, 0);
+      this.end(this.closedByServer ? 0 : this.status, this.sent, !this.closedByServer);
     });
   }
 
@@ -39,11 +46,22 @@ export class Flight {
     this.onAbort = cb;
   }
 
+  /** The last byte was handed to uWS (or, with `status` 0, the response ends uncounted). */
   finish(status: number, bytes: number): void {
+    this.end(status, bytes, false);
+  }
+
+  /** Closes the connection for the server's own reason: not counted as the client's abort. */
+  cut(): void {
+    this.closedByServer = true;
+    this.res.close();
+  }
+
+  private end(status: number, bytes: number, aborted: boolean): void {
     if (this.finished) return;
     this.finished = true;
     this.onAbort = undefined;
-    this.onFinish(status, bytes);
+    this.onFinish(status, bytes, aborted);
   }
 }
 
@@ -62,7 +80,9 @@ export function sendBuffer(res: HttpResponse, body: Buffer, flight: () => Flight
   const [, done] = res.tryEnd(body, total);
   if (done) return true;
   const f = flight();
+  f.sent = res.getWriteOffset() - base;
   res.onWritable((offset) => {
+    f.sent = offset - base;
     const [ok, finished] = res.tryEnd(body.subarray(offset - base), total);
     if (finished) f.finish(status, total);
     return ok;
@@ -188,6 +208,7 @@ export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks,
     withChunk(flight, (chunk) => {
       reading = true;
       const sent = res.getWriteOffset() - base;
+      flight.sent = sent;
       read(fd, chunk, 0, Math.min(chunk.length, slice.length - sent), slice.start + sent, (err, n) => {
         reading = false;
         if (flight.aborted) {
@@ -200,7 +221,7 @@ export function streamFile(flight: Flight, slice: DiskSlice, hooks: StreamHooks,
           giveChunk(chunk);
           release();
           hooks.cut(problem);
-          res.close();
+          flight.cut();
           return;
         }
         res.cork(() => write(chunk, n));

@@ -19,7 +19,7 @@ import type { ListenAddress, ServeOptions } from './config.js';
 import { buildLookup, type Lookup } from '../index/lookup.js';
 import { OriginHandler } from './handler.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
-import { WorkerMetrics } from './metrics.js';
+import { methodIndex, OTHER_METHOD, WorkerMetrics, type MethodIndex } from './metrics.js';
 import { loadUws } from './uws.js';
 import { workerCache } from '../common/worker-cache.js';
 
@@ -48,11 +48,13 @@ const admin = adminEndpoints({
   workers: options.workers,
   workerCache: cacheBudget,
   metrics: data.metrics,
-  index: () => (invalidRoot ? undefined : index),
+  served: () => index,
+  invalidRoot: () => invalidRoot,
   draining: () => draining,
 });
 const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }), responseFault);
 const route = guarded(options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle);
+const routeTls = guarded(options.ipv6Only ? refuseIPv4(handler.handleTls) : handler.handleTls);
 
 /** After a fault, responses in flight get this long before every connection is closed. */
 const FAULT_GRACE_MS = 1000;
@@ -79,12 +81,14 @@ function guarded(next: Route): Route {
       next(res, req);
     } catch (e) {
       let url = '(unknown)';
+      let method: MethodIndex = OTHER_METHOD;
       try {
         url = req.getUrl();
+        method = methodIndex(req.getMethod());
       } catch {
         // Nothing to name the request by; the fault is still contained and reported.
       }
-      responseFault(res, url, e);
+      responseFault(res, url, e, method);
     }
   };
 }
@@ -95,13 +99,13 @@ const handlerFaults = new Map<string, number>();
  * One response's code threw, in the handler or in a callback after it (a body read's `then`):
  * its connection is closed, counted as a 5xx and reported; the worker serves on.
  */
-function responseFault(res: HttpResponse, url: string, e: unknown): void {
+function responseFault(res: HttpResponse, url: string, e: unknown, method: MethodIndex): void {
   try {
     res.close();
   } catch {
     // The response was already completed before the throw: nothing is left to close.
   }
-  metrics.add('status5xx', 1);
+  metrics.fault(method);
   // Reported the 1st, 2nd, 4th, 8th ... time per message: a request that keeps hitting the same
   // bug cannot flood the log.
   // Past 100 distinct messages (one may quote the request), the rest share one count.
@@ -136,8 +140,8 @@ function makeApp(tls: boolean): TemplatedApp {
   const t = options.tls;
   if (!tls || t === undefined) return uws.App().any('/*', route);
   const app = uws.SSLApp({ key_file_name: t.key, cert_file_name: t.cert });
-  app.any('/*', route);
-  for (const s of t.sni) app.addServerName(s.hostname, { key_file_name: s.key, cert_file_name: s.cert }).domain(s.hostname).any('/*', route);
+  app.any('/*', routeTls);
+  for (const s of t.sni) app.addServerName(s.hostname, { key_file_name: s.key, cert_file_name: s.cert }).domain(s.hostname).any('/*', routeTls);
   return app;
 }
 

@@ -31,22 +31,22 @@ const R2 = 'bbbbbbbbbbbb';
 /** What a node's /_origin/metrics says (server/admin.ts), with these counters. */
 function metricsText(m: Partial<Record<'c2xx' | 'c4xx' | 'c5xx' | 'bytes' | 'hits' | 'misses' | 'cache' | 'conns', number>> = {}): string {
   return [
-    '# HELP pi_origin_requests_total Responses sent, by status class.',
-    '# TYPE pi_origin_requests_total counter',
-    'pi_origin_requests_total{class="1xx"} 0',
-    `pi_origin_requests_total{class="2xx"} ${m.c2xx ?? 0}`,
-    'pi_origin_requests_total{class="3xx"} 0',
-    `pi_origin_requests_total{class="4xx"} ${m.c4xx ?? 0}`,
-    `pi_origin_requests_total{class="5xx"} ${m.c5xx ?? 0}`,
-    '# TYPE pi_origin_bytes_out_total counter',
-    `pi_origin_bytes_out_total ${m.bytes ?? 0}`,
+    '# HELP pi_origin_http_requests_total Finished responses, by status code and method (GET, HEAD, other).',
+    '# TYPE pi_origin_http_requests_total counter',
+    `pi_origin_http_requests_total{code="200",method="GET"} ${m.c2xx ?? 0}`,
+    'pi_origin_http_requests_total{code="304",method="GET"} 0',
+    `pi_origin_http_requests_total{code="404",method="HEAD"} ${m.c4xx ?? 0}`,
+    `pi_origin_http_requests_total{code="500",method="GET"} ${m.c5xx ?? 0}`,
+    'pi_origin_http_requests_total{code="503",method="GET"} 0',
+    '# TYPE pi_origin_http_response_bytes_total counter',
+    `pi_origin_http_response_bytes_total ${m.bytes ?? 0}`,
     `pi_origin_cache_hits_total ${m.hits ?? 0}`,
     `pi_origin_cache_misses_total ${m.misses ?? 0}`,
     `pi_origin_cache_bytes ${m.cache ?? 0}`,
     'pi_origin_read_errors_total 0',
     'pi_origin_inflight_responses 0',
     `pi_origin_active_connections ${m.conns ?? 0}`,
-    'pi_origin_release_info{release="5465a1a40e71",node="pi1"} 1',
+    'pi_origin_release_info{release="5465a1a40e71"} 1',
     '',
   ].join('\n');
 }
@@ -55,10 +55,10 @@ t.test('Prometheus text: samples, labels with escapes, special values, bad lines
   const samples = parsePrometheusText(metricsText({ c2xx: 7, c5xx: 2, bytes: 1234 }));
   if (typeof samples === 'string') throw new Error(samples);
   t.equal(samples.length, 13, 'every sample line, no comment');
-  t.same(samples[1], { name: 'pi_origin_requests_total', labels: { class: '2xx' }, value: 7 });
-  t.same(samples[12], { name: 'pi_origin_release_info', labels: { release: '5465a1a40e71', node: 'pi1' }, value: 1 });
-  t.equal(sumOf(samples, 'pi_origin_requests_total'), 9);
-  t.equal(sumOf(samples, 'pi_origin_requests_total', { class: '5xx' }), 2);
+  t.same(samples[0], { name: 'pi_origin_http_requests_total', labels: { code: '200', method: 'GET' }, value: 7 });
+  t.same(samples[12], { name: 'pi_origin_release_info', labels: { release: '5465a1a40e71' }, value: 1 });
+  t.equal(sumOf(samples, 'pi_origin_http_requests_total'), 9);
+  t.equal(sumOf(samples, 'pi_origin_http_requests_total', { code: '500' }), 2);
   t.equal(sumOf(samples, 'nope'), undefined);
   t.same(parsePrometheusText('a{l="x\\"y\\\\z\\n",m="}"} 1.5e3 1700000000000\nb +Inf\nc NaN\nd -2\n'), [
     { name: 'a', labels: { l: 'x"y\\z\n', m: '}' }, value: 1500 },
@@ -66,13 +66,17 @@ t.test('Prometheus text: samples, labels with escapes, special values, bad lines
     { name: 'c', labels: {}, value: Number.NaN },
     { name: 'd', labels: {}, value: -2 },
   ]);
+  t.same(parsePrometheusText('e Nan\nf -inf\n'), [
+    { name: 'e', labels: {}, value: Number.NaN },
+    { name: 'f', labels: {}, value: -Infinity },
+  ], 'special values in any case, as Prometheus reads them (prom-client writes Nan)');
   t.equal(parsePrometheusText('ok 1\n<html>\n'), 'invalid metrics (line 2)');
   t.equal(parsePrometheusText('a{l="x" m="y"} 1'), 'invalid metrics (line 1)', 'labels need commas');
   t.equal(parsePrometheusText('a 12abc'), 'invalid metrics (line 1)');
   t.end();
 });
 
-t.test('a node\'s metrics: requests of every class, 5xx as errors, a missing family named', (t) => {
+t.test('a node\'s metrics: requests of every code and method, 5xx as errors, a missing family named', (t) => {
   t.same(nodeMetrics(metricsText({ c2xx: 10, c4xx: 3, c5xx: 2, bytes: 5000, hits: 8, misses: 2, cache: 4096, conns: 3 })), {
     requests: 15,
     errors: 2,
@@ -82,7 +86,7 @@ t.test('a node\'s metrics: requests of every class, 5xx as errors, a missing fam
     cacheBytes: 4096,
     connections: 3,
   });
-  t.equal(nodeMetrics(metricsText().replace(/^pi_origin_bytes_out_total.*$/m, '')), 'metrics without bytesOut');
+  t.equal(nodeMetrics(metricsText().replace(/^pi_origin_http_response_bytes_total.*$/m, '')), 'metrics without bytesOut');
   t.equal(nodeMetrics('<html>hello</html>'), 'invalid metrics (line 1)');
   t.end();
 });

@@ -28,7 +28,12 @@ t.test('health is 503 while the content root is gone, and 200 again when it retu
   t.equal(bad.body.toString(), 'no valid content root\n');
   const status = JSON.parse((await request(port, '/_origin/status')).body.toString()) as Status;
   t.equal(status.health, 'invalid-root');
-  t.equal(status.release, null);
+  // The last valid release is still what every request is answered from: status and the
+  // release_info metric say so (they used to say null and release="" here).
+  t.equal(status.release, node.releaseId(), 'status names the release still served');
+  t.equal((await request(port, '/a.txt')).headers['x-origin-release'], node.releaseId(), 'and it is served');
+  const metrics = (await request(port, '/_origin/metrics')).body.toString();
+  t.same(metrics.split('\n').filter((l) => l.startsWith('pi_origin_release_info')), [`pi_origin_release_info{release="${node.releaseId()}"} 1`], 'release_info names it too');
   t.equal(status.counters.status5xx, before.counters.status5xx + 1, 'the 503 is counted as a 5xx');
   t.equal(status.counters.status2xx, before.counters.status2xx + 1, 'only the status answer before it counted as a 2xx');
 

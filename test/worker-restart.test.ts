@@ -113,7 +113,7 @@ t.test('one node, one fault at a time', async (t) => {
     const s = await status(n.port);
     t.same([s.workersServing, s.workerRestarts], [2, 0], 'no worker died');
     const metrics = (await request(n.port, '/_origin/metrics')).body.toString();
-    t.match(metrics, /^pi_origin_requests_total\{class="5xx"\} 5$/m, 'each one counted as a 5xx');
+    t.match(metrics, /^pi_origin_http_requests_total\{code="500",method="GET"\} 5$/m, 'each one counted as a 500 of a GET');
     t.match(metrics, /^pi_origin_workers_serving 2$/m);
     t.match(metrics, /^pi_origin_worker_restarts_total 0$/m);
     n.warnings.length = 0;
