@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { freePort, haproxyCommand, parseShowStat, SHOW_STAT } from './helpers/cluster.js';
 import { prepareFront } from './helpers/front.js';
+import { monitoringMetricNames } from './helpers/promql.js';
 import { parseResponses, rawExchange, startServer } from './helpers/server.js';
 import { until } from './helpers/wait.js';
 
@@ -44,7 +45,9 @@ t.test('front: /_origin/* is denied from outside, health checks still reach the 
   const scrape = await fetch(`http://[::1]:${metricsPort}/metrics`);
   t.equal(scrape.status, 200, "HAProxy's exporter answers /metrics");
   t.match(scrape.headers.get('content-type'), /^text\/plain; version=0\.0\.4/, 'in the Prometheus text format');
-  t.match(await scrape.text(), /^haproxy_backend_active_servers\{proxy="origins"\} 1$/m, 'the origins backend with its one node up, the series the HAProxyBackendNoServer alert reads');
+  const exposition = await scrape.text();
+  t.match(exposition, /^haproxy_backend_active_servers\{proxy="origins"\} 1$/m, 'the origins backend with its one node up, the series HAProxyBackendNoServerUp reads');
+  for (const name of monitoringMetricNames().filter((n) => n.startsWith('haproxy_'))) t.match(exposition, new RegExp(`^${name}\\{`, 'm'), `${name}, which monitoring/ reads, is one HAProxy exposes`);
   t.equal((await fetch(`http://[::1]:${metricsPort}/stats`)).status, 404, 'nothing else on that port');
   t.equal((await exchange('::1', 'GET /metrics HTTP/1.1\r\nHost: www.test\r\nConnection: close\r\n\r\n')).status, 404, 'and no exporter on the public port (the origin has no /metrics)');
 
