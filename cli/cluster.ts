@@ -11,6 +11,7 @@ import { CHECK } from './cluster-check.js';
 import { DASHBOARD } from './cluster-dashboard.js';
 import { DEREGISTER } from './cluster-deregister.js';
 import { DNS } from './cluster-dns.js';
+import { PROMETHEUS_TARGETS } from './cluster-prometheus-targets.js';
 import { PROVISION } from './cluster-provision.js';
 import { REGISTER } from './cluster-register.js';
 import { ROLLBACK } from './cluster-rollback.js';
@@ -24,6 +25,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   dns: DNS,
   check: CHECK,
   dashboard: DASHBOARD,
+  'prometheus-targets': PROMETHEUS_TARGETS,
   artifact: ARTIFACT,
   provision: PROVISION,
   rollout: ROLLOUT,

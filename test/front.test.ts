@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { haproxyCommand, parseShowStat, SHOW_STAT } from './helpers/cluster.js';
+import { freePort, haproxyCommand, parseShowStat, SHOW_STAT } from './helpers/cluster.js';
 import { prepareFront } from './helpers/front.js';
+import { monitoringMetricNames } from './helpers/promql.js';
 import { parseResponses, rawExchange, startServer } from './helpers/server.js';
 import { until } from './helpers/wait.js';
 
@@ -18,7 +19,8 @@ t.test('front: /_origin/* is denied from outside, health checks still reach the 
   const site = t.testdir({ 'index.html': '<h1>launch</h1>\n', _origin: { status: 'content status\n' } });
   // As origin_node configures a node behind the proxy: the proxy is trusted and admin.
   const origin = await startServer(t, site, { trustedProxy: ['::1/128'], adminAllow: ['::1/128'] });
-  const front = await prepareFront(t, [origin.port]);
+  const metricsPort = await freePort();
+  const front = await prepareFront(t, [origin.port], { dualstack_proxy_metrics_port: metricsPort, dualstack_proxy_metrics_bind_ipv6: ['::1'] });
   const applied = await front.apply();
   t.equal(applied.code, 0, `proxy.yml applied in ${applied.ms} ms`, { stdout: applied.stdout.slice(-4000) });
   t.ok(await until(() => parseShowStat(haproxyCommand(front.socket, SHOW_STAT)).get('node1')?.status === 'UP', 15_000), "HAProxy's health checks (GET /_origin/health with PROXY v2) reach the node: UP");
@@ -38,6 +40,16 @@ t.test('front: /_origin/* is denied from outside, health checks still reach the 
     t.same(await exchange(host, 'GET /index.html HTTP/1.1\r\nHost: www.test\r\nConnection: close\r\n\r\n'), { status: 200, body: '<h1>launch</h1>\n' }, `${host}: content passes`);
     t.same(await exchange(host, 'GET /index.html HTTP/1.0\r\nHost: www.test\r\n\r\n'), { status: 200, body: '<h1>launch</h1>\n' }, `${host}: HTTP/1.0 passes (through the hop)`);
   }
+
+  // HAProxy's own exporter on its own port: the backend's state as Prometheus reads it.
+  const scrape = await fetch(`http://[::1]:${metricsPort}/metrics`);
+  t.equal(scrape.status, 200, "HAProxy's exporter answers /metrics");
+  t.match(scrape.headers.get('content-type'), /^text\/plain; version=0\.0\.4/, 'in the Prometheus text format');
+  const exposition = await scrape.text();
+  t.match(exposition, /^haproxy_backend_active_servers\{proxy="origins"\} 1$/m, 'the origins backend with its one node up, the series HAProxyBackendNoServerUp reads');
+  for (const name of monitoringMetricNames().filter((n) => n.startsWith('haproxy_'))) t.match(exposition, new RegExp(`^${name}\\{`, 'm'), `${name}, which monitoring/ reads, is one HAProxy exposes`);
+  t.equal((await fetch(`http://[::1]:${metricsPort}/stats`)).status, 404, 'nothing else on that port');
+  t.equal((await exchange('::1', 'GET /metrics HTTP/1.1\r\nHost: www.test\r\nConnection: close\r\n\r\n')).status, 404, 'and no exporter on the public port (the origin has no /metrics)');
 
   // The hop believes the PROXY header it reads: only HAProxy's account may connect to it.
   const hop = join('/var/lib/haproxy/pi-origin-hop', `http11-${front.httpPort}.sock`);

@@ -71,6 +71,7 @@ const dir = t.testdir({
   tlshalf: {},
   tls: {},
   moved: {},
+  nometrics: {},
 });
 
 const baseVars = {
@@ -118,13 +119,14 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf, tls, moved] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls, moved, nometrics] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
     render('tlshalf', { origin_node_tls_cert_src: 'certs/origin.pem' }),
     render('tls', { dualstack_proxy_tls_names: ['example.org', 'www.example.org'], dualstack_proxy_hsts_max_age: 63072000, dualstack_proxy_hsts_include_subdomains: true }),
     render('moved', { origin_node_releases_dir: '/data/origin/releases', origin_node_run_dir: '/data/origin/run', origin_node_log_dir: '/data/origin/log/' }),
+    render('nometrics', { dualstack_proxy_metrics_port: 0 }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -289,6 +291,26 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.ok(lines.includes('use_backend acme if acme_challenge !{ ssl_fc }') && lines.includes('server lego 127.0.0.1:8402'), 'challenges go to lego on loopback');
     t.ok(lines.includes('use_backend origins_http10 if { req.ver 1.0 } || { ssl_fc }'), 'HTTPS requests take the hop (no PROXY v2 TLV towards uWS)');
     t.ok(lines.includes('http-request deny deny_status 404 if { path_beg /_origin/ }'), '/_origin/* still denied');
+    t.end();
+  });
+
+  t.test("HAProxy's Prometheus exporter: its own frontend on IPv6 :8405, /metrics only, private prefixes only, unlogged", (t) => {
+    const block = /^frontend metrics\n((?:[ \t]+.*\n)*)/m.exec(haproxy)?.[1]?.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    t.same(
+      block,
+      [
+        'bind [::]:8405 v6only',
+        'no log',
+        'http-request deny deny_status 403 if !{ src ::1/128 fc00::/7 }',
+        'http-request use-service prometheus-exporter if { path /metrics }',
+        'http-request deny deny_status 404',
+      ],
+      'the whole frontend, in the order HAProxy applies it: who may ask before what is served',
+    );
+    t.equal(haproxy.match(/prometheus-exporter/g)?.length, 1, 'the exporter is served by that frontend only, not on the public port');
+    t.equal(nometrics.code, 0, nometrics.stdout + nometrics.stderr);
+    const off = readFileSync(join(dir, 'nometrics/haproxy.cfg'), 'utf8');
+    t.notMatch(off, /frontend metrics|prometheus-exporter|:8405/, 'dualstack_proxy_metrics_port 0: no exporter at all');
     t.end();
   });
 

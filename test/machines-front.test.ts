@@ -65,12 +65,17 @@ t.test('a fresh proxy host with empty apt lists: provision installs Debian 13\'s
   t.equal(await sh(proxy, 'systemctl is-enabled haproxy; systemctl is-active haproxy'), 'enabled\nactive\n', 'haproxy.service enabled and running');
   t.equal(await showInfo('Maxconn'), String(MAXCONN), 'HAProxy runs the rendered configuration (its maxconn)');
   const listeners = (await sh(proxy, 'ss -Hltnp | grep \'"haproxy"\' | awk \'{print $4}\' | sort')).split('\n').filter(Boolean);
-  t.same(listeners, ['0.0.0.0:80', '[::]:80'], 'HAProxy itself listens on 0.0.0.0:80 and [::]:80');
+  t.same(listeners, ['0.0.0.0:80', '[::]:80', '[::]:8405'], 'HAProxy itself listens on 0.0.0.0:80 and [::]:80, and its exporter on [::]:8405 (IPv6 only)');
 
   t.equal(node.code, 0, `provision of node1 exits 0 (${node.ms} ms)`, out(node));
   const rollout = await cluster(['rollout', A.dir]);
   t.equal(rollout.code, 0, `rollout of A exits 0 (${rollout.ms} ms)`, out(rollout));
   t.ok(await until(async () => (await proxyStat()).get('node1')?.status === 'UP', 20_000), 'HAProxy 3.0 has node1 UP (health checks with PROXY v2)');
+  // Read from the host as Prometheus would: the bridge address is in fc00::/7, which the default
+  // dualstack_proxy_metrics_allow admits.
+  const scrape = await httpGet(`http://[${proxy.address}]:8405/metrics`);
+  t.equal(scrape.status, 200, "HAProxy 3.0's built-in exporter answers /metrics on the proxy's IPv6 address");
+  t.match(scrape.body.toString(), /^haproxy_backend_active_servers\{proxy="origins"\} 1$/m, 'with node1 up in the origins backend');
   const r2 = await httpGet(`http://[${proxy.address}]/notes.txt`);
   t.equal(`${r2.status} ${String(r2.headers['x-origin-release'])}`, `200 ${A.id}`, 'the front serves release A from node1 over IPv6');
   t.ok(r2.body.equals(notes), 'byte for byte');
@@ -177,7 +182,7 @@ t.test('HTTPS at the front: a certificate from Pebble through lego and HTTP-01 o
   t.equal(`${plain.status} ${String(plain.headers.location)}`, `308 https://${NAME}/notes.txt?a=1`, 'port 80 redirects to https');
   t.equal(await sh(proxy, 'systemctl is-enabled pi-origin-acme.timer; systemctl is-active pi-origin-acme.timer'), 'enabled\nactive\n', 'the renewal timer is enabled and active under systemd');
   const listeners = (await sh(proxy, 'ss -Hltnp | grep \'"haproxy"\' | awk \'{print $4}\' | sort')).split('\n').filter(Boolean);
-  t.same(listeners, ['0.0.0.0:443', '0.0.0.0:80', '[::]:443', '[::]:80'], 'HAProxy listens on 80 and 443, IPv4 and IPv6 (recovered from the failed reload of the test before)');
+  t.same(listeners, ['0.0.0.0:443', '0.0.0.0:80', '[::]:443', '[::]:80', '[::]:8405'], 'HAProxy listens on 80 and 443, IPv4 and IPv6, the exporter on [::]:8405 (recovered from the failed reload of the test before)');
 
   t.test('register and deregister through the runtime API of HAProxy 3.0, over HTTPS', async (t) => {
     const https = async (): Promise<string> => {

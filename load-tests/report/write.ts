@@ -1,6 +1,7 @@
 /** Write a run's report as `<basename>.html` (the readable one) and `<basename>.json` (the data). */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../../common/write-atomic.js';
 import { renderHtmlReport } from './html.js';
 import type { Report } from './model.js';
 
@@ -18,18 +19,7 @@ export function writeReport(report: Report, dir: string, basename: string): { ht
   mkdirSync(root, { recursive: true });
   const html = join(root, `${basename}.html`);
   const json = join(root, `${basename}.json`);
-  writeAtomic(json, JSON.stringify(report, null, 2) + '\n');
-  writeAtomic(html, renderHtmlReport(report));
+  writeFileAtomic(json, JSON.stringify(report, null, 2) + '\n');
+  writeFileAtomic(html, renderHtmlReport(report));
   return { html, json };
-}
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }

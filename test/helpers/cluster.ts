@@ -197,6 +197,8 @@ export function proxiesInventory(c: { readonly haproxyDir: string; readonly sock
     dualstack_proxy_log_target: '',
     dualstack_proxy_wait_timeout: 20,
     dualstack_proxy_maxconn: 1000,
+    // Off: several rigs at once on ::1 would fight over the exporter's one port (front.test.ts turns it on, on a free port).
+    dualstack_proxy_metrics_port: 0,
     ...extra,
   };
   return [
