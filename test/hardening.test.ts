@@ -50,7 +50,7 @@ const dir = t.testdir({
         src: "${ROLES}/origin_node/templates/{{ item }}.j2"
         dest: "{{ out }}/{{ item }}"
         mode: "0644"
-      loop: [pi-origin.service, pi-origin.nft]
+      loop: [pi-origin.service, pi-origin.nft, logrotate]
 
 - name: Render haproxy.cfg
   hosts: localhost
@@ -71,6 +71,8 @@ const dir = t.testdir({
   tlshalf: {},
   tls: {},
   moved: {},
+  logs: {},
+  badlog: {},
 });
 
 const baseVars = {
@@ -118,13 +120,15 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf, tls, moved] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls, moved, logs, badlog] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
     render('tlshalf', { origin_node_tls_cert_src: 'certs/origin.pem' }),
     render('tls', { dualstack_proxy_tls_names: ['example.org', 'www.example.org'], dualstack_proxy_hsts_max_age: 63072000, dualstack_proxy_hsts_include_subdomains: true }),
     render('moved', { origin_node_releases_dir: '/data/origin/releases', origin_node_run_dir: '/data/origin/run', origin_node_log_dir: '/data/origin/log/' }),
+    render('logs', { origin_node_access_log: 'access.log', origin_node_access_log_format: 'json' }),
+    render('badlog', { origin_node_access_log: '../../etc/motd' }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -161,6 +165,24 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     const movedUnit = readFileSync(join(dir, 'moved/pi-origin.service'), 'utf8');
     t.same(unitValues(movedUnit, 'ReadWritePaths'), ['/data/origin/run /data/origin/log/'], 'no hard-coded /srv/origin (226/NAMESPACE when it does not exist)');
     t.same(unitValues(movedUnit, 'LogsDirectory'), [], 'a log directory outside /var/log is not a LogsDirectory=');
+    t.end();
+  });
+
+  t.test('logs: systemctl reload reopens them, the access log is set from the role and rotated', (t) => {
+    t.same(unitValues(unit, 'ExecReload'), ['/bin/kill -HUP $MAINPID'], 'reload sends SIGHUP to the server, which reopens its access log (test/health.test.ts)');
+    t.notMatch(unitValues(unit, 'ExecStart')[0] ?? '', /--access-log/, 'no access log by default');
+    t.equal(logs.code, 0, logs.stdout + logs.stderr);
+    const logsUnit = readFileSync(join(dir, 'logs/pi-origin.service'), 'utf8');
+    const argv = (unitValues(logsUnit, 'ExecStart')[0] ?? '').split(' ');
+    const o = resolveOptions({ flags: parseFlags(argv.slice(3)).raw, positionalRoot: dir, defaultRoot: dir });
+    t.same([o.accessLog, o.logFormat], ['/var/log/pi-origin/access.log', 'json'], 'origin_node_access_log: access.log is the file in the log directory, in the chosen format');
+    t.same(unitValues(logsUnit, 'LogsDirectory'), ['pi-origin'], 'which systemd makes writable under ProtectSystem=strict');
+    const rotate = readFileSync(join(dir, 'logs/logrotate'), 'utf8');
+    t.match(rotate, /^\/var\/log\/pi-origin\/access\.log \{\n/m, 'logrotate rotates that file');
+    t.match(rotate, /\n {4}postrotate\n {8}systemctl reload pi-origin\.service\n {4}endscript\n/, 'and has the server reopen it');
+    t.not(badlog.code, 0, 'a path for origin_node_access_log is refused');
+    t.match(badlog.stdout, /origin_node_access_log must be off, stdout or a file name in origin_node_log_dir \(\/var\/log\/pi-origin\), e\.g\. access\.log \(got \\?"\.\.\/\.\.\/etc\/motd\\?"\)/, 'naming the variable and the value');
+    t.same(readdirSync(join(dir, 'badlog')), [], 'before anything is rendered');
     t.end();
   });
 
