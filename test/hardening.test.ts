@@ -33,6 +33,8 @@ const dir = t.testdir({
     '[origins]',
     'pi1 ansible_host=2001:db8:10::11 origin_node_port=80',
     'pi2 ansible_host=2001:db8:10::12 origin_node_port=80',
+    '[proxies]',
+    'front ansible_host=2001:db8:10::2',
     '',
   ].join('\n'),
   'render.yml': `---
@@ -73,6 +75,8 @@ const dir = t.testdir({
   moved: {},
   logs: {},
   badlog: {},
+  derived: {},
+  badproxy: {},
 });
 
 const baseVars = {
@@ -91,7 +95,8 @@ function render(name: string, extra: Record<string, unknown> = {}): Promise<Run>
   writeFileSync(vars, JSON.stringify({ ...baseVars, ...extra, out }));
   return run('ansible-playbook', ['-i', join(dir, 'inventory.ini'), join(dir, 'render.yml'), '-e', `@${vars}`], {
     env: ansibleEnv({ ANSIBLE_ROLES_PATH: ROLES }),
-    timeoutMs: 60000,
+    // A guard against a hang: ten renders at once on a shared 2-core machine.
+    timeoutMs: 240_000,
   });
 }
 
@@ -120,7 +125,7 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf, tls, moved, logs, badlog] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls, moved, logs, badlog, derived, badproxy] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
@@ -129,6 +134,9 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     render('moved', { origin_node_releases_dir: '/data/origin/releases', origin_node_run_dir: '/data/origin/run', origin_node_log_dir: '/data/origin/log/' }),
     render('logs', { origin_node_access_log: 'access.log', origin_node_access_log_format: 'json' }),
     render('badlog', { origin_node_access_log: '../../etc/motd' }),
+    // Left out (JSON drops undefined): the role's defaults derive them from the proxies group.
+    render('derived', { origin_node_trusted_proxies: undefined, origin_node_admin_allow: undefined }),
+    render('badproxy', { origin_node_trusted_proxies: ['front.example/128'] }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -183,6 +191,18 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     t.not(badlog.code, 0, 'a path for origin_node_access_log is refused');
     t.match(badlog.stdout, /origin_node_access_log must be off, stdout or a file name in origin_node_log_dir \(\/var\/log\/pi-origin\), e\.g\. access\.log \(got \\?"\.\.\/\.\.\/etc\/motd\\?"\)/, 'naming the variable and the value');
     t.same(readdirSync(join(dir, 'badlog')), [], 'before anything is rendered');
+    t.end();
+  });
+
+  t.test('trusted proxies and admin prefixes default to the proxies group', (t) => {
+    t.equal(derived.code, 0, derived.stdout + derived.stderr);
+    const argv = (unitValues(readFileSync(join(dir, 'derived/pi-origin.service'), 'utf8'), 'ExecStart')[0] ?? '').split(' ');
+    const o = resolveOptions({ flags: parseFlags(argv.slice(3)).raw, positionalRoot: dir, defaultRoot: dir });
+    t.same(o.trustedProxy.map((c) => c.text), ['2001:db8:10::2/128'], "the proxy's ansible_host as /128 is trusted");
+    t.same(o.adminAllow.map((c) => c.text), ['::1/128', '2001:db8:10::2/128'], 'the node itself and the proxy (its health checks) read /_origin/*');
+    t.not(badproxy.code, 0, 'a prefix that is no IP address is refused');
+    t.match(badproxy.stdout, /origin_node_trusted_proxies must be a list of IP prefixes, got \[\\?"front\.example\/128\\?"\]/, 'naming the variable and the value');
+    t.same(readdirSync(join(dir, 'badproxy')), [], 'before anything is rendered');
     t.end();
   });
 
