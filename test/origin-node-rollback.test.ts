@@ -47,8 +47,22 @@ t.test('a new artifact that does not become ready is rolled back', { skip }, asy
   const app = join(dir, 'app');
   const pidfile = join(dir, 'run', 'pi-origin.pid');
   const port = await freePort();
+  // Every server the runs started, by PID: the test directory (and the PID file in it) may be
+  // gone before this teardown runs.
+  const servers = new Set<number>();
+  const serverPid = (): string => {
+    const pid = readFileSync(pidfile, 'utf8').trim();
+    servers.add(Number(pid));
+    return pid;
+  };
   t.teardown(() => {
-    spawnSync('start-stop-daemon', ['--stop', '--remove-pidfile', '--retry', 'KILL/5', '--pidfile', pidfile, '--exec', process.execPath], { stdio: 'ignore' });
+    for (const pid of servers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
   });
 
   const a = join(dir, 'a.tar');
@@ -97,7 +111,7 @@ t.test('a new artifact that does not become ready is rolled back', { skip }, asy
   const versionA = readlinkSync(join(app, 'current'));
   t.match(versionA, /^releases-app\/[0-9a-f]{12}$/, `current -> ${versionA}`);
   t.equal(await health(), `200 ok ${id}`, 'A serves the release');
-  const pidA = readFileSync(pidfile, 'utf8').trim();
+  const pidA = serverPid();
 
   const second = await provision(b);
   t.not(second.code, 0, `provision with B fails (${second.ms} ms)`);
@@ -109,5 +123,5 @@ t.test('a new artifact that does not become ready is rolled back', { skip }, asy
   t.match(msg, new RegExp(`; put the previous artifact back \\(${app}/current -> ${versionA}\\), which serves again$`), 'and saying A is back and serving');
   t.equal(readlinkSync(join(app, 'current')), versionA, 'current points at A again');
   t.equal(await health(), `200 ok ${id}`, 'the node serves the release again');
-  t.not(readFileSync(pidfile, 'utf8').trim(), pidA, "from a server started again on A's files");
+  t.not(serverPid(), pidA, "from a server started again on A's files");
 });
