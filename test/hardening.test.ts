@@ -33,6 +33,8 @@ const dir = t.testdir({
     '[origins]',
     'pi1 ansible_host=2001:db8:10::11 origin_node_port=80',
     'pi2 ansible_host=2001:db8:10::12 origin_node_port=80',
+    '[proxies]',
+    'front ansible_host=2001:db8:10::2',
     '',
   ].join('\n'),
   'render.yml': `---
@@ -50,7 +52,7 @@ const dir = t.testdir({
         src: "${ROLES}/origin_node/templates/{{ item }}.j2"
         dest: "{{ out }}/{{ item }}"
         mode: "0644"
-      loop: [pi-origin.service, pi-origin.nft]
+      loop: [pi-origin.service, pi-origin.nft, logrotate]
 
 - name: Render haproxy.cfg
   hosts: localhost
@@ -72,6 +74,10 @@ const dir = t.testdir({
   tls: {},
   moved: {},
   nometrics: {},
+  logs: {},
+  badlog: {},
+  derived: {},
+  badproxy: {},
 });
 
 const baseVars = {
@@ -90,7 +96,8 @@ function render(name: string, extra: Record<string, unknown> = {}): Promise<Run>
   writeFileSync(vars, JSON.stringify({ ...baseVars, ...extra, out }));
   return run('ansible-playbook', ['-i', join(dir, 'inventory.ini'), join(dir, 'render.yml'), '-e', `@${vars}`], {
     env: ansibleEnv({ ANSIBLE_ROLES_PATH: ROLES }),
-    timeoutMs: 60000,
+    // A guard against a hang: ten renders at once on a shared 2-core machine.
+    timeoutMs: 240_000,
   });
 }
 
@@ -119,7 +126,7 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbook is not installed (Debian: apt install ansible)' }, async (t) => {
-  const [good, v4, nossh, tlshalf, tls, moved, nometrics] = await Promise.all([
+  const [good, v4, nossh, tlshalf, tls, moved, nometrics, logs, badlog, derived, badproxy] = await Promise.all([
     render('good'),
     render('v4', { origin_node_http_allow: ['2001:db8:10::2/128', '10.0.0.0/8'] }),
     render('nossh', { origin_node_ssh_allow: [] }),
@@ -127,6 +134,11 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     render('tls', { dualstack_proxy_tls_names: ['example.org', 'www.example.org'], dualstack_proxy_hsts_max_age: 63072000, dualstack_proxy_hsts_include_subdomains: true }),
     render('moved', { origin_node_releases_dir: '/data/origin/releases', origin_node_run_dir: '/data/origin/run', origin_node_log_dir: '/data/origin/log/' }),
     render('nometrics', { dualstack_proxy_metrics_port: 0 }),
+    render('logs', { origin_node_access_log: 'access.log', origin_node_access_log_format: 'json' }),
+    render('badlog', { origin_node_access_log: '../../etc/motd' }),
+    // Left out (JSON drops undefined): the role's defaults derive them from the proxies group.
+    render('derived', { origin_node_trusted_proxies: undefined, origin_node_admin_allow: undefined }),
+    render('badproxy', { origin_node_trusted_proxies: ['front.example/128'] }),
   ]);
   t.equal(good.code, 0, `rendered in ${good.ms} ms\n${good.stdout}${good.stderr}`);
   const unit = readFileSync(join(dir, 'good/pi-origin.service'), 'utf8');
@@ -163,6 +175,36 @@ t.test('rendered deployment files', { skip: hasAnsible ? false : 'ansible-playbo
     const movedUnit = readFileSync(join(dir, 'moved/pi-origin.service'), 'utf8');
     t.same(unitValues(movedUnit, 'ReadWritePaths'), ['/data/origin/run /data/origin/log/'], 'no hard-coded /srv/origin (226/NAMESPACE when it does not exist)');
     t.same(unitValues(movedUnit, 'LogsDirectory'), [], 'a log directory outside /var/log is not a LogsDirectory=');
+    t.end();
+  });
+
+  t.test('logs: systemctl reload reopens them, the access log is set from the role and rotated', (t) => {
+    t.same(unitValues(unit, 'ExecReload'), ['/bin/kill -HUP $MAINPID'], 'reload sends SIGHUP to the server, which reopens its access log (test/health.test.ts)');
+    t.notMatch(unitValues(unit, 'ExecStart')[0] ?? '', /--access-log/, 'no access log by default');
+    t.equal(logs.code, 0, logs.stdout + logs.stderr);
+    const logsUnit = readFileSync(join(dir, 'logs/pi-origin.service'), 'utf8');
+    const argv = (unitValues(logsUnit, 'ExecStart')[0] ?? '').split(' ');
+    const o = resolveOptions({ flags: parseFlags(argv.slice(3)).raw, positionalRoot: dir, defaultRoot: dir });
+    t.same([o.accessLog, o.logFormat], ['/var/log/pi-origin/access.log', 'json'], 'origin_node_access_log: access.log is the file in the log directory, in the chosen format');
+    t.same(unitValues(logsUnit, 'LogsDirectory'), ['pi-origin'], 'which systemd makes writable under ProtectSystem=strict');
+    const rotate = readFileSync(join(dir, 'logs/logrotate'), 'utf8');
+    t.match(rotate, /^\/var\/log\/pi-origin\/access\.log \{\n/m, 'logrotate rotates that file');
+    t.match(rotate, /\n {4}postrotate\n {8}systemctl reload pi-origin\.service\n {4}endscript\n/, 'and has the server reopen it');
+    t.not(badlog.code, 0, 'a path for origin_node_access_log is refused');
+    t.match(badlog.stdout, /origin_node_access_log must be off, stdout or a file name in origin_node_log_dir \(\/var\/log\/pi-origin\), e\.g\. access\.log \(got \\?"\.\.\/\.\.\/etc\/motd\\?"\)/, 'naming the variable and the value');
+    t.same(readdirSync(join(dir, 'badlog')), [], 'before anything is rendered');
+    t.end();
+  });
+
+  t.test('trusted proxies and admin prefixes default to the proxies group', (t) => {
+    t.equal(derived.code, 0, derived.stdout + derived.stderr);
+    const argv = (unitValues(readFileSync(join(dir, 'derived/pi-origin.service'), 'utf8'), 'ExecStart')[0] ?? '').split(' ');
+    const o = resolveOptions({ flags: parseFlags(argv.slice(3)).raw, positionalRoot: dir, defaultRoot: dir });
+    t.same(o.trustedProxy.map((c) => c.text), ['2001:db8:10::2/128'], "the proxy's ansible_host as /128 is trusted");
+    t.same(o.adminAllow.map((c) => c.text), ['::1/128', '2001:db8:10::2/128'], 'the node itself and the proxy (its health checks) read /_origin/*');
+    t.not(badproxy.code, 0, 'a prefix that is no IP address is refused');
+    t.match(badproxy.stdout, /origin_node_trusted_proxies must be a list of IP prefixes, got \[\\?"front\.example\/128\\?"\]/, 'naming the variable and the value');
+    t.same(readdirSync(join(dir, 'badproxy')), [], 'before anything is rendered');
     t.end();
   });
 

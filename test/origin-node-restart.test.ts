@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { ansibleEnv, httpGet, REPO, run, type Run, waitHttp } from './helpers/ansible.js';
+import { ansibleEnv, healthLine, REPO, run, type Run, waitHttp } from './helpers/ansible.js';
 import { freePort } from './helpers/cluster.js';
 import { pidAlive } from './rig/netns.js';
 
@@ -66,14 +66,7 @@ t.test('origin_node restart handler and stop in test mode', { skip }, async (t) 
   const port = await freePort();
   const pidfile = join(dir, 'run', 'pi-origin.pid');
   const id = readlinkSync(join(DEMO_RELEASES, 'current'));
-  const health = async (): Promise<string> => {
-    try {
-      const r = await httpGet(`http://[::1]:${port}/_origin/health`);
-      return `${r.status} ${r.body.toString().trim()}`;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
+  const health = (): Promise<string> => healthLine(`http://[::1]:${port}/_origin/health`);
   const pid = (): number => Number(readFileSync(pidfile, 'utf8').trim());
   const playbook = (name: string, releases: string): Promise<Run> => {
     const vars = join(dir, `${name}.json`);

@@ -103,6 +103,16 @@ export function httpGet(url: string, timeoutMs = 2000, headers: Record<string, s
   });
 }
 
+/** `STATUS BODY` of one GET (trimmed), or the connection error's message: a server's health at a glance. */
+export async function healthLine(url: string): Promise<string> {
+  try {
+    const r = await httpGet(url);
+    return `${r.status} ${r.body.toString().trim()}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Retries httpGet until it answers (any status) or the deadline passes. */
 export async function waitHttp(url: string, deadlineMs: number): Promise<HttpAnswer> {
   const until = Date.now() + deadlineMs;
