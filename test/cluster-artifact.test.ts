@@ -65,7 +65,7 @@ t.test('the unpacked artifact serves on its own: no dev dependency is loaded', a
   t.equal(status, 200, 'pi-origin serve from the unpacked artifact answers 200');
   const help = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'gate', '--help'], { encoding: 'utf8' });
   t.equal(help.status, 0, 'gate --help works without the load generator');
-  const gate = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'gate', '--quick', '--release', release], { encoding: 'utf8' });
+  const gate = spawnSync(process.execPath, [join(app, 'dist/cli/main.js'), 'gate', '--quick', '--release', release, '--config', join(REPO, 'load-tests/gate.json')], { encoding: 'utf8' });
   t.same({ status: gate.status, stdout: gate.stdout }, { status: 1, stdout: '' }, 'the gate (a controller command) cannot run on a node: autocannon is not in the artifact');
   t.match(gate.stderr, /^pi-origin: error: the gate needs its load generator \(autocannon\), which is not installed here: .*\n$/);
 });

@@ -529,7 +529,7 @@ t.test('cluster playbook commands: usage errors exit 2, input errors exit 1, one
     [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '0'], 2, `pi-origin cluster rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "0")${see('rollout')}`],
     [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '150%'], 2, `pi-origin cluster rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "150%")${see('rollout')}`],
     [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '1', '--batch', '2'], 2, `pi-origin cluster rollout: --batch given twice${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '-e'], 2, `pi-origin cluster rollout: --extra-vars needs a value${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '-e'], 2, `pi-origin cluster rollout: -e (--extra-vars) needs a value${see('rollout')}`],
     [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'nonsense'], 2, `pi-origin cluster rollout: --extra-vars takes KEY=VALUE or @FILE.json, KEY a variable name (got "nonsense")${see('rollout')}`],
     [['cluster', 'rollout', release, '-i', HOSTS, '-e', `origin_release_src=/elsewhere`], 2, `pi-origin cluster rollout: --extra-vars cannot set origin_release_src: give RELEASE_DIR instead${see('rollout')}`],
     [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'origin_rollout_batch=3'], 2, `pi-origin cluster rollout: --extra-vars cannot set origin_rollout_batch: give --batch instead${see('rollout')}`],
@@ -576,7 +576,7 @@ t.test('--help for each playbook command', async (t) => {
     rollback: ['Usage: pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]', 'ansible/rollback.yml', 'origin_rollback_to', '--to ID', '-i, --inventory FILE'],
     register: ['Usage: pi-origin cluster register NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/register.yml', 'origin_node=NODE', 'origins group', '-i, --inventory FILE'],
     deregister: ['Usage: pi-origin cluster deregister NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/deregister.yml', 'origin_node=NODE', '-i, --inventory FILE'],
-    provision: ['Usage: pi-origin cluster provision --inventory FILE [--limit HOSTS] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', 'ansible/provision.yml', 'origin_node_artifact', '-i, --inventory FILE'],
+    provision: ['Usage: pi-origin cluster provision --inventory FILE [--limit HOSTS] [--check] [--diff] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', '--check', '--diff', 'ansible/provision.yml', 'origin_node_artifact', '-i, --inventory FILE'],
   };
   const names = Object.keys(expect);
   const [group, ...helps] = await runEach([['cluster', '--help'], ...names.map((n) => ['cluster', n, '--help'])], {});
