@@ -109,9 +109,9 @@ export async function loadTestModules<T>(command: string, load: () => Promise<T>
   }
 }
 
-/** Parsed options back as arguments, one word each: `--name` or `--name=value`. */
+/** Parsed options back as arguments: `--name`, `--name value`, or `--name=-value` (a value the parser would read as an option). */
 export function argsOf(ordered: readonly ArgOption[]): string[] {
-  return ordered.map((o) => (o.value === true ? `--${o.name}` : `--${o.name}=${o.value}`));
+  return ordered.flatMap((o) => (o.value === true ? [`--${o.name}`] : o.value.startsWith('-') ? [`--${o.name}=${o.value}`] : [`--${o.name}`, o.value]));
 }
 
 /** The command line as a report records it: `pi-origin PATH --name=value ...`, from the parsed options. */
