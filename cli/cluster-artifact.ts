@@ -13,7 +13,7 @@ const DEFAULT_ARCH = 'arm64';
 
 export const ARTIFACT: Subcommand = {
   summary: 'pack the built app for the nodes (origin_node_artifact)',
-  usage: `pi-origin cluster artifact --out FILE [--arch ${DEFAULT_ARCH}|armhf|x64]`,
+  usage: `pi-origin cluster artifact --out FILE [--arch ${DEFAULT_ARCH}|armhf|x64] [--json]`,
   help: [
     'Writes the tar the origin_node role installs on every node: package.json, dist/ and the',
     'production dependencies, with only the uWebSockets.js binary for linux-ARCH and Node 20',
@@ -23,8 +23,10 @@ export const ARTIFACT: Subcommand = {
     'Options:',
     '  --out FILE     where to write the tar (required)',
     `  --arch ARCH    the nodes' CPU: arm64 (Raspberry Pi OS 64-bit, default), armhf (32-bit) or x64`,
+    '  --json         print {out, bytes, files, packages, arch, binary} as JSON',
   ].join('\n'),
-  flags: { out: 'value', arch: 'value' },
+  examples: ['pi-origin cluster artifact --out pi-origin-arm64.tgz', 'pi-origin cluster artifact --out pi-origin-armhf.tgz --arch armhf --json'],
+  flags: { out: 'value', arch: 'value', json: 'boolean' },
   run: artifact,
 };
 
@@ -36,7 +38,12 @@ function artifact(_positional: readonly string[], flags: ReadonlyMap<string, str
   if (arch === undefined) throw new UsageError(`--arch must be arm64, armhf or x64 (got ${JSON.stringify(archText)}; uWebSockets.js ships linux ${ARCHES.join(', ')})`);
   try {
     const r = writeArtifact(planArtifact(PACKAGE_ROOT, arch), resolve(out));
-    process.stdout.write(`wrote ${r.out}: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.files} files, ${r.packages} production packages, linux-${arch} (${r.binary.split('/').pop() ?? ''})\n`);
+    const binary = r.binary.split('/').pop() ?? '';
+    process.stdout.write(
+      flags.has('json')
+        ? JSON.stringify({ out: r.out, bytes: r.bytes, files: r.files, packages: r.packages, arch, binary }) + '\n'
+        : `wrote ${r.out}: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.files} files, ${r.packages} production packages, linux-${arch} (${binary})\n`,
+    );
     return Promise.resolve(0);
   } catch (e) {
     if (e instanceof ArtifactError) return Promise.resolve(fail(e.message, 1));

@@ -3,7 +3,7 @@
  * the rollout's canary gate runs it (until the load-test gate exists).
  */
 import { ManifestError, readManifest } from '../release/manifest.js';
-import { checkNode, DEFAULT_CONCURRENCY, renderCheck, renderWait, waitForRelease } from '../cluster/content-check.js';
+import { checkNode, DEFAULT_CONCURRENCY, renderCheck, renderWait, waitForRelease, type CheckReport } from '../cluster/content-check.js';
 import { isReleaseId } from '../content/release-id.js';
 import { durationFlag } from './duration.js';
 import { UsageError, type Subcommand } from './subcommands.js';
@@ -12,7 +12,7 @@ const DEFAULT_TIMEOUT = '5s';
 
 export const CHECK: Subcommand = {
   summary: 'check that a node serves a release: health, every file, every redirect',
-  usage: `pi-origin cluster check --target URL (--release RELEASE_DIR | --expect ID [--wait DURATION]) [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}]`,
+  usage: `pi-origin cluster check --target URL (--release RELEASE_DIR | --expect ID [--wait DURATION]) [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}] [--json]`,
   help: [
     'With --release: asks URL/_origin/health for "ok <id>", then GETs every file in',
     'RELEASE_DIR/manifest.json from URL (no content coding) and compares status 200,',
@@ -31,8 +31,14 @@ export const CHECK: Subcommand = {
     '  --wait DURATION       with --expect, keep asking this long (default 0: once, at most 5m)',
     `  --timeout DURATION    per request (default ${DEFAULT_TIMEOUT}, at most 5m)`,
     `  --concurrency N       requests in flight (default ${DEFAULT_CONCURRENCY}, 1-64)`,
+    '  --json                print {target, release, checked, bytes, ms, ok, problems} as JSON',
   ].join('\n'),
-  flags: { target: 'value', release: 'value', expect: 'value', wait: 'value', timeout: 'value', concurrency: 'value' },
+  examples: [
+    'pi-origin cluster check --target http://[2001:db8::11]:8080 --release /srv/origin/releases/current',
+    'pi-origin cluster check --target http://[2001:db8::11]:8080 --expect 0123456789ab --wait 30s',
+    'pi-origin cluster check --target http://[::1]:8080 --release releases/current --json',
+  ],
+  flags: { target: 'value', release: 'value', expect: 'value', wait: 'value', timeout: 'value', concurrency: 'value', json: 'boolean' },
   run: check,
 };
 
@@ -54,8 +60,7 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
     if (releaseDir !== undefined) throw new UsageError('give --release or --expect, not both');
     if (!isReleaseId(expect)) throw new UsageError(`--expect must be a release id, 12 hex digits (got ${JSON.stringify(expect)})`);
     const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: durationFlag(flags, 'wait', '0', 0, '500ms or 5s') });
-    process.stdout.write(renderWait(report) + '\n');
-    return report.problems.length === 0 ? 0 : 1;
+    return printed(report, flags.has('json') ? undefined : renderWait);
   }
   if (flags.has('wait')) throw new UsageError('--wait goes with --expect');
   if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR or --expect ID is required');
@@ -79,6 +84,12 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
     ...(tty ? { onProgress: (done: number, total: number) => process.stderr.write(`\r${done}/${total} checked`) } : {}),
   });
   if (tty) process.stderr.write('\r\x1b[K');
-  process.stdout.write(renderCheck(report) + '\n');
-  return report.problems.length === 0 ? 0 : 1;
+  return printed(report, flags.has('json') ? undefined : renderCheck);
+}
+
+/** The report as text (`render`) or, without one, as JSON; exit 0 when it found no problem. */
+function printed(report: CheckReport, render: ((r: CheckReport) => string) | undefined): number {
+  const ok = report.problems.length === 0;
+  process.stdout.write((render === undefined ? JSON.stringify({ ...report, ok }) : render(report)) + '\n');
+  return ok ? 0 : 1;
 }

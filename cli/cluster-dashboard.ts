@@ -59,6 +59,11 @@ export const DASHBOARD: Subcommand = {
     '  --reports DIR          where gate and bench reports are (gate-*.html, bench-report.html);',
     "                         repeatable (default: the package's load-tests/out and load-tests)",
   ].join('\n'),
+  examples: [
+    'pi-origin cluster dashboard -i inventory.ini',
+    'pi-origin cluster dashboard -i inventory.ini --listen [::1]:8090 --haproxy-stats "http://[2001:db8::2]:8404/stats;csv"',
+    'pi-origin cluster dashboard -i inventory.ini --reports load-tests/out --interval 5s',
+  ],
   flags: { inventory: 'value', listen: 'value', group: 'value', interval: 'value', timeout: 'value', 'haproxy-socket': 'value', 'haproxy-stats': 'value', reports: 'list' },
   short: { i: 'inventory' },
   run: dashboard,

@@ -15,6 +15,9 @@ export const DEREGISTER: Subcommand = {
     INVENTORY_OPTION,
     ...EXTRA_VARS_OPTION,
   ].join('\n'),
+  examples: [
+    'pi-origin cluster deregister pi5 -i inventory.ini',
+  ],
   flags: { inventory: 'value', 'extra-vars': 'list' },
   short: { i: 'inventory', e: 'extra-vars' },
   positional: ['NODE'],

@@ -36,6 +36,11 @@ export const DNS: Subcommand = {
     `  --timeout DURATION    per-node deadline: 500ms, 2s, 1.5s (default ${DEFAULT_TIMEOUT}, at most 5m)`,
     '  --json                print {name, ttl, release, generated, nodes, records, skipped, cdn} as JSON',
   ].join('\n'),
+  examples: [
+    'pi-origin cluster dns -i inventory.ini --name origin.example.org',
+    'pi-origin cluster dns -i inventory.ini --name origin.example.org --ttl 60 --release 0123456789ab',
+    'pi-origin cluster dns -i inventory.ini --name origin.example.org --json',
+  ],
   flags: { inventory: 'value', name: 'value', ttl: 'value', release: 'value', group: 'value', timeout: 'value', json: 'boolean' },
   short: { i: 'inventory' },
   run: dns,

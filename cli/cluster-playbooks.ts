@@ -110,7 +110,7 @@ export async function nodePlaybook(name: 'register' | 'deregister', noun: string
  * summary at the end. Ctrl-C stops ansible-playbook (it gets SIGINT too) and still prints
  * the summary of what ran.
  */
-export async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string, limit?: string): Promise<number> {
+export async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string, limit?: string, modes: { readonly check?: boolean; readonly diff?: boolean } = {}): Promise<number> {
   const path = playbookPath(name);
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -119,7 +119,7 @@ export async function playbook(name: PlaybookName, inventory: string, extraVars:
   const now = (): number => performance.now() - started;
   const printer = new ProgressPrinter(process.stdout, process.stderr, now);
   try {
-    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, ...(limit === undefined ? {} : { limit }), onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
+    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, ...(limit === undefined ? {} : { limit }), ...modes, onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
     printer.finish();
     process.stdout.write('\n' + renderSummary(what, result));
     return result.code === 0 && !result.aborted ? 0 : 1;

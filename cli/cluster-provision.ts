@@ -5,7 +5,7 @@ import type { Subcommand } from './subcommands.js';
 
 export const PROVISION: Subcommand = {
   summary: 'install or update pi-origin and its host setup on the origins',
-  usage: 'pi-origin cluster provision --inventory FILE [--limit HOSTS] [-e KEY=VALUE|@FILE.json ...]',
+  usage: 'pi-origin cluster provision --inventory FILE [--limit HOSTS] [--check] [--diff] [-e KEY=VALUE|@FILE.json ...]',
   help: [
     'Runs ansible/provision.yml: the origin_node role on the origins group, then the',
     'dualstack_proxy role on the proxies group. Variables such as origin_node_artifact',
@@ -16,9 +16,18 @@ export const PROVISION: Subcommand = {
     'Options:',
     INVENTORY_OPTION,
     LIMIT_OPTION,
+    "  --check                  Ansible's check mode (ansible-playbook --check): report what would",
+    '                           change, change nothing',
+    '  --diff                   show the changes to files and templates (ansible-playbook --diff);',
+    '                           with --check, the changes that would be made',
     ...EXTRA_VARS_OPTION,
   ].join('\n'),
-  flags: { inventory: 'value', limit: 'value', 'extra-vars': 'list' },
+  examples: [
+    'pi-origin cluster provision -i inventory.ini -e origin_node_artifact=pi-origin-arm64.tgz',
+    'pi-origin cluster provision -i inventory.ini --check --diff',
+    'pi-origin cluster provision -i inventory.ini --limit pi5',
+  ],
+  flags: { inventory: 'value', limit: 'value', check: 'boolean', diff: 'boolean', 'extra-vars': 'list' },
   short: { i: 'inventory', e: 'extra-vars' },
   run: provision,
 };
@@ -27,5 +36,6 @@ async function provision(_positional: readonly string[], flags: ReadonlyMap<stri
   const inventory = requireInventory(flags);
   const extra = parseExtraVars(lists.get('extra-vars') ?? [], {});
   readInventory(inventory);
-  return playbook('provision', inventory, extra, 'provisioning', limitOf(flags));
+  const check = flags.has('check');
+  return playbook('provision', inventory, extra, check ? 'provisioning in check mode' : 'provisioning', limitOf(flags), { check, diff: flags.has('diff') });
 }

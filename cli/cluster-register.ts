@@ -17,6 +17,9 @@ export const REGISTER: Subcommand = {
     INVENTORY_OPTION,
     ...EXTRA_VARS_OPTION,
   ].join('\n'),
+  examples: [
+    'pi-origin cluster register pi5 -i inventory.ini',
+  ],
   flags: { inventory: 'value', 'extra-vars': 'list' },
   short: { i: 'inventory', e: 'extra-vars' },
   positional: ['NODE'],

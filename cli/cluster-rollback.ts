@@ -20,6 +20,10 @@ export const ROLLBACK: Subcommand = {
     '  --to ID                  the release to return to: 12 hex digits (pi-origin release list)',
     ...EXTRA_VARS_OPTION,
   ].join('\n'),
+  examples: [
+    'pi-origin cluster rollback -i inventory.ini',
+    'pi-origin cluster rollback -i inventory.ini --to 0123456789ab',
+  ],
   flags: { inventory: 'value', to: 'value', 'extra-vars': 'list' },
   short: { i: 'inventory', e: 'extra-vars' },
   run: rollback,

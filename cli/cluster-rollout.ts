@@ -24,6 +24,11 @@ export const ROLLOUT: Subcommand = {
     LIMIT_OPTION,
     ...EXTRA_VARS_OPTION,
   ].join('\n'),
+  examples: [
+    'pi-origin cluster rollout releases/0123456789ab -i inventory.ini',
+    'pi-origin cluster rollout releases/current -i inventory.ini --batch 25%',
+    'pi-origin cluster rollout releases/current -i inventory.ini --limit pi5',
+  ],
   flags: { inventory: 'value', batch: 'value', limit: 'value', 'extra-vars': 'list' },
   short: { i: 'inventory', e: 'extra-vars' },
   positional: ['RELEASE_DIR'],

@@ -22,6 +22,11 @@ export const STATUS: Subcommand = {
     `  --timeout DURATION    per-node deadline: 500ms, 2s, 1.5s (default ${DEFAULT_TIMEOUT}, at most 5m)`,
     '  --json                print {nodes, up, total, releases, ok} as JSON instead of the table',
   ].join('\n'),
+  examples: [
+    'pi-origin cluster status -i inventory.ini',
+    'pi-origin cluster status -i inventory.ini --group proxies --timeout 5s',
+    'pi-origin cluster status -i inventory.ini --json',
+  ],
   flags: { inventory: 'value', group: 'value', timeout: 'value', json: 'boolean' },
   short: { i: 'inventory' },
   run: status,

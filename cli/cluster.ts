@@ -17,7 +17,7 @@ import { REGISTER } from './cluster-register.js';
 import { ROLLBACK } from './cluster-rollback.js';
 import { ROLLOUT } from './cluster-rollout.js';
 import { STATUS } from './cluster-status.js';
-import { fail, runGroup, type Subcommand } from './subcommands.js';
+import { fail, type Group, type Subcommand } from './subcommands.js';
 
 /** In `cluster --help` order. */
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
@@ -34,6 +34,8 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   deregister: DEREGISTER,
 };
 
-export function clusterCommand(args: readonly string[]): Promise<number> {
-  return runGroup('cluster', SUBCOMMANDS, args, (e) => (e instanceof InventoryError || e instanceof PlaybookError || e instanceof ManifestError || e instanceof DnsAddressError ? fail(e.message, 1) : undefined));
-}
+export const CLUSTER: Group = {
+  summary: 'operate the nodes listed in an Ansible inventory',
+  subcommands: SUBCOMMANDS,
+  onError: (e) => (e instanceof InventoryError || e instanceof PlaybookError || e instanceof ManifestError || e instanceof DnsAddressError ? fail(e.message, 1) : undefined),
+};

@@ -8,7 +8,7 @@ import {
   capacityFromReport, LIMIT_NAMES, plan, PLAN_DEFAULTS, PLAN_FLAGS, PlanError, proxyLine, summaryLine, type Plan, type PlanInput, type PlanOptions, type ReportCapacity,
 } from '../capacity/plan.js';
 import { parseBytes } from '../common/units.js';
-import { fail, parseArgs, UsageError, type Subcommand } from './subcommands.js';
+import { fail, UsageError, type Subcommand } from './subcommands.js';
 
 const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]';
 
@@ -104,12 +104,17 @@ const FLAG_PARSERS: Readonly<Record<keyof PlanOptions, { parse: Parse; like: str
 
 const KEY_OF_FLAG: ReadonlyMap<string, keyof PlanOptions> = new Map(Object.entries(PLAN_FLAGS).map(([key, flag]) => [flag.slice(2), key as keyof PlanOptions]));
 
-const SPEC: Subcommand = {
+export const PLAN: Subcommand = {
   summary: 'how many Pis a launch needs, and which limit binds',
   usage: USAGE,
   help: HELP,
+  examples: [
+    'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --node-rps 15k',
+    'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --from load-tests/out/gate-latest.json --cdn-hit-ratio 98%',
+  ],
   flags: { ...Object.fromEntries([...KEY_OF_FLAG.keys()].map((f) => [f, 'value' as const])), from: 'value', json: 'boolean' },
-  run: () => Promise.resolve(0), // unused: plan is a top-level command; SPEC only feeds parseArgs
+  // Plans are arithmetic: nothing here waits, and the file --from names is small.
+  run: (_positional, flags) => Promise.resolve(planRun(flags)),
 };
 
 /** Flags to plan input, each value parsed by its kind. */
@@ -127,18 +132,8 @@ export function planInput(flags: ReadonlyMap<string, string | true>): PlanInput 
   return input as unknown as PlanInput;
 }
 
-export function planCommand(args: readonly string[]): Promise<number> {
-  return Promise.resolve(planSync(args));
-}
-
-/** Plans are arithmetic: nothing here waits, and the file --from names is small. */
-function planSync(args: readonly string[]): number {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`Usage: ${USAGE}\n\n${HELP}\n`);
-    return 0;
-  }
+function planRun(flags: ReadonlyMap<string, string | true>): number {
   try {
-    const { flags } = parseArgs(args, SPEC);
     const input = planInput(flags); // bad values are usage errors before any file is read
     const from = flags.get('from');
     const source = typeof from === 'string' ? readReport(from) : undefined;
@@ -148,7 +143,7 @@ function planSync(args: readonly string[]): number {
     process.stdout.write(flags.has('json') ? JSON.stringify({ ...result, summary: summaryLine(result), capacityFrom: fromUsed ?? null }, null, 2) + '\n' : render(result, fromUsed));
     return 0;
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof PlanError && e.code === 'PI_ORIGIN_PLAN_INVALID_OPTION')) return fail(`plan: ${e.message} (see 'pi-origin plan --help')`, 2);
+    if (e instanceof PlanError && e.code === 'PI_ORIGIN_PLAN_INVALID_OPTION') throw new UsageError(e.message);
     if (e instanceof PlanError) return fail(`plan: ${e.message}`, 1);
     throw e;
   }

@@ -8,7 +8,7 @@ import {
 } from '../release/release.js';
 import { readManifest, type Manifest } from '../release/manifest.js';
 import { ENCODINGS } from '../content/site-index.js';
-import { fail, runGroup, UsageError, type Subcommand } from './subcommands.js';
+import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
 
 
 
@@ -27,6 +27,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       '  --headers RULES     rules file (_headers format or JSON); default SITE_DIR/_headers if present',
       '  --json              print the result as JSON',
     ].join('\n'),
+    examples: ['pi-origin release build site/ --out /srv/origin/releases', 'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json'],
     flags: { out: 'value', headers: 'value', json: 'boolean' },
     positional: ['SITE_DIR'],
     optional: ['RELEASES_DIR'],
@@ -34,31 +35,46 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
   verify: {
     summary: 'check a release directory against its manifest',
-    usage: 'pi-origin release verify RELEASE_DIR',
+    usage: 'pi-origin release verify RELEASE_DIR [--json]',
     help: [
       'Hashes every file and variant and compares it with manifest.json; reports missing, extra,',
       'resized and altered files and any symlink. Exit 0 when sound, 1 listing every problem.',
+      '',
+      'Options:',
+      '  --json   print {dir, ok, id, files, bytes, variants, problems} as JSON (id and the',
+      '           totals are null when the release does not verify)',
     ].join('\n'),
-    flags: {},
+    examples: ['pi-origin release verify /srv/origin/releases/current', 'pi-origin release verify /srv/origin/releases/0123456789ab --json'],
+    flags: { json: 'boolean' },
     positional: ['RELEASE_DIR'],
     run: verify,
   },
   activate: {
     summary: 'verify a release and point RELEASES_DIR/current at it',
-    usage: 'pi-origin release activate RELEASES_DIR ID',
+    usage: 'pi-origin release activate RELEASES_DIR ID [--json]',
     help: [
       'Verifies RELEASES_DIR/ID, then re-points RELEASES_DIR/previous at the old current and',
       'RELEASES_DIR/current at ID, each by an atomic rename of a new symlink.',
+      '',
+      'Options:',
+      '  --json   print {current, previous} as JSON (previous is null when there was none)',
     ].join('\n'),
-    flags: {},
+    examples: ['pi-origin release activate /srv/origin/releases 0123456789ab', 'pi-origin release activate /srv/origin/releases 0123456789ab --json'],
+    flags: { json: 'boolean' },
     positional: ['RELEASES_DIR', 'ID'],
     run: activate,
   },
   rollback: {
     summary: 'swap current and previous',
-    usage: 'pi-origin release rollback RELEASES_DIR',
-    help: 'Verifies the previous release, then points current at it and previous at the old current.',
-    flags: {},
+    usage: 'pi-origin release rollback RELEASES_DIR [--json]',
+    help: [
+      'Verifies the previous release, then points current at it and previous at the old current.',
+      '',
+      'Options:',
+      '  --json   print {current, previous} as JSON',
+    ].join('\n'),
+    examples: ['pi-origin release rollback /srv/origin/releases'],
+    flags: { json: 'boolean' },
     positional: ['RELEASES_DIR'],
     run: rollback,
   },
@@ -66,28 +82,40 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     summary: 'list releases, newest first',
     usage: 'pi-origin release list RELEASES_DIR [--json]',
     help: ['Prints id, created, size, files and which release is current or previous.', '', 'Options:', '  --json   print a JSON array instead of a table'].join('\n'),
+    examples: ['pi-origin release list /srv/origin/releases', 'pi-origin release list /srv/origin/releases --json'],
     flags: { json: 'boolean' },
     positional: ['RELEASES_DIR'],
     run: list,
   },
   prune: {
     summary: 'remove old releases, keeping the N newest',
-    usage: 'pi-origin release prune RELEASES_DIR --keep N',
-    help: ['Removes releases beyond the N newest (by created); never current or previous.', '', 'Options:', '  --keep N   how many of the newest releases to keep (required)'].join('\n'),
-    flags: { keep: 'value' },
+    usage: 'pi-origin release prune RELEASES_DIR --keep N [--dry-run] [--json]',
+    help: [
+      'Removes releases beyond the N newest (by created); never current or previous.',
+      '',
+      'Options:',
+      '  --keep N    how many of the newest releases to keep (required)',
+      '  --dry-run   list what would be removed and remove nothing',
+      '  --json      print {removed, dryRun} as JSON (removed: the ids, oldest first)',
+    ].join('\n'),
+    examples: ['pi-origin release prune /srv/origin/releases --keep 5 --dry-run', 'pi-origin release prune /srv/origin/releases --keep 5'],
+    flags: { keep: 'value', 'dry-run': 'boolean', json: 'boolean' },
     positional: ['RELEASES_DIR'],
     run: prune,
   },
 };
 
-export function releaseCommand(args: readonly string[]): Promise<number> {
-  return runGroup('release', SUBCOMMANDS, args, (e) => {
+export const RELEASE: Group = {
+  summary: 'build, verify, activate, roll back and prune content releases',
+  subcommands: SUBCOMMANDS,
+  onError: (e) => {
     if (!(e instanceof ReleaseError)) return undefined;
-    const code = fail(e.message, e.code === 'PI_ORIGIN_RELEASE_USAGE' ? 2 : e.code === 'PI_ORIGIN_RELEASE_INTERRUPTED' ? 130 : 1);
+    if (e.code === 'PI_ORIGIN_RELEASE_USAGE') return new UsageError(e.message);
+    const code = fail(e.message, e.code === 'PI_ORIGIN_RELEASE_INTERRUPTED' ? 130 : 1);
     for (const problem of e.problems) process.stderr.write(`  ${problem}\n`);
     return code;
-  });
-}
+  },
+};
 
 /** `\r  1234/100000 files` on a terminal, at most every 100 ms; nothing otherwise. */
 function progress(): { onProgress?: (done: number, total: number) => void; end(): void } {
@@ -133,7 +161,7 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   return 0;
 }
 
-async function verify([dir]: readonly string[]): Promise<number> {
+async function verify([dir]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
   const p = progress();
   let problems: string[];
   try {
@@ -141,27 +169,30 @@ async function verify([dir]: readonly string[]): Promise<number> {
   } finally {
     p.end();
   }
+  const manifest = problems.length === 0 ? (readManifest(dir as string) as Manifest) : undefined;
+  const t = manifest === undefined ? undefined : totals(manifest);
+  if (flags.has('json')) process.stdout.write(JSON.stringify({ dir, ok: problems.length === 0, id: manifest?.id ?? null, files: t?.files ?? null, bytes: t?.bytes ?? null, variants: t?.variants ?? null, problems }) + '\n');
   if (problems.length > 0) {
-    for (const problem of problems) process.stdout.write(problem + '\n');
+    if (!flags.has('json')) for (const problem of problems) process.stdout.write(problem + '\n');
     return fail(`${dir as string}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, 1);
   }
-  const manifest = readManifest(dir as string) as Manifest;
-  const t = totals(manifest);
-  process.stdout.write(`release ${manifest.id} verified: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants\n`);
+  if (!flags.has('json') && manifest !== undefined && t !== undefined) process.stdout.write(`release ${manifest.id} verified: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants\n`);
   return 0;
 }
 
-async function activate([releases, id]: readonly string[]): Promise<number> {
+/** activate and rollback: the pointers after the switch, as a line or JSON. */
+function switched(verb: string, r: { current: string; previous: string | undefined }, json: boolean): number {
+  process.stdout.write(json ? JSON.stringify({ current: r.current, previous: r.previous ?? null }) + '\n' : `${verb} ${r.current} (previous: ${r.previous ?? 'none'})\n`);
+  return 0;
+}
+
+async function activate([releases, id]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
   if (!isReleaseId(id as string)) throw new UsageError(`ID must be 12 hex digits, as printed by build (got ${JSON.stringify(id)})`);
-  const r = await activateRelease(releases as string, id as string);
-  process.stdout.write(`activated ${r.current} (previous: ${r.previous ?? 'none'})\n`);
-  return 0;
+  return switched('activated', await activateRelease(releases as string, id as string), flags.has('json'));
 }
 
-async function rollback([releases]: readonly string[]): Promise<number> {
-  const r = await rollbackRelease(releases as string);
-  process.stdout.write(`rolled back to ${r.current} (previous: ${r.previous ?? 'none'})\n`);
-  return 0;
+async function rollback([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  return switched('rolled back to', await rollbackRelease(releases as string), flags.has('json'));
 }
 
 async function list([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
@@ -174,9 +205,11 @@ async function prune([releases]: readonly string[], flags: ReadonlyMap<string, s
   const keepText = flags.get('keep');
   if (typeof keepText !== 'string') throw new UsageError('--keep N is required');
   if (!/^\d+$/.test(keepText)) throw new UsageError(`--keep must be a non-negative integer (got ${JSON.stringify(keepText)})`);
-  const removed = await pruneReleases(releases as string, Number(keepText));
-  for (const id of removed) process.stdout.write(`removed ${id}\n`);
-  if (removed.length === 0) process.stdout.write('nothing to remove\n');
+  const dryRun = flags.has('dry-run');
+  const removed = await pruneReleases(releases as string, Number(keepText), { dryRun });
+  if (flags.has('json')) process.stdout.write(JSON.stringify({ removed, dryRun }) + '\n');
+  else for (const id of removed) process.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${id}\n`);
+  if (!flags.has('json') && removed.length === 0) process.stdout.write('nothing to remove\n');
   return 0;
 }
 

@@ -2,7 +2,6 @@
  * `pi-origin soak`: a steady rate for a long time (load-tests/soak/), with the server's memory and
  * open descriptors sampled every second. Exit 0 pass, 1 fail, 2 usage.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { packageRoot } from '../common/package-root.js';
 import { reportsDir } from '../common/reports-dir.js';
 import { SOAK_SCENARIOS, type Progress, type SoakOptions, type SoakScenario } from '../load-tests/soak/profile.js';
@@ -11,7 +10,7 @@ import { parseBytes } from '../common/units.js';
 import { DEMO_ROOT } from './demo-root.js';
 import { formatDuration } from '../common/units.js';
 import { durationFlag } from './duration.js';
-import { targetOrigin, UsageError } from './subcommands.js';
+import { commandLine, loadTestModules, targetOrigin, UsageError, type ArgOption, type Subcommand } from './subcommands.js';
 
 const DEFAULTS = { duration: '10m', rate: 500, connections: 16, workers: 2, scenario: 'mixed', maxRssGrowth: '16MiB', maxFdGrowth: 16 } as const;
 const MIN_DURATION_MS = 10_000;
@@ -24,26 +23,25 @@ const MIN_MEASURED_SEC = 5;
 
 /** Every flag; --help documents each one (test/soak.test.ts checks). */
 export const SOAK_FLAGS = {
-  duration: { type: 'string' },
-  'warm-up': { type: 'string' },
-  rate: { type: 'string' },
-  connections: { type: 'string' },
-  scenario: { type: 'string' },
-  release: { type: 'string' },
-  workers: { type: 'string' },
-  target: { type: 'string' },
-  pid: { type: 'string' },
-  'max-rss-growth': { type: 'string' },
-  'max-fd-growth': { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
+  duration: 'value',
+  'warm-up': 'value',
+  rate: 'value',
+  connections: 'value',
+  scenario: 'value',
+  release: 'value',
+  workers: 'value',
+  target: 'value',
+  pid: 'value',
+  'max-rss-growth': 'value',
+  'max-fd-growth': 'value',
+  out: 'value',
+  json: 'boolean',
+} as const satisfies Subcommand['flags'];
 
-function help(root: string): string {
-  return [
-    'Usage: pi-origin soak [--duration D] [--rate N] [--target URL [--pid PID]] [options]',
-    '',
+export const SOAK: Subcommand = {
+  summary: 'a steady rate for a long time: fails when server memory or descriptors grow',
+  usage: 'pi-origin soak [--duration D] [--rate N] [--target URL [--pid PID]] [options]',
+  help: [
     'Offers a steady request rate for a long time and samples the server process every second:',
     'resident memory (VmRSS of /proc/PID/status) and open file descriptors (/proc/PID/fd). It fails',
     'when either grows after the warm-up beyond its bound (the median of the last fifth of the',
@@ -66,7 +64,7 @@ function help(root: string): string {
     '                        only errors and statuses are checked',
     `  --max-rss-growth SIZE allowed RSS growth after warm-up, like 16MiB or 64MB [default: ${DEFAULTS.maxRssGrowth}]`,
     `  --max-fd-growth N     allowed growth of open descriptors after warm-up [default: ${DEFAULTS.maxFdGrowth}]`,
-    `  --out DIR             where soak-<time>.json/.html and soak-latest.* go [default: ${reportsDir(root)}]`,
+    `  --out DIR             where soak-<time>.json/.html and soak-latest.* go [default: ${reportsDir()}]`,
     '  --json                print the report as JSON instead of the summary',
     '  --help                show this help',
     '',
@@ -74,8 +72,11 @@ function help(root: string): string {
     '10 s (every minute for runs over 10 minutes).',
     '',
     'Exit status: 0 every check passed, 1 a check failed or the soak could not run, 2 usage.',
-  ].join('\n');
-}
+  ].join('\n'),
+  examples: ['pi-origin soak --duration 30m --rate 500', 'pi-origin soak --target http://[::1]:8080/ --pid "$(pidof -s node)" --duration 2h', 'pi-origin soak --duration 1m --json > soak.json'],
+  flags: SOAK_FLAGS,
+  run: soak,
+};
 
 function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
@@ -143,50 +144,23 @@ function progressPrinter(durationSec: number, progressLine: (p: Progress, rate: 
   };
 }
 
-export async function soakCommand(args: readonly string[]): Promise<number> {
+async function soak(_positional: readonly string[], flags: ReadonlyMap<string, string | true>, _lists: unknown, ordered: readonly ArgOption[]): Promise<number> {
   const root = packageRoot();
   const say = (line: string): void => void process.stderr.write(`pi-origin soak: ${line}\n`);
-  let values: Values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: SOAK_FLAGS,
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    say(`error: ${(e as Error).message} (see 'pi-origin soak --help')`);
-    return 2;
-  }
-  if (values['help'] === true) {
-    process.stdout.write(help(root) + '\n');
-    return 0;
-  }
-  let options: SoakOptions;
-  try {
-    options = soakOptions(values, ['pi-origin', 'soak', ...args].join(' '));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    say(`error: ${e.message} (see 'pi-origin soak --help')`);
-    return 2;
-  }
-  // The load generator is loaded only for a soak that runs: --help and usage errors stay quick,
-  // and a node's artifact (no dev dependencies, so no autocannon) says what is missing.
-  let modules;
-  try {
-    modules = await Promise.all([import('../load-tests/soak/soak.js'), import('../load-tests/gate/scenarios.js'), import('../load-tests/soak/summary.js'), import('../load-tests/gate/save.js')]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    say(`error: the soak needs the development dependencies (autocannon): run it from a checkout after npm ci (${(e as Error).message.split('\n')[0] ?? ''})`);
-    return 1;
-  }
+  const values: Values = Object.fromEntries(flags);
+  const options = soakOptions(values, commandLine('soak', ordered));
+  const modules = await loadTestModules('soak', () =>
+    Promise.all([import('../load-tests/soak/soak.js'), import('../load-tests/gate/scenarios.js'), import('../load-tests/soak/summary.js'), import('../load-tests/gate/save.js')]),
+  );
+  if (modules === undefined) return 1;
   const [{ runSoak }, { ScenarioError }, { progressLine, renderSoakSummary }, { saveReport }] = modules;
   let report;
   try {
     report = await runSoak({ ...options, progress: progressPrinter(options.durationSec, progressLine) });
   } catch (e) {
+    if (e instanceof ScenarioError) throw new UsageError(e.message);
     say(`error: ${e instanceof Error ? e.message : String(e)}`);
-    return e instanceof ScenarioError ? 2 : 1;
+    return 1;
   }
   const saved = saveReport(report, (values['out'] as string | undefined) ?? reportsDir(root));
   process.stdout.write(values['json'] === true ? JSON.stringify(report, null, 2) + '\n' : renderSoakSummary(report, `${saved.html} (JSON: ${saved.json})`) + '\n');

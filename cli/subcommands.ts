@@ -1,113 +1,122 @@
 /**
- * The shared shape of a command group (`pi-origin release ...`, `pi-origin cluster ...`): a table
- * of subcommands, one argument parser, one place that turns errors into a line and an exit code.
+ * The shape of every command: a leaf (`pi-origin gate`, `pi-origin release build`) is a
+ * {@link Subcommand}, a group (`pi-origin release`, `pi-origin cluster`) a table of them. One
+ * argument parser (common/args.ts), one help layout, one place that turns errors into a line
+ * and an exit code: 2 for usage, with a pointer to the command's --help.
  */
+import { parseArgs, UsageError, type ArgOption, type ArgSpec, type FlagKind } from '../common/args.js';
 
-/** `list`: a value option that may be repeated (`-e a=1 -e b=2`), in order. */
-export type FlagKind = 'value' | 'boolean' | 'list';
+export { parseArgs, UsageError, type ArgOption, type FlagKind };
 
-export interface Subcommand {
+export interface Subcommand extends ArgSpec {
   readonly summary: string;
   readonly usage: string;
   readonly help: string;
-  readonly flags: Readonly<Record<string, FlagKind>>;
-  /** Short spellings: `-i` for `--inventory`, as ansible-playbook has it. */
-  readonly short?: Readonly<Record<string, string>>;
-  /** Names of the required positional arguments. */
-  readonly positional?: readonly string[];
-  /** Positional arguments that may follow the required ones. */
-  readonly optional?: readonly string[];
-  /** `lists` holds the values of `list` options (absent when not given). */
-  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number>;
+  /** Command lines for the help's `Examples:` block, each shown as typed. */
+  readonly examples?: readonly string[];
+  /** `lists` holds the values of `list` options (absent when not given); `ordered` every option as given. */
+  run(positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>, ordered: readonly ArgOption[]): Promise<number>;
 }
 
-/** Bad arguments: printed with a pointer to the subcommand's --help, exit 2. */
-export class UsageError extends Error {}
+/** `pi-origin GROUP <name> ...`: `onError` maps the group's own error types to an exit code (printing them). */
+export interface Group {
+  readonly summary: string;
+  readonly subcommands: Readonly<Record<string, Subcommand>>;
+  readonly onError?: ErrorMapper;
+}
 
+/** Maps a command's own error types to an exit code (printing them), or to a UsageError; undefined: a bug, it propagates. */
+export type ErrorMapper = (e: unknown) => number | UsageError | undefined;
+
+export type Command = Subcommand | Group;
+
+export function isGroup(c: Command): c is Group {
+  return 'subcommands' in c;
+}
+
+/** A failure that is not a usage error: `pi-origin: error: MESSAGE`, exit `code`. */
 export function fail(message: string, code: number): number {
   process.stderr.write(`pi-origin: error: ${message}\n`);
   return code;
 }
 
-/**
- * Runs `pi-origin GROUP <name> ...`. `onError` maps the group's own error types to an exit code
- * (printing them); anything it does not claim is a bug and propagates.
- */
-export async function runGroup(group: string, table: Readonly<Record<string, Subcommand>>, args: readonly string[], onError: (e: unknown) => number | undefined): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(groupUsage(group, table) + '\n');
-    return name === undefined ? 2 : 0;
-  }
-  const sub = table[name];
-  if (sub === undefined) return fail(`unknown ${group} command "${name}" (expected ${Object.keys(table).join(', ')}; see 'pi-origin ${group} --help')`, 2);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`Usage: ${sub.usage}\n\n${sub.help}\n`);
+/** A usage error of `pi-origin PATH`: one line naming the problem and the help to read, exit 2. */
+export function usageError(path: string, message: string): number {
+  process.stderr.write(`pi-origin ${path}: ${message} (see pi-origin ${path} --help)\n`);
+  return 2;
+}
+
+const wantsHelp = (args: readonly string[]): boolean => {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+};
+
+/** `Usage:`, the text, `Examples:`. */
+export function helpText(sub: Subcommand): string {
+  const examples = sub.examples === undefined || sub.examples.length === 0 ? [] : ['', 'Examples:', ...sub.examples.map((e) => `  ${e}`)];
+  return [`Usage: ${sub.usage}`, '', sub.help, ...examples].join('\n');
+}
+
+/** Runs `pi-origin PATH ARGS...` for a leaf command; errors other than UsageError propagate unless `onError` claims them. */
+export async function runSubcommand(path: string, sub: Subcommand, args: readonly string[], onError: ErrorMapper = () => undefined): Promise<number> {
+  if (wantsHelp(args)) {
+    process.stdout.write(helpText(sub) + '\n');
     return 0;
   }
   try {
-    const { positional, flags, lists } = parseArgs(rest, sub);
-    return await sub.run(positional, flags, lists);
+    const { positional, flags, lists, options } = parseArgs(args, sub);
+    return await sub.run(positional, flags, lists, options);
   } catch (e) {
-    if (e instanceof UsageError) return fail(`${name}: ${e.message} (see 'pi-origin ${group} ${name} --help')`, 2);
-    const code = onError(e);
-    if (code === undefined) throw e;
-    return code;
+    const mapped = e instanceof UsageError ? e : onError(e);
+    if (mapped === undefined) throw e;
+    return mapped instanceof UsageError ? usageError(path, mapped.message) : mapped;
   }
+}
+
+/** Runs `pi-origin GROUP <name> ...`. */
+export function runGroup(group: string, command: Group, args: readonly string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(groupUsage(group, command.subcommands) + '\n');
+    return Promise.resolve(name === undefined ? 2 : 0);
+  }
+  const sub = command.subcommands[name];
+  if (sub === undefined) {
+    process.stderr.write(`pi-origin ${group}: unknown command ${JSON.stringify(name)} (expected ${Object.keys(command.subcommands).join(', ')}; see pi-origin ${group} --help)\n`);
+    return Promise.resolve(2);
+  }
+  return runSubcommand(`${group} ${name}`, sub, rest, command.onError);
 }
 
 function groupUsage(group: string, table: Readonly<Record<string, Subcommand>>): string {
   const width = Math.max(9, ...Object.keys(table).map((name) => name.length + 1));
   const lines = Object.entries(table).map(([name, s]) => `  ${name.padEnd(width)} ${s.summary}`);
-  return [`Usage: pi-origin ${group} <command> [options]`, '', 'Commands:', ...lines, '', `Run 'pi-origin ${group} <command> --help' for a command's arguments and options.`].join('\n');
+  return [`Usage: pi-origin ${group} <command> [options]`, '', 'Commands:', ...lines, '', `Run 'pi-origin ${group} <command> --help' for a command's arguments, options and examples.`].join('\n');
 }
 
-export function parseArgs(args: readonly string[], sub: Subcommand): { positional: string[]; flags: Map<string, string | true>; lists: Map<string, string[]> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  const lists = new Map<string, string[]>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--') {
-      positional.push(...args.slice(i + 1));
-      break;
-    }
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      name = arg.slice(2, eq === -1 ? undefined : eq);
-      inline = eq === -1 ? undefined : arg.slice(eq + 1);
-    } else if (/^-[a-zA-Z]$/.test(arg) && sub.short?.[arg.slice(1)] !== undefined) {
-      name = sub.short[arg.slice(1)] as string;
-    } else if (arg.startsWith('-') && arg !== '-') {
-      throw new UsageError(`unknown option ${arg}`);
-    } else {
-      positional.push(arg);
-      continue;
-    }
-    const kind = sub.flags[name];
-    if (kind === undefined) throw new UsageError(`unknown option --${name}`);
-    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
-    if (kind === 'list') {
-      const value = inline ?? args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      lists.set(name, [...(lists.get(name) ?? []), value]);
-    } else if (kind === 'boolean') {
-      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-      flags.set(name, true);
-    } else {
-      const value = inline ?? args[++i];
-      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-      flags.set(name, value);
-    }
+/**
+ * A load test's modules, imported only for a run that happens (--help and usage errors stay
+ * quick); where the load generator is not installed (a node's artifact has no autocannon),
+ * undefined after one line saying what is missing.
+ */
+export async function loadTestModules<T>(command: string, load: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    fail(`${command} needs its load generator (autocannon), which is not installed here: run it from a controller with the full package (${(e as Error).message.split('\n')[0] ?? ''})`, 1);
+    return undefined;
   }
-  const required = sub.positional ?? [];
-  const optional = sub.optional ?? [];
-  if (required.length === 0 && optional.length === 0 && positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-  if (positional.length < required.length || positional.length > required.length + optional.length)
-    throw new UsageError(`expected ${[...required, ...optional.map((o) => `[${o}]`)].join(' ')} (got ${positional.length} argument${positional.length === 1 ? '' : 's'})`);
-  return { positional, flags, lists };
+}
+
+/** Parsed options back as arguments: `--name`, `--name value`, or `--name=-value` (a value the parser would read as an option). */
+export function argsOf(ordered: readonly ArgOption[]): string[] {
+  return ordered.flatMap((o) => (o.value === true ? [`--${o.name}`] : o.value.startsWith('-') ? [`--${o.name}=${o.value}`] : [`--${o.name}`, o.value]));
+}
+
+/** The command line as a report records it: `pi-origin PATH --name=value ...`, from the parsed options. */
+export function commandLine(path: string, ordered: readonly ArgOption[]): string {
+  return ['pi-origin', path, ...argsOf(ordered)].join(' ');
 }
 
 /** `--target http://[2001:db8::11]/` -> `http://[2001:db8::11]`: load tests send absolute paths. */

@@ -103,6 +103,10 @@ export interface RunPlaybookOptions {
   readonly extraVars: Readonly<Record<string, unknown>>;
   /** `--limit PATTERN`: run on these hosts only. */
   readonly limit?: string;
+  /** `--check`: Ansible's dry run, nothing changed on the hosts. */
+  readonly check?: boolean;
+  /** `--diff`: show what changes (or would change, with `check`) in files and templates. */
+  readonly diff?: boolean;
   /** The environment to start from (default process.env); see {@link playbookEnv}. */
   readonly env?: NodeJS.ProcessEnv;
   readonly onProgress?: (event: PlaybookEvent) => void;
@@ -168,7 +172,8 @@ export async function runPlaybook(options: RunPlaybookOptions): Promise<Playbook
   writeFileSync(varsFile, JSON.stringify(options.extraVars), { mode: 0o600 });
   try {
     const limit = options.limit === undefined ? [] : ['--limit', options.limit];
-    return await spawnPlaybook(command, ['-i', options.inventory, options.playbook, '-e', `@${varsFile}`, ...limit], options, now);
+    const modes = [...(options.check === true ? ['--check'] : []), ...(options.diff === true ? ['--diff'] : [])];
+    return await spawnPlaybook(command, ['-i', options.inventory, options.playbook, '-e', `@${varsFile}`, ...limit, ...modes], options, now);
   } finally {
     rmSync(varsDir, { recursive: true, force: true });
   }

@@ -32,12 +32,15 @@ function summaries(releases: string): ReleaseSummary[] {
   }));
 }
 
-/** Removes every release beyond the `keep` newest, except current and previous; returns the removed ids, oldest first. */
-export function pruneReleases(releasesDir: string, keep: number): Promise<string[]> {
-  return new Promise((resolve) => resolve(prune(releasesDir, keep)));
+/**
+ * Removes every release beyond the `keep` newest, except current and previous; returns the
+ * removed ids, oldest first. With `dryRun`, returns the same ids and removes nothing.
+ */
+export function pruneReleases(releasesDir: string, keep: number, options: { readonly dryRun?: boolean } = {}): Promise<string[]> {
+  return new Promise((resolve) => resolve(prune(releasesDir, keep, options.dryRun === true)));
 }
 
-function prune(releasesDir: string, keep: number): string[] {
+function prune(releasesDir: string, keep: number, dryRun: boolean): string[] {
   if (!Number.isSafeInteger(keep) || keep < 0) throw new ReleaseError(`keep must be a non-negative integer (got ${String(keep)})`, 'PI_ORIGIN_RELEASE_USAGE');
   const releases = resolveReleasesDir(releasesDir);
   // Unlike list, prune refuses to guess: an unreadable pointer might protect a release.
@@ -47,7 +50,7 @@ function prune(releasesDir: string, keep: number): string[] {
     .filter((r) => !r.current && !r.previous)
     .map((r) => r.id)
     .reverse();
-  for (const id of doomed) removeRelease(releases, id);
+  if (!dryRun) for (const id of doomed) removeRelease(releases, id);
   return doomed;
 }
 

@@ -8,6 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { checkCidr, type Cidr } from '../common/address.js';
+import { scanArgs, UsageError, type ArgOption, type FlagKind } from '../common/args.js';
 import { DEFAULT_PORT } from '../common/port.js';
 import { parseBytes } from '../common/units.js';
 import { headerProblem, type HeaderRule } from '../content/header-rules.js';
@@ -135,35 +136,45 @@ function specOf(key: OptionKey): OptionSpec {
 export type RawValue = string | number | boolean | readonly unknown[] | Readonly<Record<string, unknown>>;
 export type RawOptions = Record<string, RawValue>;
 
-/** Parses `serve` arguments into raw options and the positional ROOT. Throws ConfigError. */
-export function parseFlags(argv: readonly string[]): { raw: RawOptions; positional: string[] } {
+/**
+ * The `serve` options as the argument parser (common/args.ts) takes them: each flag, and
+ * `--no-X` for each on/off option.
+ */
+export const SERVE_FLAGS: Readonly<Record<string, FlagKind>> = Object.fromEntries(
+  OPTIONS.flatMap((o): [string, FlagKind][] => {
+    const name = o.flag.slice(2);
+    if (o.kind === 'bool') return [[name, 'boolean'], [`no-${name}`, 'boolean']];
+    return [[name, o.kind === 'list' ? 'list' : 'value']];
+  }),
+);
+
+const OPTION_OF_FLAG: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.flag.slice(2), o]));
+
+/** Parsed `serve` options as raw options: a later flag wins over an earlier one (`--watch --no-watch`), lists add up. */
+export function rawOptions(options: readonly ArgOption[]): RawOptions {
   const raw: Record<string, RawValue> = {};
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const negated = flag.startsWith('--no-') ? OPTIONS.find((o) => o.kind === 'bool' && o.flag === '--' + flag.slice(5)) : undefined;
-    if (negated !== undefined) {
+  for (const { name, value } of options) {
+    const negated = name.startsWith('no-') ? OPTION_OF_FLAG.get(name.slice(3)) : undefined;
+    if (negated?.kind === 'bool') {
       raw[negated.key] = false;
       continue;
     }
-    const spec = OPTIONS.find((o) => o.flag === flag);
-    if (spec === undefined) throw new ConfigError(`unknown option ${flag} (see pi-origin serve --help)`);
-    if (spec.kind === 'bool') {
-      raw[spec.key] = eq === -1 ? true : arg.slice(eq + 1);
-      continue;
-    }
-    const value = eq !== -1 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ConfigError(`${flag} needs a value (${spec.arg ?? 'VALUE'})`);
-    if (spec.kind === 'list') raw[spec.key] = [...((raw[spec.key] as string[] | undefined) ?? []), value];
-    else raw[spec.key] = value;
+    const spec = OPTION_OF_FLAG.get(name);
+    if (spec === undefined) continue; // a flag of the command, not an option (serve --check)
+    raw[spec.key] = spec.kind === 'list' ? [...((raw[spec.key] as string[] | undefined) ?? []), value] : value;
   }
-  return { raw, positional };
+  return raw;
+}
+
+/** Parses `serve` arguments into raw options and the positional ROOT. Throws ConfigError. */
+export function parseFlags(argv: readonly string[]): { raw: RawOptions; positional: string[] } {
+  try {
+    const { options, positional } = scanArgs(argv, { flags: SERVE_FLAGS });
+    return { raw: rawOptions(options), positional };
+  } catch (e) {
+    if (e instanceof UsageError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 /** The positional ROOT, also a JSON key and PI_ORIGIN_ROOT; no flag of its own. */
@@ -409,8 +420,11 @@ function wrap(text: string, width: number): string[] {
   return [...lines, line];
 }
 
-/** The `serve --help` text, generated from OPTIONS so it cannot drift from the code. */
-export function serveHelp(defaultRoot: string): string {
+/**
+ * The `serve --help` text after the usage line, generated from OPTIONS so it cannot drift from
+ * the code; `extra` are the command's own option lines (cli/serve.ts: --check, --json).
+ */
+export function serveHelp(defaultRoot: string, extra: readonly string[] = []): string {
   const lines = OPTIONS.map((o: OptionSpec) => {
     const left = `  ${o.kind === 'bool' ? `${o.flag}, --no-${o.flag.slice(2)}` : `${o.flag} ${o.arg ?? ''}`}`;
     const shown = shownDefault(o);
@@ -418,13 +432,12 @@ export function serveHelp(defaultRoot: string): string {
     return [`${left.padEnd(34)} ${wrap(plain(o.help) + def, HELP_WIDTH - 35).join(`\n${' '.repeat(35)}`)}`, `${' '.repeat(35)}env ${envName(o.key)}`].join('\n');
   });
   return [
-    'Usage: pi-origin serve [ROOT] [options]',
-    '',
     'Serve a static content root (a release directory or a plain tree) over HTTP, IPv6 first.',
     `ROOT defaults to the bundled demo site (${defaultRoot}); env PI_ORIGIN_ROOT.`,
     '',
     'Options (flags override PI_ORIGIN_* env, which overrides --config):',
     ...lines,
+    ...extra,
     '  --help                            show this help',
     '',
     'Admin endpoints (only to --admin-allow clients): /_origin/health, /_origin/status, /_origin/metrics',

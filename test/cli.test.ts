@@ -34,10 +34,15 @@ t.test('help', async (t) => {
   t.match(none.stdout, /^Usage: pi-origin <command>/);
 });
 
-t.test('--version', async (t) => {
-  const r = await runCli(['--version']);
-  t.equal(r.code, 0);
-  t.equal(r.stdout, `${VERSION}\n`);
+t.test('--version and -v: the version line of pi-origin version', async (t) => {
+  const [long, short, command] = await Promise.all([runCli(['--version']), runCli(['-v']), runCli(['version'])]);
+  for (const r of [long, short, command]) {
+    t.equal(r.code, 0);
+    t.equal(r.stderr, '');
+    t.match(r.stdout, new RegExp(`^pi-origin ${VERSION.replaceAll('.', '\\.')} \\(uWebSockets\\.js \\S+, Node\\.js ${process.versions.node.replaceAll('.', '\\.')}, ${process.arch}\\)\n$`));
+  }
+  t.equal(long.stdout, command.stdout);
+  t.equal(short.stdout, command.stdout);
 });
 
 t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
@@ -51,18 +56,18 @@ t.test('usage errors exit 2 with one line and no stack trace', async (t) => {
     runCli(['serve', '.', '--listen', '[::1]:0', '--admin-allow', '[127.0.0.1]/32']),
   ]);
   t.equal(unknownCommand.code, 2, 'unknown command');
-  t.match(unknownCommand.stderr, /^pi-origin: unknown command "frobnicate"\n/);
+  t.match(unknownCommand.stderr, /^pi-origin: unknown command "frobnicate" \(expected serve, .*; see pi-origin --help\)\n$/);
   t.notMatch(unknownCommand.stderr, STACK_LINE);
 
   for (const [name, r, message] of [
     ['unknown flag', badFlag, /--bogus/],
     ['bad value', badValue, /--workers.*"many"/],
     ['missing value', missingValue, /--listen needs a value/],
-    ['two roots', twoRoots, /one ROOT/],
-    ['bracketed IPv4 prefix', bracketedV4, /^pi-origin: error: --admin-allow: "\[127\.0\.0\.1\]\/32" .*brackets are for IPv6 only \(write 127\.0\.0\.1\/32\)\n$/],
+    ['two roots', twoRoots, /expected \[ROOT\] \(got 2 arguments\)/],
+    ['bracketed IPv4 prefix', bracketedV4, /^pi-origin serve: --admin-allow: "\[127\.0\.0\.1\]\/32" .*brackets are for IPv6 only \(write 127\.0\.0\.1\/32\) \(see pi-origin serve --help\)\n$/],
   ] as const) {
     t.equal(r.code, 2, `${name}: exit 2`);
-    t.match(r.stderr, /^pi-origin: error: .+\n$/, `${name}: one line on stderr`);
+    t.match(r.stderr, /^pi-origin serve: .+ \(see pi-origin serve --help\)\n$/, `${name}: one line on stderr`);
     t.equal(r.stderr.split('\n').length, 2, `${name}: exactly one line`);
     t.match(r.stderr, message, `${name}: names the problem`);
     t.notMatch(r.stderr, STACK_LINE, `${name}: no stack trace`);
@@ -91,7 +96,7 @@ t.test('environment', async (t) => {
   t.notMatch(fallback.stdout, /listening/, 'UWS_USE_FALLBACK=1: never listened');
 
   t.equal(workers.code, 2, 'PI_ORIGIN_WORKERS=abc: usage error');
-  t.match(workers.stderr, /^pi-origin: error: --workers .*"abc"/, 'PI_ORIGIN_WORKERS=abc: names --workers and the value');
+  t.match(workers.stderr, /^pi-origin serve: --workers .*"abc"/, 'PI_ORIGIN_WORKERS=abc: names --workers and the value');
   t.notMatch(workers.stderr, STACK_LINE);
 });
 

@@ -338,7 +338,7 @@ t.test('the command refuses bad arguments before it listens', async (t) => {
   const dir = t.testdir({ 'hosts.ini': '[origins]\npi1 ansible_host=::1 origin_node_port=1\n', 'bad.ini': '[origins]\npi1 ansible_host=[::1]\n' });
   const inv = join(dir, 'hosts.ini');
   const cases: [string[], number, RegExp][] = [
-    [[], 2, /dashboard: --inventory FILE is required \(see 'pi-origin cluster dashboard --help'\)/],
+    [[], 2, /^pi-origin cluster dashboard: --inventory FILE is required \(see pi-origin cluster dashboard --help\)\n$/],
     [['-i', inv, '--interval', '100ms'], 2, /--interval must be from 200ms to 5m \(got "100ms"\)/],
     [['-i', inv, '--interval', 'soon'], 2, /--interval must be a duration/],
     [['-i', inv, '--timeout', '0'], 2, /--timeout must be a duration from 1ms to 5m/],

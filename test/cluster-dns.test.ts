@@ -386,19 +386,19 @@ t.test('usage errors exit 2 before any node is asked, inventory errors exit 1, o
   const good = join(dir, 'good');
   const name = 'must be a DNS name of two or more labels of 1-63 letters, digits and hyphens (no leading or trailing hyphen), at most 253 characters';
   const ttl = 'must be an integer number of seconds from 1 to 2147483647';
-  const help = "(see 'pi-origin cluster dns --help')";
+  const help = '(see pi-origin cluster dns --help)';
   const cases: [string[], number, string][] = [
-    [['cluster', 'dns', '--name', 'origin.example.org'], 2, `pi-origin: error: dns: --inventory FILE is required ${help}\n`],
-    [['cluster', 'dns', '-i', good], 2, `pi-origin: error: dns: --name FQDN is required ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin'], 2, `pi-origin: error: dns: --name ${name} (got "origin") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', '-origin.example.org'], 2, `pi-origin: error: dns: --name ${name} (got "-origin.example.org") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', 'soon'], 2, `pi-origin: error: dns: --ttl ${ttl} (got "soon") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '0'], 2, `pi-origin: error: dns: --ttl ${ttl} (got "0") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '2147483648'], 2, `pi-origin: error: dns: --ttl ${ttl} (got "2147483648") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '1.5'], 2, `pi-origin: error: dns: --ttl ${ttl} (got "1.5") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--release', 'latest'], 2, `pi-origin: error: dns: --release must be a release id (12 lower-case hex digits) (got "latest") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--timeout', 'soon'], 2, `pi-origin: error: dns: --timeout must be a duration from 1ms to 5m, like 500ms or 2s (got "soon") ${help}\n`],
-    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl'], 2, `pi-origin: error: dns: --ttl needs a value ${help}\n`],
+    [['cluster', 'dns', '--name', 'origin.example.org'], 2, `pi-origin cluster dns: --inventory FILE is required ${help}\n`],
+    [['cluster', 'dns', '-i', good], 2, `pi-origin cluster dns: --name FQDN is required ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin'], 2, `pi-origin cluster dns: --name ${name} (got "origin") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', '-origin.example.org'], 2, `pi-origin cluster dns: --name ${name} (got "-origin.example.org") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', 'soon'], 2, `pi-origin cluster dns: --ttl ${ttl} (got "soon") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '0'], 2, `pi-origin cluster dns: --ttl ${ttl} (got "0") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '2147483648'], 2, `pi-origin cluster dns: --ttl ${ttl} (got "2147483648") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl', '1.5'], 2, `pi-origin cluster dns: --ttl ${ttl} (got "1.5") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--release', 'latest'], 2, `pi-origin cluster dns: --release must be a release id (12 lower-case hex digits) (got "latest") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--timeout', 'soon'], 2, `pi-origin cluster dns: --timeout must be a duration from 1ms to 5m, like 500ms or 2s (got "soon") ${help}\n`],
+    [['cluster', 'dns', '-i', good, '--name', 'origin.example.org', '--ttl'], 2, `pi-origin cluster dns: --ttl needs a value ${help}\n`],
     [['cluster', 'dns', '-i', join(dir, 'missing'), '--name', 'origin.example.org'], 1, `pi-origin: error: cannot read inventory ${join(dir, 'missing')}: ENOENT\n`],
   ];
   // One at a time: twelve Node starts at once on a loaded 2-core machine can pass the per-run timeout.

@@ -478,7 +478,7 @@ t.test('cluster rollout, for real against the fixture playbook: a failing node s
 
 t.test('cluster rollout complete; rollback, register, deregister and provision pass their variables', async (t) => {
   const { release } = releaseFixture(t);
-  const [rollout, rollback, previous, register, deregister, provision] = (await runEach(
+  const [rollout, rollback, previous, register, deregister, provision, checked] = (await runEach(
     [
       ['cluster', 'rollout', release, '--inventory', HOSTS, '--batch', '50%'],
       ['cluster', 'rollback', '-i', HOSTS, '--to', '0123456789ab'],
@@ -486,10 +486,11 @@ t.test('cluster rollout complete; rollback, register, deregister and provision p
       ['cluster', 'register', 'host4', '-i', HOSTS],
       ['cluster', 'deregister', 'host1', '-i', HOSTS],
       ['cluster', 'provision', '-i', HOSTS, '-e', 'origin_node_artifact=/tmp/pi-origin.tar'],
+      ['cluster', 'provision', '-i', HOSTS, '--check', '--diff', '--limit', 'host2'],
     ],
     fixtureEnv,
     2,
-  )) as [Result, Result, Result, Result, Result, Result];
+  )) as [Result, Result, Result, Result, Result, Result, Result];
   t.equal(rollout.code, 0, rollout.stderr);
   t.match(rollout.stdout, new RegExp(`\\nhost3   1        1       0            0\\n\\nrollout of ${ID} complete on 3 nodes in (\\d+ min )?\\d+(\\.\\d)? s\\n$`));
   t.same(
@@ -510,31 +511,36 @@ t.test('cluster rollout complete; rollback, register, deregister and provision p
   t.match(deregister.stdout, /\nderegistration of host1 complete on 1 node in /);
   t.match(provision.stdout, /Provision: Install · host1 ok: artifact \/tmp\/pi-origin\.tar\n/);
   t.match(provision.stdout, /\nprovisioning complete on 3 nodes in /);
+  // ansible-playbook itself reports the modes it was started in: --check and --diff reached it.
+  t.match(provision.stdout, /Provision: Modes · host1 ok: check False diff False\n/, 'no --check, no --diff: a normal run');
+  t.equal(checked.code, 0, checked.stderr);
+  t.match(checked.stdout, /Provision: Modes · host2 ok: check True diff True\n/, '--check --diff: passed through to ansible-playbook');
+  t.match(checked.stdout, /\nprovisioning in check mode complete on 1 node in /, 'the summary says it was a check');
 });
 
 t.test('cluster playbook commands: usage errors exit 2, input errors exit 1, one line each', async (t) => {
   const { dir, release } = releaseFixture(t);
   const releases = join(dir, 'releases');
-  const see = (c: string): string => ` (see 'pi-origin cluster ${c} --help')\n`;
+  const see = (c: string): string => ` (see pi-origin cluster ${c} --help)\n`;
   const cases: [string[], number, string][] = [
-    [['cluster', 'rollout', release], 2, `pi-origin: error: rollout: --inventory FILE is required${see('rollout')}`],
-    [['cluster', 'rollout', '-i', HOSTS], 2, `pi-origin: error: rollout: expected RELEASE_DIR (got 0 arguments)${see('rollout')}`],
-    [['cluster', 'rollout', release, 'extra', '-i', HOSTS], 2, `pi-origin: error: rollout: expected RELEASE_DIR (got 2 arguments)${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '0'], 2, `pi-origin: error: rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "0")${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '150%'], 2, `pi-origin: error: rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "150%")${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '1', '--batch', '2'], 2, `pi-origin: error: rollout: --batch given twice${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '-e'], 2, `pi-origin: error: rollout: --extra-vars needs a value${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'nonsense'], 2, `pi-origin: error: rollout: --extra-vars takes KEY=VALUE or @FILE.json, KEY a variable name (got "nonsense")${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '-e', `origin_release_src=/elsewhere`], 2, `pi-origin: error: rollout: --extra-vars cannot set origin_release_src: give RELEASE_DIR instead${see('rollout')}`],
-    [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'origin_rollout_batch=3'], 2, `pi-origin: error: rollout: --extra-vars cannot set origin_rollout_batch: give --batch instead${see('rollout')}`],
-    [['cluster', 'rollback', '-i', HOSTS, '--to', 'latest'], 2, `pi-origin: error: rollback: --to must be a release id, 12 lower-case hex digits (got "latest")${see('rollback')}`],
-    [['cluster', 'rollback', '-i', HOSTS, '--to', ID.toUpperCase()], 2, `pi-origin: error: rollback: --to must be a release id, 12 lower-case hex digits (got "${ID.toUpperCase()}")${see('rollback')}`],
-    [['cluster', 'rollback', '-i', HOSTS, 'extra'], 2, `pi-origin: error: rollback: unexpected argument "extra"${see('rollback')}`],
-    [['cluster', 'register', '-i', HOSTS], 2, `pi-origin: error: register: expected NODE (got 0 arguments)${see('register')}`],
-    [['cluster', 'register', 'host4'], 2, `pi-origin: error: register: --inventory FILE is required${see('register')}`],
-    [['cluster', 'deregister', 'host1', '-i', HOSTS, '-e', 'origin_node=host2'], 2, `pi-origin: error: deregister: --extra-vars cannot set origin_node: give NODE instead${see('deregister')}`],
-    [['cluster', 'provision'], 2, `pi-origin: error: provision: --inventory FILE is required${see('provision')}`],
-    [['cluster', 'provision', '-i', HOSTS, '--batch', '1'], 2, `pi-origin: error: provision: unknown option --batch${see('provision')}`],
+    [['cluster', 'rollout', release], 2, `pi-origin cluster rollout: --inventory FILE is required${see('rollout')}`],
+    [['cluster', 'rollout', '-i', HOSTS], 2, `pi-origin cluster rollout: expected RELEASE_DIR (got 0 arguments)${see('rollout')}`],
+    [['cluster', 'rollout', release, 'extra', '-i', HOSTS], 2, `pi-origin cluster rollout: expected RELEASE_DIR (got 2 arguments)${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '0'], 2, `pi-origin cluster rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "0")${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '150%'], 2, `pi-origin cluster rollout: --batch must be a positive integer or a percentage from 1% to 100% (got "150%")${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '--batch', '1', '--batch', '2'], 2, `pi-origin cluster rollout: --batch given twice${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '-e'], 2, `pi-origin cluster rollout: -e (--extra-vars) needs a value${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'nonsense'], 2, `pi-origin cluster rollout: --extra-vars takes KEY=VALUE or @FILE.json, KEY a variable name (got "nonsense")${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '-e', `origin_release_src=/elsewhere`], 2, `pi-origin cluster rollout: --extra-vars cannot set origin_release_src: give RELEASE_DIR instead${see('rollout')}`],
+    [['cluster', 'rollout', release, '-i', HOSTS, '-e', 'origin_rollout_batch=3'], 2, `pi-origin cluster rollout: --extra-vars cannot set origin_rollout_batch: give --batch instead${see('rollout')}`],
+    [['cluster', 'rollback', '-i', HOSTS, '--to', 'latest'], 2, `pi-origin cluster rollback: --to must be a release id, 12 lower-case hex digits (got "latest")${see('rollback')}`],
+    [['cluster', 'rollback', '-i', HOSTS, '--to', ID.toUpperCase()], 2, `pi-origin cluster rollback: --to must be a release id, 12 lower-case hex digits (got "${ID.toUpperCase()}")${see('rollback')}`],
+    [['cluster', 'rollback', '-i', HOSTS, 'extra'], 2, `pi-origin cluster rollback: unexpected argument "extra"${see('rollback')}`],
+    [['cluster', 'register', '-i', HOSTS], 2, `pi-origin cluster register: expected NODE (got 0 arguments)${see('register')}`],
+    [['cluster', 'register', 'host4'], 2, `pi-origin cluster register: --inventory FILE is required${see('register')}`],
+    [['cluster', 'deregister', 'host1', '-i', HOSTS, '-e', 'origin_node=host2'], 2, `pi-origin cluster deregister: --extra-vars cannot set origin_node: give NODE instead${see('deregister')}`],
+    [['cluster', 'provision'], 2, `pi-origin cluster provision: --inventory FILE is required${see('provision')}`],
+    [['cluster', 'provision', '-i', HOSTS, '--batch', '1'], 2, `pi-origin cluster provision: unknown option --batch${see('provision')}`],
     // Inputs that are well-formed but wrong: exit 1, before Ansible runs.
     [['cluster', 'register', 'host9', '-i', HOSTS], 1, `pi-origin: error: ${HOSTS}: no host "host9" (hosts: host1, host2, host3, host4)\n`],
     [['cluster', 'rollout', join(releases, 'nope'), '-i', HOSTS], 1, `pi-origin: error: release directory ${join(releases, 'nope')}: ENOENT\n`],
@@ -570,7 +576,7 @@ t.test('--help for each playbook command', async (t) => {
     rollback: ['Usage: pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]', 'ansible/rollback.yml', 'origin_rollback_to', '--to ID', '-i, --inventory FILE'],
     register: ['Usage: pi-origin cluster register NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/register.yml', 'origin_node=NODE', 'origins group', '-i, --inventory FILE'],
     deregister: ['Usage: pi-origin cluster deregister NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/deregister.yml', 'origin_node=NODE', '-i, --inventory FILE'],
-    provision: ['Usage: pi-origin cluster provision --inventory FILE [--limit HOSTS] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', 'ansible/provision.yml', 'origin_node_artifact', '-i, --inventory FILE'],
+    provision: ['Usage: pi-origin cluster provision --inventory FILE [--limit HOSTS] [--check] [--diff] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', '--check', '--diff', 'ansible/provision.yml', 'origin_node_artifact', '-i, --inventory FILE'],
   };
   const names = Object.keys(expect);
   const [group, ...helps] = await runEach([['cluster', '--help'], ...names.map((n) => ['cluster', n, '--help'])], {});

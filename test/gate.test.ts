@@ -69,7 +69,7 @@ t.test('help and usage errors', async (t) => {
   const dir = t.testdir({ 'bad.json': JSON.stringify({ ...gateFile(), ratio: { min: 0 } }) });
   const bad = await runCli(['gate', '--config', join(dir, 'bad.json')]);
   t.equal(bad.code, 2);
-  t.match(bad.stderr, /^pi-origin gate: error: .*bad\.json: ratio\.min must be a number above 0 and at most 2 \(got 0\)$/m);
+  t.match(bad.stderr, /^pi-origin gate: .*bad\.json: ratio\.min must be a number above 0 and at most 2 \(got 0\) \(see pi-origin gate --help\)\n$/);
   const unknown = await runCli(['gate', '--scenario', 'black-friday']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /unknown scenario black-friday/);

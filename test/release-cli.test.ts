@@ -12,10 +12,13 @@ const STACK_LINE = /^\s+at /m;
 const SUBCOMMANDS = ['build', 'verify', 'activate', 'rollback', 'list', 'prune'];
 const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);
 
-/** Exit code and a single `pi-origin: error: ...` line on stderr matching `message`. */
+/**
+ * Exit code and a single line on stderr matching `message`: `pi-origin release NAME: ... (see
+ * pi-origin release NAME --help)` for a usage error (2), `pi-origin: error: ...` otherwise.
+ */
 function failsWith(t: Test, r: Result, code: number, message: RegExp): void {
   t.equal(r.code, code, `exit ${code}`);
-  t.match(r.stderr, /^pi-origin: error: [^\n]+\n$/, 'one line on stderr');
+  t.match(r.stderr, code === 2 ? /^pi-origin release( [a-z]+)?: [^\n]+see pi-origin release( [a-z]+)? --help\)\n$/ : /^pi-origin: error: [^\n]+\n$/, 'one line on stderr');
   t.match(r.stderr, message);
   t.notMatch(r.stderr, STACK_LINE, 'no stack trace');
 }
@@ -36,14 +39,14 @@ t.test('help for release and each subcommand', async (t) => {
     t.match(r.stdout, new RegExp(`^Usage: pi-origin release ${s} `), `${s} --help shows its usage`);
     t.equal(r.stderr, '');
   }
-  failsWith(t, await runCli(['release', 'deploy']), 2, /unknown release command "deploy"/);
+  failsWith(t, await runCli(['release', 'deploy']), 2, /^pi-origin release: unknown command "deploy"/);
 });
 
 t.test('usage errors exit 2 with one line', async (t) => {
   const dir = t.testdir({ site: { 'a.txt': 'a\n' } });
   const cases: [string[], RegExp][] = [
-    [['release', 'build'], /^pi-origin: error: build: expected SITE_DIR \[RELEASES_DIR\] \(got 0 arguments\) \(see 'pi-origin release build --help'\)$/m],
-    [['release', 'build', join(dir, 'site')], /^pi-origin: error: build: --out RELEASES_DIR is required/m],
+    [['release', 'build'], /^pi-origin release build: expected SITE_DIR \[RELEASES_DIR\] \(got 0 arguments\) \(see pi-origin release build --help\)$/m],
+    [['release', 'build', join(dir, 'site')], /^pi-origin release build: --out RELEASES_DIR is required/m],
     [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--out', join(dir, 'r')], /build: give RELEASES_DIR once/],
     [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--fast'], /build: unknown option --fast/],
     [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--headers'], /build: --headers needs a value/],
@@ -81,11 +84,15 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
 
   const v = await runCli(['release', 'verify', join(releases, id2)]);
   t.same({ code: v.code, stdout: v.stdout, stderr: v.stderr }, { code: 0, stdout: `release ${id2} verified: 2 files (1.1 kB), 2 variants\n`, stderr: '' });
+  const vJson = await runCli(['release', 'verify', join(releases, id2), '--json']);
+  t.same({ code: vJson.code, json: JSON.parse(vJson.stdout) as unknown }, { code: 0, json: { dir: join(releases, id2), ok: true, id: id2, files: 2, bytes: 13 + CSS.length, variants: 2, problems: [] } }, 'verify --json');
 
   t.equal((await runCli(['release', 'activate', releases, id1])).stdout, `activated ${id1} (previous: none)\n`);
   const a2 = await runCli(['release', 'activate', releases, id2]);
   t.same({ code: a2.code, stdout: a2.stdout }, { code: 0, stdout: `activated ${id2} (previous: ${id1})\n` });
   t.equal(readlinkSync(join(releases, 'current')), id2);
+  const aJson = await runCli(['release', 'activate', releases, id2, '--json']);
+  t.same({ code: aJson.code, json: JSON.parse(aJson.stdout) as unknown }, { code: 0, json: { current: id2, previous: id1 } }, 'activate --json (already current: nothing moves)');
 
   const list = await runCli(['release', 'list', releases]);
   t.equal(list.code, 0);
@@ -100,6 +107,21 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
 
   const rb = await runCli(['release', 'rollback', releases]);
   t.same({ code: rb.code, stdout: rb.stdout }, { code: 0, stdout: `rolled back to ${id1} (previous: ${id2})\n` });
+
+  const rbJson = await runCli(['release', 'rollback', releases, '--json']);
+  t.same({ code: rbJson.code, json: JSON.parse(rbJson.stdout) as unknown }, { code: 0, json: { current: id2, previous: id1 } }, 'rollback --json');
+
+  writeFileSync(join(site, 'index.html'), '<h1>three</h1>\n');
+  const id3 = (JSON.parse((await runCli(['release', 'build', site, releases, '--json'])).stdout) as { id: string }).id;
+  const dry = await runCli(['release', 'prune', releases, '--keep', '0', '--dry-run']);
+  t.same({ code: dry.code, stdout: dry.stdout }, { code: 0, stdout: `would remove ${id3}\n` }, 'prune --dry-run lists what it would remove');
+  const dryJson = await runCli(['release', 'prune', releases, '--keep', '0', '--dry-run', '--json']);
+  t.same(JSON.parse(dryJson.stdout), { removed: [id3], dryRun: true });
+  t.same(readdirSync(releases).sort(), [id1, id2, id3, 'current', 'previous'].sort(), '--dry-run removed nothing');
+  t.ok(existsSync(join(releases, id3, 'manifest.json')));
+  const pruned = await runCli(['release', 'prune', releases, '--keep', '0', '--json']);
+  t.same({ code: pruned.code, json: JSON.parse(pruned.stdout) as unknown }, { code: 0, json: { removed: [id3], dryRun: false } });
+  t.notOk(existsSync(join(releases, id3)), 'without --dry-run it is gone');
 
   const pr = await runCli(['release', 'prune', releases, '--keep', '0']);
   t.same({ code: pr.code, stdout: pr.stdout }, { code: 0, stdout: 'nothing to remove\n' }, 'current and previous are kept');
@@ -126,6 +148,10 @@ t.test('failures exit 1 with one line', async (t) => {
   t.equal(v.code, 1);
   t.equal(v.stdout, `size: /b.css is 8 bytes, manifest says ${CSS.length}\nextra: /extra\n`, 'every problem on stdout');
   t.equal(v.stderr, `pi-origin: error: ${join(releases, id)}: 2 problems\n`);
+  const vJson = await runCli(['release', 'verify', join(releases, id), '--json']);
+  t.equal(vJson.code, 1);
+  t.same(JSON.parse(vJson.stdout), { dir: join(releases, id), ok: false, id: null, files: null, bytes: null, variants: null, problems: [`size: /b.css is 8 bytes, manifest says ${CSS.length}`, 'extra: /extra'] }, 'verify --json lists the problems');
+  t.equal(vJson.stderr, v.stderr);
 
   const a = await runCli(['release', 'activate', releases, id]);
   t.equal(a.code, 1);

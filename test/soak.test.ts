@@ -95,7 +95,7 @@ t.test('--help documents every flag; bad flags are refused, named, exit 2', asyn
   t.match(help.stdout, /^Usage: pi-origin soak /);
   for (const flag of Object.keys(SOAK_FLAGS)) t.match(help.stdout, new RegExp(`^  --${flag}\\b`, 'm'), `--${flag} documented`);
   t.match((await runCli(['--help'])).stdout, /^ {2}soak +\S/m, 'listed among the commands');
-  const see = " (see 'pi-origin soak --help')\n";
+  const see = ' (see pi-origin soak --help)\n';
   const cases: [string[], string][] = [
     [['--duration', '2s'], '--duration must be a duration from 10s to 24h, like 30m or 2h (got "2s")'],
     [['--duration', 'forever'], '--duration must be a duration from 10s to 24h, like 30m or 2h (got "forever")'],
@@ -110,13 +110,13 @@ t.test('--help documents every flag; bad flags are refused, named, exit 2', asyn
     [['--target', 'http://[::1]:1/x'], '--target must be an origin with no path, query or user (got http://[::1]:1/x)'],
     [['--target', 'http://[::1]:1/', '--workers', '4'], '--workers applies to the server the soak starts, not to --target'],
     [['--target', 'http://[::1]:1/', '--pid', '4194303'], '--pid 4194303: no process 4194303 on this machine (the pid must be the server\'s, on the machine running the soak)'],
-    [['--frobnicate'], "Unknown option '--frobnicate'"],
+    [['--frobnicate'], 'unknown option --frobnicate'],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(['soak', ...args], {}, 30_000)));
   cases.forEach(([args, message], i) => {
     const r = results[i];
     t.equal(r?.code, 2, args.join(' '));
-    t.equal(r?.stderr, `pi-origin soak: error: ${message}${see}`, `${args.join(' ')}: one line naming the flag`);
+    t.equal(r?.stderr, `pi-origin soak: ${message}${see}`, `${args.join(' ')}: one line naming the flag`);
   });
 });
 

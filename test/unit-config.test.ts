@@ -44,11 +44,9 @@ t.test('parseFlags', (t) => {
     [['--watch', '--no-watch'], { watch: false }, []],
     [['--ipv6-only'], { ipv6Only: true }, []],
     [['--no-ipv6-only'], { ipv6Only: false }, []],
-    [['--ipv6-only=false'], { ipv6Only: 'false' }, []],
     [['--cache-control', '/assets/*=public, max-age=31536000, immutable'], { cacheControl: ['/assets/*=public, max-age=31536000, immutable'] }, []],
     [['--cache-control=/a=b=c'], { cacheControl: ['/a=b=c'] }, []],
     [['--node-name', 'pi-1', '--node-name', 'pi-2'], { nodeName: 'pi-2' }, []],
-    [['--node-name='], { nodeName: '' }, []],
     [['--trusted-proxy', '10.0.0.0/8', '--trusted-proxy', '2001:db8::/32'], { trustedProxy: ['10.0.0.0/8', '2001:db8::/32'] }, []],
   ];
   for (const [argv, raw, positional] of cases) t.same(parseFlags(argv), { raw, positional }, argv.join(' ') || '(none)');
@@ -61,8 +59,10 @@ t.test('parseFlags errors name the flag', (t) => {
   t.throws(() => parseFlags(['--no-workers']), { name: 'ConfigError', message: /unknown option --no-workers\b/ });
   t.throws(() => parseFlags(['--no-bogus']), { name: 'ConfigError', message: /--no-bogus/ });
   t.throws(() => parseFlags(['--Workers', '2']), { name: 'ConfigError', message: /--Workers/ });
-  t.throws(() => parseFlags(['--workers']), { name: 'ConfigError', message: /--workers needs a value \(N\)/ });
-  t.throws(() => parseFlags(['site', '--listen']), { name: 'ConfigError', message: /--listen needs a value \(ADDR:PORT\)/ });
+  t.throws(() => parseFlags(['--workers']), { name: 'ConfigError', message: /^--workers needs a value$/ });
+  t.throws(() => parseFlags(['site', '--listen']), { name: 'ConfigError', message: /^--listen needs a value$/ });
+  t.throws(() => parseFlags(['--node-name=']), { name: 'ConfigError', message: /^--node-name needs a value$/ });
+  t.throws(() => parseFlags(['--ipv6-only=false']), { name: 'ConfigError', message: /^--ipv6-only takes no value \(got "false"\); use --no-ipv6-only$/ });
   const e = (() => {
     try {
       parseFlags(['--bogus']);
@@ -343,7 +343,7 @@ t.test('parseBytes', (t) => {
 
 t.test('serveHelp mentions every flag and every env name', (t) => {
   const help = serveHelp('/opt/demo');
-  t.match(help, /^Usage: pi-origin serve \[ROOT\] \[options\]/);
+  t.match(help, /^Serve a static content root/, 'the text after the usage line (cli/serve.ts adds that and the examples)');
   t.match(help, '/opt/demo');
   t.match(help, 'PI_ORIGIN_ROOT');
   for (const o of OPTIONS) {

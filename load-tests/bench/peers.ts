@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, UsageError } from '../../common/args.js';
+import { BENCH_ARGS, BENCH_HELP, BENCH_USAGE, QUIET_BUDGET_S } from './options.js';
 import { createContent, type BenchFile } from './content.js';
 import { makeAutocannon, makeWrk, type Loadgen, type LoadgenKind } from './loadgen.js';
 import {
@@ -53,42 +54,6 @@ import { BenchError, fmtFixed, fmtInt, readJson, shellJoin, sleep, which } from 
 const DISTURBED_PCT = 10;
 /** Set by `pi-origin bench` (cli/bench.ts) so RESULTS.md shows the command the user typed. */
 const VIA_CLI_ENV = 'PI_ORIGIN_BENCH_VIA_CLI';
-/**
- * Total seconds the harness may spend waiting for a quiet machine over the whole bench: on a
- * host that never goes quiet, per-run waits would otherwise add minutes; interleaving and
- * per-round ratios are what protect the comparison then, and disturbed runs are flagged.
- */
-const QUIET_BUDGET_S = 120;
-
-const USAGE = `usage: pi-origin bench [options]
-       npm run bench:peers -- [options]
-       node dist/load-tests/bench/peers.js [options]
-
-Benchmarks pi-origin against a bare uWebSockets.js server (raw-uws), nginx,
-node:http serving from memory (node-http), sirv and @fastify/static
-(fastify-static) on IPv6 loopback: servers pinned to CPU 0, wrk pinned to CPU 1,
-interleaved rounds; 1 KB, 200 KB and 5 MB files.
-
-options:
-  --rounds N         interleaved rounds (default 3)
-  --duration S       seconds per run (default 5)
-  --connections C    concurrent keep-alive connections (default 50)
-  --warmup S         unrecorded warm-up per server and file before round 1 (default 1; 0 = none)
-  --quiet-wait S     before each run, wait up to S seconds for other processes to
-                     stop using CPU (default 10; 0 = don't wait; ${QUIET_BUDGET_S} s in total at most)
-  --quick            CI smoke: 1 round x 2 s, results to load-tests/out/ unless --out is given
-  --only LIST        comma-separated subset of: ${PEER_IDS.join(',')}
-                     (default: all)
-  --no-workers       skip the pi-origin --workers 2 measurement
-  --loadgen NAME     wrk (default when installed) or autocannon
-  --out DIR          where RESULTS.md, results.json and bench-report.json go (default load-tests/
-                     in a checkout; ~/.local/state/pi-origin/reports when installed)
-  -h, --help         this text
-
-needs: taskset (util-linux), wrk (else autocannon, much weaker), nginx (unless
---only excludes it), and a build (npm run build) for dist/cli/main.js and the
-peer scripts in dist/load-tests/bench/.
-`;
 
 interface Options {
   rounds: number;
@@ -111,33 +76,19 @@ function positiveInt(name: string, v: string | undefined, dflt: number, allowZer
 }
 
 function parseOptions(argv: string[], pkgRoot: string): Options | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: 'string' },
-        duration: { type: 'string' },
-        connections: { type: 'string' },
-        warmup: { type: 'string' },
-        'quiet-wait': { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        'no-workers': { type: 'boolean', default: false },
-        loadgen: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new BenchError(`${(e as Error).message}\n\n${USAGE}`);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`Usage: ${BENCH_USAGE}\n\n${BENCH_HELP}\n`);
     return undefined;
   }
+  let flags;
+  try {
+    ({ flags } = parseArgs(argv, BENCH_ARGS));
+  } catch (e) {
+    if (e instanceof UsageError) throw new BenchError(`${e.message} (see --help)`);
+    throw e;
+  }
+  const text = (name: string): string | undefined => flags.get(name) as string | undefined;
+  const values = { quick: flags.has('quick'), only: text('only'), loadgen: text('loadgen'), connections: text('connections'), rounds: text('rounds'), duration: text('duration'), warmup: text('warmup'), 'quiet-wait': text('quiet-wait'), 'no-workers': flags.has('no-workers'), out: text('out') };
   const quick = values.quick ?? false;
   const known = PEER_IDS;
   let only: Options['only'] = [...known];
