@@ -63,8 +63,7 @@ export class WorkerMetrics {
   response(status: number, method: MethodIndex, bytes: number, ms: number): void {
     const v = this.v;
     const b = this.base;
-    const r = b + REQUESTS + (CODE_INDEX[status] as number) * METHODS.length + method;
-    v[r] = (v[r] as number) + 1;
+    this.request(status, method);
     v[b + F.bytes] = (v[b + F.bytes] as number) + bytes;
     let i = 0;
     while (i < BOUNDS_MS.length && ms > (BOUNDS_MS[i] as number)) i++;
@@ -73,7 +72,11 @@ export class WorkerMetrics {
   }
   /** A response whose code threw: its connection was closed, counted as a 500 (no duration: nothing finished). */
   fault(method: MethodIndex): void {
-    const r = this.base + REQUESTS + (CODE_INDEX[500] as number) * METHODS.length + method;
+    this.request(500, method);
+  }
+  /** One more request with this status and method. */
+  private request(status: number, method: MethodIndex): void {
+    const r = this.base + REQUESTS + (CODE_INDEX[status] as number) * METHODS.length + method;
     this.v[r] = (this.v[r] as number) + 1;
   }
   /** A response the client went away from before its last byte, after `bytes` body bytes. */
