@@ -331,12 +331,17 @@ t.test('rollback, deregister and register on the machines', async (t) => {
   times.push(`rollback (3 nodes): ${back.ms} ms`);
   t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
   for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} is back on A`);
+  // HAProxy's worker: a reload (even one that keeps the master's PID) starts a new one.
+  const worker = async (): Promise<string> => /^Pid: (\d+)$/m.exec((await rig.exec(proxy, ['socat', 'stdio', 'unix-connect:/run/haproxy/admin.sock'], { input: 'show info\n' })).stdout)?.[1] ?? 'none';
+  const worker0 = await worker();
   const dereg = await cluster(['deregister', 'node3']);
   t.equal(dereg.code, 0, 'deregister node3 exits 0', out(dereg));
   t.notOk((await proxyStat()).has('node3'), 'node3 is out of HAProxy');
   const reg = await cluster(['register', 'node3']);
   t.equal(reg.code, 0, 'register node3 exits 0', out(reg));
   t.equal((await proxyStat()).get('node3')?.status, 'UP', 'node3 is UP in HAProxy again');
+  t.not(worker0, 'none', `HAProxy's runtime API names its worker (${worker0})`);
+  t.equal(await worker(), worker0, 'through the runtime API: the same HAProxy worker, no reload');
 });
 
 t.test('a software upgrade of node3 behind HAProxy: drained, new artifact, ready, back UP, no request lost', async (t) => {

@@ -130,6 +130,8 @@ export interface MachineRig {
 }
 
 const CACHE_DIR = '/var/cache/pi-origin-test';
+/** The Debian suite of the machines' root unless a rig names another. */
+export const DEFAULT_SUITE = 'trixie';
 const CGROUP_PARENT = 'pi-origin-rig';
 const CGROUP_HIERARCHIES = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'] as const;
 const ROOT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'machine-root.sh');
@@ -318,7 +320,7 @@ export async function createMachineRig(options: MachineRigOptions = {}): Promise
   const subnet = (options.subnet ?? 'fd00:cafe:0:9').toLowerCase();
   const count = options.nodes ?? 3;
   const withProxy = options.proxy ?? true;
-  const suite = options.suite ?? 'trixie';
+  const suite = options.suite ?? DEFAULT_SUITE;
   const parentDir = options.parentDir ?? '/tmp';
   const bootTimeoutMs = options.bootTimeoutMs ?? 60_000;
   checkRigOptions(prefix, subnet, count);
