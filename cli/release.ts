@@ -7,6 +7,7 @@ import {
   activateRelease, buildRelease, isReleaseId, listReleases, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type ReleaseSummary,
 } from '../release/release.js';
 import { readManifest, type Manifest } from '../release/manifest.js';
+import { resolveSkew, type SkewOptions } from '../release/skew.js';
 import { ENCODINGS } from '../content/site-index.js';
 import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
 
@@ -15,20 +16,31 @@ import { fail, UsageError, type Group, type Subcommand } from './subcommands.js'
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
     summary: 'build a release directory from a site',
-    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--json]',
+    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--skew-releases N] [--skew-assets immutable|hashed|both] [--preload] [--json]',
     help: [
       'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
       'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
       'redirects. Files unchanged since the previous release are hard-linked, not copied. If the',
       'release already exists and verifies, nothing is written.',
       '',
+      'Skew protection: the fingerprinted, immutable assets of the N releases before this one (and',
+      'of older ones whose HTML may still be cached) are hard-linked into it and stay servable.',
+      '',
       'Options:',
       '  --out RELEASES_DIR  where releases live (may also be given as a second argument)',
       '  --headers RULES     rules file (_headers format or JSON); default SITE_DIR/_headers if present',
+      '  --skew-releases N   earlier releases whose assets stay servable, 0 to 16 (default 2; 0: off)',
+      '  --skew-assets KIND  which files are carried: immutable (Cache-Control immutable, default),',
+      '                      hashed (a content hash in the name) or both',
+      '  --preload           add Link preload headers to HTML pages for their stylesheets and scripts',
       '  --json              print the result as JSON',
     ].join('\n'),
-    examples: ['pi-origin release build site/ --out /srv/origin/releases', 'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json'],
-    flags: { out: 'value', headers: 'value', json: 'boolean' },
+    examples: [
+      'pi-origin release build site/ --out /srv/origin/releases',
+      'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json',
+      'pi-origin release build site/ --out /srv/origin/releases --skew-releases 3 --preload',
+    ],
+    flags: { out: 'value', headers: 'value', 'skew-releases': 'value', 'skew-assets': 'value', preload: 'boolean', json: 'boolean' },
     positional: ['SITE_DIR'],
     optional: ['RELEASES_DIR'],
     run: build,
@@ -142,23 +154,39 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   const releases = typeof out === 'string' ? out : second;
   if (releases === undefined) throw new UsageError('--out RELEASES_DIR is required');
   const headers = flags.get('headers');
+  const skew = skewFlags(flags);
   const p = progress();
   let result;
   try {
-    result = await buildRelease(site as string, releases, { ...(typeof headers === 'string' ? { headersFile: headers } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
+    result = await buildRelease(site as string, releases, {
+      ...(typeof headers === 'string' ? { headersFile: headers } : {}),
+      ...(p.onProgress ? { onProgress: p.onProgress } : {}),
+      skew,
+      preload: flags.has('preload'),
+    });
   } finally {
     p.end();
   }
   const t = totals(result.manifest);
   if (flags.has('json')) {
-    const { id, dir, copied, linked, reused } = result;
-    process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, reused }) + '\n');
+    const { id, dir, copied, linked, carried, reused } = result;
+    process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, carried, reused }) + '\n');
   } else if (result.reused) {
     process.stdout.write(`reused release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, already built and verified -> ${result.dir}\n`);
   } else {
-    process.stdout.write(`built release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, copied ${result.copied}, linked ${result.linked} -> ${result.dir}\n`);
+    process.stdout.write(`built release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, copied ${result.copied}, linked ${result.linked}${result.carried > 0 ? `, carried ${result.carried} from earlier releases` : ''} -> ${result.dir}\n`);
   }
   return 0;
+}
+
+/** `--skew-releases N` and `--skew-assets KIND`, checked before anything is read; errors name the flag. */
+function skewFlags(flags: ReadonlyMap<string, string | true>): SkewOptions {
+  const releases = flags.get('skew-releases');
+  const assets = flags.get('skew-assets');
+  return resolveSkew(
+    { ...(typeof releases === 'string' ? { releases: /^\d+$/.test(releases) ? Number(releases) : releases } : {}), ...(typeof assets === 'string' ? { assets } : {}) },
+    { releases: '--skew-releases', assets: '--skew-assets' },
+  );
 }
 
 async function verify([dir]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync,
+  closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,10 +17,13 @@ import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
-import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
+import { releasesLiveFirst, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
+import { carryAssets, releasesInWindow, resolveSkew, type SkewOptions } from './skew.js';
+import { preloadLinks } from './preload.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
 import { releaseIdFor, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
+import { linkFrom } from './link.js';
 import { ScanError, scanTree } from '../content/scan.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
@@ -32,6 +35,10 @@ export interface BuildOptions {
   readonly now?: Date;
   /** Called after each file is placed, with the count so far and the total. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Skew protection: which earlier releases' assets stay servable (release/skew.ts). On by default. */
+  readonly skew?: SkewOptions;
+  /** Add `Link` preload headers to HTML pages from their stylesheets and scripts (release/preload.ts). */
+  readonly preload?: boolean;
 }
 
 export interface BuildResult {
@@ -42,6 +49,8 @@ export interface BuildResult {
   readonly copied: number;
   /** Files hard-linked from the previous release. */
   readonly linked: number;
+  /** Assets of earlier releases carried for skew protection (hard links). */
+  readonly carried: number;
   /** The release already existed and verified; nothing was written. */
   readonly reused: boolean;
 }
@@ -63,8 +72,10 @@ const building = new Set<string>();
 export async function buildRelease(siteDir: string, releasesDir: string, options: BuildOptions = {}): Promise<BuildResult> {
   const site = resolveSite(siteDir);
   const releases = ensureReleasesDir(releasesDir, site);
+  const skew = resolveSkew(options.skew);
+  if (options.preload !== undefined && typeof options.preload !== 'boolean') throw new ReleaseError(`preload must be true or false (got ${JSON.stringify(options.preload)})`, 'PI_ORIGIN_RELEASE_USAGE');
   const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : readSiteRules(site);
-  const plan = await planRelease(site, rules);
+  const plan = await planRelease(site, rules, options.preload === true);
   const dir = join(releases, plan.id);
   removeStaleTemporaries(releases, building);
   if (existsSync(dir)) return reuse(dir, plan.id);
@@ -74,11 +85,18 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   const signals = removeOnSignal(tmp);
   try {
     mkdirSync(tmp, { mode: 0o755 });
-    const placed = await placeAll(plan, site, tmp, previousRelease(releases), options.onProgress, signals.check);
-    const manifest: Manifest = { format: MANIFEST_FORMAT, id: plan.id, created: (options.now ?? new Date()).toISOString(), files: placed.files, redirects: plan.redirects };
+    const earlier = releasesLiveFirst(releases).filter((r) => r.id !== plan.id);
+    const placed = await placeAll(plan, site, tmp, earlier[0], options.onProgress, signals.check);
+    const now = options.now ?? new Date();
+    const carried = carryAssets(releasesInWindow(earlier, skew, now), new Set(placed.files.map((f) => f.path)), tmp, skew.assets, makeParent);
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT, id: plan.id, created: now.toISOString(), files: placed.files, redirects: plan.redirects,
+      ...(carried.files.length > 0 ? { skew: carried } : {}),
+      ...(plan.preload !== undefined ? { preload: plan.preload } : {}),
+    };
     writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
     if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id);
-    return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, reused: false };
+    return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, carried: carried.files.length, reused: false };
   } catch (e) {
     signals.check();
     throw e instanceof ReleaseError ? e : new ReleaseError(`cannot build release ${plan.id} in ${releases}: ${errnoText(e)}`, 'PI_ORIGIN_RELEASE_IO');
@@ -121,10 +139,12 @@ interface Plan {
   readonly id: string;
   readonly files: readonly PlannedFile[];
   readonly redirects: ReleaseRules['redirects'];
+  /** Each HTML page's preload Link values, when asked for and any were found. */
+  readonly preload: Record<string, string[]> | undefined;
 }
 
 /** Scans the site, drops what is not published, and derives every file's headers and the id. */
-async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
+async function planRelease(site: string, rules: ReleaseRules, preload: boolean): Promise<Plan> {
   let index;
   try {
     index = (await scanTree(site)).index;
@@ -138,9 +158,39 @@ async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
   }
   const paths = new Set(index.files.map((f) => f.path));
   const headersFor = ruleHeaders(rules);
-  const files = index.files.filter((f) => !isSiblingVariant(f.path, paths)).map((source) => ({ source, headers: headersFor(source.path, source.type) }));
+  const published = index.files.filter((f) => !isSiblingVariant(f.path, paths));
+  const links = preload ? pagePreloads(site, published) : new Map<string, string[]>();
+  const files = published.map((source) => ({ source, headers: withLinks(headersFor(source.path, source.type), links.get(source.path)) }));
   const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects);
-  return { id, files, redirects: rules.redirects };
+  return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined };
+}
+
+/** Every HTML page's preload links (pages with none left out), read from the bytes the scan hashed. */
+function pagePreloads(site: string, files: readonly IndexedFile[]): Map<string, string[]> {
+  const published = new Set(files.map((f) => f.path));
+  const out = new Map<string, string[]>();
+  for (const f of files) {
+    if (!f.type.startsWith('text/html') || f.size > MAX_PRECOMPRESS_BYTES) continue;
+    const fd = openFile(join(site, f.file), f.path);
+    let body: Buffer;
+    try {
+      body = readAll(fd, f.size);
+    } finally {
+      closeSync(fd);
+    }
+    if (sha256(body) !== f.sha256) throw changed(f.path);
+    const links = preloadLinks(body.toString('utf8'), f.path, (p) => published.has(p));
+    if (links.length > 0) out.set(f.path, links);
+  }
+  return out;
+}
+
+/** The rules' own `Link` value first, then the preload links. */
+function withLinks(headers: Readonly<Record<string, string>>, links: readonly string[] | undefined): Readonly<Record<string, string>> {
+  if (links === undefined) return headers;
+  const name = Object.keys(headers).find((k) => k.toLowerCase() === 'link') ?? 'Link';
+  const own = headers[name];
+  return { ...headers, [name]: [...(own === undefined ? [] : [own]), ...links].join(', ') };
 }
 
 /** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
@@ -152,7 +202,7 @@ async function reuse(dir: string, id: string): Promise<BuildResult> {
   const problems = await verifyRelease(dir);
   if (problems.length > 0) throw new ReleaseError(`release ${id} already exists at ${dir} but does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); remove it and build again`, 'PI_ORIGIN_RELEASE_INVALID', problems);
   const entry = { id, dir, manifest: readReleaseManifest(dir) };
-  return { ...entry, copied: 0, linked: 0, reused: true };
+  return { ...entry, copied: 0, linked: 0, carried: 0, reused: true };
 }
 
 function readReleaseManifest(dir: string): Manifest {
@@ -198,6 +248,10 @@ function removeOnSignal(tmp: string): { check: () => void; stop: () => void } {
   };
 }
 
+function makeParent(target: string): void {
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+}
+
 interface Placed {
   readonly files: ManifestFile[];
   readonly copied: number;
@@ -221,7 +275,7 @@ async function placeAll(
   for (const { source, headers } of plan.files) {
     checkInterrupted();
     const target = join(tmp, source.file);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    makeParent(target);
     const base = { path: source.path, size: source.size, sha256: source.sha256, type: source.type, mtime: source.mtimeMs, headers: withCacheTags(headers, plan.id) };
     const old = before.get(source.path);
     const variants = previous !== undefined && old?.sha256 === source.sha256 && old.size === source.size ? linkFrom(previous.dir, old, target) : undefined;
@@ -236,33 +290,6 @@ async function placeAll(
     }
   }
   return { files, copied, linked };
-}
-
-/**
- * Hard-links an unchanged file (and whichever of its variants link) from the previous release.
- * Undefined when the file cannot be linked (missing there, another size, another filesystem):
- * it is copied instead. The linked inode is left as it is: a release never changes another's files.
- */
-function linkFrom(previousDir: string, old: ManifestFile, target: string): Partial<Record<Encoding, ManifestVariant>> | undefined {
-  const from = join(previousDir, old.path.slice(1));
-  if (!tryLink(from, target, old.size)) return undefined;
-  const variants: Partial<Record<Encoding, ManifestVariant>> = {};
-  for (const encoding of ENCODINGS) {
-    const v = old.variants[encoding];
-    if (v !== undefined && tryLink(from + VARIANT_SUFFIX[encoding], target + VARIANT_SUFFIX[encoding], v.size)) variants[encoding] = { size: v.size, sha256: v.sha256 };
-  }
-  return variants;
-}
-
-function tryLink(from: string, to: string, size: number): boolean {
-  try {
-    const st = lstatSync(from);
-    if (!st.isFile() || st.size !== size) return false;
-    linkSync(from, to);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -360,8 +387,10 @@ function sha256(bytes: Buffer): string {
 export function manifestJson(m: Manifest): string {
   const files = m.files.map((f) => '    ' + JSON.stringify(f)).join(',\n');
   const redirects = m.redirects.map((r) => '    ' + JSON.stringify({ from: r.from, to: r.to, status: r.status })).join(',\n');
+  const skew = m.skew === undefined ? '' : `,\n  "skew": {\n    "releases": ${JSON.stringify(m.skew.releases)},\n    "files": [\n${m.skew.files.map((f) => '      ' + JSON.stringify(f)).join(',\n')}\n    ]\n  }`;
+  const preload = m.preload === undefined ? '' : `,\n  "preload": {${Object.entries(m.preload).map(([page, links]) => `\n    ${JSON.stringify(page)}: ${JSON.stringify(links)}`).join(',')}${Object.keys(m.preload).length > 0 ? '\n  ' : ''}}`;
   return (
     `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
-    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]\n}\n`
+    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]${skew}${preload}\n}\n`
   );
 }

@@ -84,6 +84,14 @@ export function newestFirst(a: ReleaseEntry, b: ReleaseEntry): number {
 
 /** Where unchanged files are linked from: the release `current` names, else the newest by created. */
 export function previousRelease(releasesDir: string): ReleaseEntry | undefined {
+  return releasesLiveFirst(releasesDir)[0];
+}
+
+/**
+ * Every release, the one `current` names first (the one a new build replaces), then the others
+ * newest first by `created`.
+ */
+export function releasesLiveFirst(releasesDir: string): ReleaseEntry[] {
   let current: string | undefined;
   try {
     current = readPointer(releasesDir, 'current');
@@ -91,7 +99,8 @@ export function previousRelease(releasesDir: string): ReleaseEntry | undefined {
     current = undefined;
   }
   const all = releaseEntries(releasesDir);
-  return all.find((r) => r.id === current) ?? all[0];
+  const live = all.find((r) => r.id === current);
+  return live === undefined ? all : [live, ...all.filter((r) => r !== live)];
 }
 
 /** Temporaries end in the pid of the process that made them: `.tmp-<id>-<pid>`, `.current.tmp-<pid>`. */

@@ -45,7 +45,27 @@ export interface Manifest {
   /** Sorted by path. */
   readonly files: readonly ManifestFile[];
   readonly redirects: readonly RedirectRule[];
+  /** Assets carried from earlier releases for skew protection (release/skew.ts); absent when none. */
+  readonly skew?: Skew;
+  /** `Link` preload values built from each HTML page's stylesheets and scripts (release/preload.ts); absent unless asked for. */
+  readonly preload?: Readonly<Record<string, readonly string[]>>;
 }
+
+/** A file of an earlier release, hard-linked at its path, served with that release's headers. */
+export interface SkewFile extends ManifestFile {
+  /** The release it belongs to (one of `skew.releases`). */
+  readonly release: string;
+}
+
+export interface Skew {
+  /** The releases whose assets are carried, newest first. */
+  readonly releases: readonly string[];
+  /** Sorted by path; no path is also in `files`. */
+  readonly files: readonly SkewFile[];
+}
+
+/** At most this many preload links per page: a Link header stays well under header size limits. */
+export const MAX_PRELOAD_LINKS = 16;
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
@@ -110,7 +130,41 @@ export function validateManifest(data: unknown, where: string): Manifest {
     if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
     froms.add(rule.from);
   });
+  if (m.skew !== undefined) checkSkew(m.skew, m.id, paths, fail);
+  if (m.preload !== undefined) checkPreload(m.preload, m.files as readonly ManifestFile[], fail);
   return m as Manifest;
+}
+
+/** `skew`: carried files pass the same checks as files, belong to a listed release, and take no path twice. */
+function checkSkew(skew: unknown, id: string, paths: Set<string>, fail: (what: string) => ManifestError): void {
+  const s = skew as Partial<Skew> | null;
+  if (typeof s !== 'object' || s === null || !Array.isArray(s.releases) || !Array.isArray(s.files)) throw fail('skew must be an object with releases and files lists');
+  const releases = new Set<unknown>();
+  for (const r of s.releases as unknown[]) {
+    if (typeof r !== 'string' || !ID.test(r) || r === id || releases.has(r)) throw fail(`skew.releases: ${JSON.stringify(r)} must be a release id other than this one, listed once`);
+    releases.add(r);
+  }
+  for (const f of s.files as unknown[]) {
+    const file = f as Partial<SkewFile> | null;
+    const at = `skew.files[${JSON.stringify(file?.path)}]`;
+    const problem = checkFile(file);
+    if (problem !== undefined) throw fail(`${at}: ${problem}`);
+    if (!releases.has(file?.release)) throw fail(`${at}: release ${JSON.stringify(file?.release)} is not in skew.releases`);
+    if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
+    paths.add(file?.path as string);
+  }
+}
+
+/** `preload`: keys are HTML files of this release, values lists of header-safe Link values. */
+function checkPreload(preload: unknown, files: readonly ManifestFile[], fail: (what: string) => ManifestError): void {
+  if (typeof preload !== 'object' || preload === null || Array.isArray(preload)) throw fail('preload must map page paths to lists of Link values');
+  const pages = new Set(files.map((f) => f.path));
+  for (const [path, links] of Object.entries(preload as Record<string, unknown>)) {
+    const at = `preload[${JSON.stringify(path)}]`;
+    if (!pages.has(path)) throw fail(`${at}: not a file of this release`);
+    if (!Array.isArray(links) || links.length > MAX_PRELOAD_LINKS) throw fail(`${at}: must be a list of at most ${MAX_PRELOAD_LINKS} Link values`);
+    for (const link of links as unknown[]) if (typeof link !== 'string' || headerProblem('Link', link) !== undefined) throw fail(`${at}: ${JSON.stringify(link)} is not a Link value`);
+  }
 }
 
 /** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
@@ -144,7 +198,8 @@ function checkFile(file: Partial<ManifestFile> | null): string | undefined {
 
 /** The plain-data index a node serves from: the manifest as it is, no hashing. */
 export function manifestToSiteIndex(manifest: Manifest, realRoot: string): SiteIndex {
-  const files: IndexedFile[] = manifest.files.map((f) => ({
+  // Carried assets are served like files: only the manifest keeps them apart.
+  const files: IndexedFile[] = (manifest.skew === undefined ? manifest.files : [...manifest.files, ...manifest.skew.files]).map((f) => ({
     path: f.path,
     file: f.path.slice(1),
     size: f.size,

@@ -9,3 +9,4 @@ export { ReleaseError, type ReleaseErrorCode } from '../content/release-error.js
 export { isReleaseId, releaseIdFor, releaseTag } from '../content/release-id.js';
 export { listReleases, pruneReleases, type ReleaseSummary } from './list.js';
 export { verifyRelease, type VerifyOptions } from './verify.js';
+export { MAX_SKEW_RELEASES, SKEW_ASSETS, SKEW_DEFAULTS, type SkewAssets, type SkewOptions } from './skew.js';

@@ -107,7 +107,8 @@ function expectedFiles(manifest: Manifest, problems: string[]): Map<string, Expe
     if (expected.has(path) || path === `/${MANIFEST_NAME}`) problems.push(`manifest: ${path} is listed twice (as a file and as a variant, or as the manifest)`);
     else expected.set(path, e);
   };
-  for (const f of manifest.files) {
+  // Carried assets (skew protection) are hashed like the release's own files.
+  for (const f of [...manifest.files, ...(manifest.skew?.files ?? [])]) {
     add(f.path, f);
     for (const encoding of ENCODINGS) {
       const v = f.variants[encoding];

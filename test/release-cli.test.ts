@@ -75,7 +75,7 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
 
   const again = await runCli(['release', 'build', site, releases, '--json']);
   t.equal(again.code, 0);
-  t.same(JSON.parse(again.stdout), { id: id1, dir: join(releases, id1), files: 2, bytes: 13 + CSS.length, variants: 2, copied: 0, linked: 0, reused: true });
+  t.same(JSON.parse(again.stdout), { id: id1, dir: join(releases, id1), files: 2, bytes: 13 + CSS.length, variants: 2, copied: 0, linked: 0, carried: 0, reused: true });
 
   writeFileSync(join(site, 'index.html'), '<h1>two</h1>\n');
   const b2 = await runCli(['release', 'build', site, releases, '--headers', join(site, '_headers')]);
