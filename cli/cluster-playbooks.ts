@@ -105,12 +105,25 @@ export async function nodePlaybook(name: 'register' | 'deregister', noun: string
   return playbook(name, inventory, { ...extra, origin_node: node }, `${noun} of ${node}`);
 }
 
+export interface PlaybookModes {
+  readonly check?: boolean;
+  readonly diff?: boolean;
+  /** Ansible's forks for this run (how many hosts work at once), unless the operator set ANSIBLE_FORKS. */
+  readonly forks?: number;
+}
+
+/** `base` with ANSIBLE_FORKS=`forks`; an ANSIBLE_FORKS the operator set wins. */
+export function forksEnv(base: NodeJS.ProcessEnv, forks: number | undefined): NodeJS.ProcessEnv {
+  if (forks === undefined || (base.ANSIBLE_FORKS !== undefined && base.ANSIBLE_FORKS !== '')) return base;
+  return { ...base, ANSIBLE_FORKS: String(forks) };
+}
+
 /**
  * Runs a playbook with progress on stdout (Ansible's warnings and errors on stderr) and the
  * summary at the end. Ctrl-C stops ansible-playbook (it gets SIGINT too) and still prints
  * the summary of what ran.
  */
-export async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string, limit?: string, modes: { readonly check?: boolean; readonly diff?: boolean } = {}): Promise<number> {
+export async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string, limit?: string, modes: PlaybookModes = {}): Promise<number> {
   const path = playbookPath(name);
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -119,7 +132,9 @@ export async function playbook(name: PlaybookName, inventory: string, extraVars:
   const now = (): number => performance.now() - started;
   const printer = new ProgressPrinter(process.stdout, process.stderr, now);
   try {
-    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, ...(limit === undefined ? {} : { limit }), ...modes, onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
+    const { forks, ...flags } = modes;
+    const env = forksEnv(process.env, forks);
+    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, env, ...(limit === undefined ? {} : { limit }), ...flags, onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
     printer.finish();
     process.stdout.write('\n' + renderSummary(what, result));
     return result.code === 0 && !result.aborted ? 0 : 1;

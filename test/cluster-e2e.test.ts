@@ -18,13 +18,11 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { Manifest } from '../dist/release/manifest.js';
 import { buildRelease } from '../dist/release/release.js';
 import { ansibleEnv, httpGet } from './helpers/ansible.js';
-import { clusterCommand, clusterInventory, haproxyCommand, nodeHealth, parseShowStat, runTail as out, SHOW_STAT, startClusterRig, summaryTable, type ProxyServer } from './helpers/cluster.js';
+import { clusterCommand, clusterInventory, haproxyCommand, loadThroughProxy, nodeHealth, parseShowStat, runTail as out, SHOW_STAT, startClusterRig, summaryTable, type ProxyServer } from './helpers/cluster.js';
 import { parseResponses, rawExchange } from './helpers/server.js';
 import { until } from './helpers/wait.js';
 import type { RigNode } from './rig/netns.js';
@@ -32,47 +30,6 @@ import type { RigNode } from './rig/netns.js';
 const PORT = 8080;
 const PREFIX = 'pie';
 const SUBNET = 'fd00:cafe:0:e';
-
-interface Sample {
-  readonly status: number;
-  readonly release: string;
-  readonly ok: boolean;
-  readonly error?: string;
-}
-
-/** A keep-alive client loop through the proxy over IPv4: each body is checked against the manifest of the release in its header. */
-function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Manifest>, paths: readonly string[], loops: number): { stop: () => Promise<Sample[]> } {
-  const agent = new Agent({ keepAlive: true, maxSockets: loops });
-  const samples: Sample[] = [];
-  let running = true;
-  const once = (path: string): Promise<Sample> =>
-    new Promise((resolve) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
-        const hash = createHash('sha256');
-        res.on('data', (c: Buffer) => hash.update(c));
-        res.on('end', () => {
-          const release = String(res.headers['x-origin-release'] ?? '');
-          const file = manifests.get(release)?.files.find((f) => f.path === path);
-          resolve({ status: res.statusCode ?? 0, release, ok: file !== undefined && file.sha256 === hash.digest('hex') });
-        });
-        res.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
-      });
-      req.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
-      req.end();
-    });
-  const loop = async (i: number): Promise<void> => {
-    for (let n = i; running; n++) samples.push(await once(paths[n % paths.length] as string));
-  };
-  const all = Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
-  return {
-    stop: async () => {
-      running = false;
-      await all;
-      agent.destroy();
-      return samples;
-    },
-  };
-}
 
 // Run alone after the suite (npm test). The timeout guards against a hang, it is not a speed
 // test: about 3 minutes on an idle machine, several times that when other work shares its two

@@ -505,6 +505,8 @@ t.test('cluster rollout complete; rollback, register, deregister and provision p
   t.match(rollback.stdout, /\nrollback to 0123456789ab complete on 3 nodes in /);
   t.match(previous.stdout, /Return · host1 ok: back to the previous release\n/);
   t.match(previous.stdout, /\nrollback complete on 3 nodes in /);
+  // One parallel switch: as many Ansible workers as origins (ansible.cfg says 10).
+  t.match(previous.stdout, /Roll back: Forks · host1 ok: forks 3\n/, 'rollback runs with forks = the number of origins');
   t.equal(register.code, 0, register.stderr);
   t.match(register.stdout, /^\[ *\d+\.\ds\] Register: Register host4 · host4 ok: register host4$/m, 'a node outside the origins group');
   t.match(register.stdout, /\nregistration of host4 complete on 1 node in /);

@@ -4,11 +4,14 @@
  * its summary table, HAProxy's runtime API and ending the HAProxy daemon.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
+import type { Manifest } from '../../dist/release/manifest.js';
 import { buildArtifact, closeMasters, httpGet, REPO, run, type Run } from './ansible.js';
 import { createRig, type Rig, type RigNode } from '../rig/netns.js';
 
@@ -283,4 +286,45 @@ export function killPidFile(pidfile: string): void {
       // already gone
     }
   }
+}
+
+export interface Sample {
+  readonly status: number;
+  readonly release: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+/** A keep-alive client loop through the proxy over IPv4: each body is checked against the manifest of the release in its header. */
+export function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Manifest>, paths: readonly string[], loops: number): { stop: () => Promise<Sample[]> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: loops });
+  const samples: Sample[] = [];
+  let running = true;
+  const once = (path: string): Promise<Sample> =>
+    new Promise((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+        const hash = createHash('sha256');
+        res.on('data', (c: Buffer) => hash.update(c));
+        res.on('end', () => {
+          const release = String(res.headers['x-origin-release'] ?? '');
+          const file = manifests.get(release)?.files.find((f) => f.path === path);
+          resolve({ status: res.statusCode ?? 0, release, ok: file !== undefined && file.sha256 === hash.digest('hex') });
+        });
+        res.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
+      });
+      req.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
+      req.end();
+    });
+  const loop = async (i: number): Promise<void> => {
+    for (let n = i; running; n++) samples.push(await once(paths[n % paths.length] as string));
+  };
+  const all = Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
+  return {
+    stop: async () => {
+      running = false;
+      await all;
+      agent.destroy();
+      return samples;
+    },
+  };
 }

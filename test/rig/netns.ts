@@ -491,7 +491,8 @@ export async function createRig(options: RigOptions = {}): Promise<Rig> {
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'PermitRootLogin prohibit-password',
-        `AuthorizedKeysFile ${clientKey}.pub`,
+        // The second file is the node's own (/srv is per node): origin_release's peer-trust writes the other nodes' keys there in the fan-out test.
+        `AuthorizedKeysFile ${clientKey}.pub /srv/peer/authorized_keys`,
         'StrictModes no',
         'UseDNS no',
         'PrintMotd no',
