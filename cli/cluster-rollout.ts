@@ -58,7 +58,7 @@ export function parseBatch(text: string): number | string | undefined {
  * The release directory as the playbook gets it: absolute, symlinks resolved (so `current`
  * works), and checked to be a release: its manifest reads and its id is the directory's name.
  */
-function releaseDir(arg: string): { dir: string; id: string } {
+export function releaseDir(arg: string): { dir: string; id: string } {
   let dir: string;
   try {
     dir = realpathSync(resolve(arg));

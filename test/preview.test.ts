@@ -3,12 +3,16 @@
  * prefix, never cacheable by a shared cache, not indexed, limited by client address; the options
  * validated once; a worker's preview lookups built on first use and bounded.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { activateRelease, buildRelease } from '../release/release.js';
 import { resolveOptions } from '../server/config.js';
 import { Previews, PREVIEW_CACHE_ENTRIES, previewTarget } from '../server/preview.js';
 import type { SiteIndex } from '../content/site-index.js';
+import { run } from './helpers/ansible.js';
+import { runCli } from './helpers/cli.js';
 import { request, startServer, type RawResponse } from './helpers/server.js';
 
 const PRIVATE = 'private, no-store';
@@ -146,4 +150,41 @@ t.test('a worker builds a preview lookup on first use and keeps only a bounded f
   const wrong = new Previews({ host: 'p.test', path: '', allow: [], releasesDir: '/r' }, [], (dir) => ({ ...site(dir), releaseId: 'ffffffffffff' }));
   t.equal(wrong.lookup(ids[1] as string), undefined, 'a directory whose manifest names another release is not served');
   t.end();
+});
+
+const PLAYBOOKS = fileURLToPath(new URL('./fixtures/playbooks', import.meta.url));
+
+t.test('cluster preview pushes (fixture playbook) and prints the preview URLs from the inventory', async (t) => {
+  const { dir, two } = await releases(t);
+  const inventory = join(dir, '..', 'hosts.ini');
+  writeFileSync(
+    inventory,
+    [
+      '[origins]',
+      'pi1 ansible_connection=local ansible_host=2001:db8::11 origin_node_preview_path=/_preview/',
+      'pi2 ansible_connection=local ansible_host=2001:db8::12 origin_node_preview_path=/_preview/ origin_node_port=8080',
+      '[origins:vars]',
+      'origin_node_preview_host=Preview.Example.org',
+      '',
+    ].join('\n'),
+  );
+  const cli = (release: string): ReturnType<typeof runCli> => runCli(['cluster', 'preview', release, '-i', inventory], { PI_ORIGIN_ANSIBLE_DIR: PLAYBOOKS }, 90_000);
+  const [r, current, none] = await Promise.all([cli(join(dir, two)), cli(join(dir, 'current')), cli(join(dir, '..', 'two'))]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `Push release ${two}`);
+  t.equal(
+    r.stdout.split('\n').filter((l) => l.startsWith('preview: ')).join('\n'),
+    [`preview: http://${two}.preview.example.org/`, `preview: http://[2001:db8::11]:8080/_preview/${two}/`, `preview: http://[2001:db8::12]:8080/_preview/${two}/`].join('\n'),
+  );
+  t.equal(current.code, 0, 'current resolves to a release directory');
+  t.equal(none.code, 1);
+  t.match(none.stderr, 'has no manifest.json: not a release directory');
+});
+
+t.test('ansible/preview.yml is a valid playbook that pushes with origin_release and activates nothing', async (t) => {
+  const text = readFileSync(fileURLToPath(new URL('../ansible/preview.yml', import.meta.url)), 'utf8');
+  t.match(text, /tasks_from: push\n/);
+  t.notMatch(text, /tasks_from: (activate|record|restore)/);
+  const r = await run('ansible-playbook', ['--syntax-check', '-i', 'localhost,', fileURLToPath(new URL('../ansible/preview.yml', import.meta.url))], { cwd: fileURLToPath(new URL('../ansible', import.meta.url)) });
+  t.equal(r.code, 0, r.stderr);
 });
