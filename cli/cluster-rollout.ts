@@ -37,7 +37,7 @@ export const ROLLOUT: Subcommand = {
   ].join('\n'),
   examples: [
     'pi-origin cluster rollout releases/0123456789ab -i inventory.ini',
-    'pi-origin cluster rollout releases/current -i inventory.ini --purge-credentials group_vars/cdn.vault.json',
+    'pi-origin cluster rollout releases/current -i inventory.ini --purge-credentials cdn.vault.json',
     'pi-origin cluster rollout releases/current -i inventory.ini --batch 25%',
     'pi-origin cluster rollout releases/current -i inventory.ini --limit pi5',
   ],
