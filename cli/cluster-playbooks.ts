@@ -27,7 +27,7 @@ export const EXTRA_VARS_OPTION = [
 ];
 
 /** The playbooks the commands run; each is `<dir>/<name>.yml`. */
-type PlaybookName = 'rollout' | 'rollback' | 'register' | 'deregister' | 'provision';
+type PlaybookName = 'rollout' | 'preview' | 'rollback' | 'register' | 'deregister' | 'provision';
 
 /**
  * The package's ansible/ directory; PI_ORIGIN_ANSIBLE_DIR replaces it so tests can run fixture

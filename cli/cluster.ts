@@ -12,6 +12,7 @@ import { DASHBOARD } from './cluster-dashboard.js';
 import { DEREGISTER } from './cluster-deregister.js';
 import { DNS } from './cluster-dns.js';
 import { PROMETHEUS_TARGETS } from './cluster-prometheus-targets.js';
+import { PREVIEW } from './cluster-preview.js';
 import { PROVISION } from './cluster-provision.js';
 import { REGISTER } from './cluster-register.js';
 import { ROLLBACK } from './cluster-rollback.js';
@@ -28,6 +29,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   'prometheus-targets': PROMETHEUS_TARGETS,
   artifact: ARTIFACT,
   provision: PROVISION,
+  preview: PREVIEW,
   rollout: ROLLOUT,
   rollback: ROLLBACK,
   register: REGISTER,

@@ -5,6 +5,7 @@
  */
 import { NO_RULES, readSiteRules, ruleHeaders } from '../content/header-file.js';
 import { manifestToSiteIndex, readManifest } from '../release/manifest.js';
+import type { SiteIndex } from '../content/site-index.js';
 import { releaseIdFor } from '../content/release-id.js';
 import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from '../content/scan.js';
 import { realDirectory } from '../content/real-dir.js';
@@ -15,6 +16,17 @@ export async function loadSite(root: string, options: ScanOptions = {}): Promise
   const manifest = readManifest(d.real);
   if (manifest === undefined) return withSiteRules(await scanTree(root, options));
   return { index: manifestToSiteIndex(manifest, d.real), cache: options.cache ?? (new Map() as ScanCache) };
+}
+
+/**
+ * A release directory's site index from its manifest alone (synchronous: one JSON file); undefined
+ * when `dir` holds no manifest. Throws ManifestError (release/manifest.ts) for an invalid one.
+ */
+export function loadRelease(dir: string): SiteIndex | undefined {
+  const d = realDirectory(dir);
+  if ('problem' in d) return undefined;
+  const manifest = readManifest(d.real);
+  return manifest === undefined ? undefined : manifestToSiteIndex(manifest, d.real);
 }
 
 /**

@@ -57,9 +57,12 @@ export interface Lookup {
   readonly notFound: FileEntry | undefined;
   /** From a release manifest: disk times are not compared when streaming (see send.ts). */
   readonly fromManifest: boolean;
+  /** A preview (server/preview.ts): no answer of it may be stored by a shared cache, its 404 page included. */
+  readonly preview: boolean;
 }
 
-export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[]): Lookup {
+/** `preview`: the lookup of a release shown before it is live; its 404 page is `no-store` like its files (the rules say so). */
+export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], preview = false): Lookup {
   const compiled = compileRules(rules);
   const heads = new Map<string, HeadBlock>();
   const dates = new Map<number, string>();
@@ -89,12 +92,12 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[]): Look
     totalBytes += f.size;
     const lines = compiled.headersFor(f.path, f.type, f.headers);
     entries.set(f.path, buildEntry(f, lines, internHead, dateOf));
-    if (f.path === '/404.html') notFound = buildEntry(f, withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
+    if (f.path === '/404.html') notFound = buildEntry(f, preview ? lines : withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
   }
   addDirectoryKeys(entries);
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
   assertNormalKeys(entries.keys());
-  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true });
+  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true, preview });
 }
 
 type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;

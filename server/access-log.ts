@@ -17,8 +17,8 @@ export interface LogRecord {
   readonly host: string;
   /** The listener's scheme. */
   readonly scheme: 'http' | 'https';
-  /** The release the request was answered from. */
-  readonly release: string;
+  /** The release the request was answered from (a preview's, once known). */
+  release: string;
   /** Content-Encoding of the representation chosen (`identity` for none); null when no file was chosen. */
   encoding: string | null;
   /** Where the body came from: the worker's cache, a read into it, or streamed from disk; null: no file body. */

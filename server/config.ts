@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { checkCidr, type Cidr } from '../common/address.js';
 import { scanArgs, UsageError, type ArgOption, type FlagKind } from '../common/args.js';
 import { DEFAULT_PORT } from '../common/port.js';
@@ -55,6 +55,19 @@ export interface ServeOptions {
   readonly drainTimeout: number;
   readonly nodeName: string;
   readonly tls: TlsOptions | undefined;
+  readonly preview: PreviewOptions | undefined;
+}
+
+/** Where releases other than the served one are shown (server/preview.ts); undefined when neither form is set. */
+export interface PreviewOptions {
+  /** `preview.example.org`: `<id>.preview.example.org` serves release `<id>`; '' when off. Lower case, no dot at either end. */
+  readonly host: string;
+  /** `/_preview/`: `/_preview/<id>/...` serves release `<id>`; '' when off. Starts and ends with `/`. */
+  readonly path: string;
+  /** Clients that may see previews; empty: anyone. */
+  readonly allow: readonly Cidr[];
+  /** The directory holding the releases: the parent of ROOT (`<releases>/current`). */
+  readonly releasesDir: string;
 }
 
 type Kind = 'string' | 'int' | 'bytes' | 'seconds' | 'bool' | 'list';
@@ -120,6 +133,9 @@ export const OPTIONS = [
   option({ key: 'tlsCert', flag: '--tls-cert', kind: 'string', arg: 'FILE', help: 'default certificate (PEM); re-read when the files change (new connections get it at once; connections made before are closed after `--drain-timeout`)' }),
   option({ key: 'tlsKey', flag: '--tls-key', kind: 'string', arg: 'FILE', help: 'default private key (PEM), re-read with the certificate' }),
   option({ key: 'sni', flag: '--sni', kind: 'list', arg: 'HOST=CERT,KEY', help: 'more certificates, chosen by SNI; repeatable', default: [], envSeparator: ';' }),
+  option({ key: 'previewHost', flag: '--preview-host', kind: 'string', arg: 'SUFFIX', help: 'serve any release beside ROOT at `<id>.SUFFIX` (e.g. `preview.example.org`), never publicly cached, with `X-Robots-Tag: noindex`' }),
+  option({ key: 'previewPath', flag: '--preview-path', kind: 'string', arg: 'PREFIX', help: 'serve any release beside ROOT under `PREFIX<id>/` (e.g. `/_preview/`), like `--preview-host`' }),
+  option({ key: 'previewAllow', flag: '--preview-allow', kind: 'list', arg: 'CIDR', help: 'clients that may see previews (others get 403); repeatable; none: anyone', default: [] }),
   option({ key: 'config', flag: '--config', kind: 'string', arg: 'FILE', help: 'JSON file with any of these options (camelCase keys) plus `headers`' }),
 ] as const;
 
@@ -262,6 +278,7 @@ function validate(raw: RawOptions): ServeOptions {
     drainTimeout: get('drainTimeout'),
     nodeName: get('nodeName'),
     tls: tlsOptions(get, ipv6Only),
+    preview: previewOptions(get, resolve(root)),
   };
   if (root === '') throw new ConfigError('ROOT: no content root given');
   return Object.freeze(options);
@@ -372,6 +389,26 @@ function tlsOptions(get: Get, ipv6Only: boolean): TlsOptions | undefined {
   if (cert === '' || key === '') throw new ConfigError('--tls-listen needs --tls-cert and --tls-key');
   for (const [flag, file] of [['--tls-cert', cert], ['--tls-key', key], ...sni.flatMap((s) => [['--sni', s.cert], ['--sni', s.key]])] as const) readable(flag, file);
   return { listen, cert: resolve(cert), key: resolve(key), sni };
+}
+
+/** A DNS name of letters, digits and hyphens per label (RFC 1123), at most 253 characters. */
+const HOST_SUFFIX = /^(?=.{1,240}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** Path segments of unreserved characters, from `/` to `/`. */
+const PATH_PREFIX = /^\/([A-Za-z0-9._~-]+\/)+$/;
+
+function previewOptions(get: Get, root: string): PreviewOptions | undefined {
+  const host = get('previewHost').toLowerCase();
+  const path = get('previewPath');
+  const allow = get('previewAllow').map((s) => cidr('--preview-allow', s));
+  if (host === '' && path === '') {
+    if (allow.length > 0) throw new ConfigError('--preview-allow needs --preview-host or --preview-path');
+    return undefined;
+  }
+  if (host !== '' && !HOST_SUFFIX.test(host)) throw new ConfigError(`--preview-host: "${host}" is not a host name suffix like preview.example.org`);
+  if (path !== '' && (!PATH_PREFIX.test(path) || path.split('/').some((s) => s === '.' || s === '..')))
+    throw new ConfigError(`--preview-path: "${path}" is not a path prefix like /_preview/ (starts and ends with /, letters, digits and ._~- only)`);
+  if (path !== '' && path.startsWith('/_origin/')) throw new ConfigError(`--preview-path: "${path}" is under /_origin/, the admin endpoints`);
+  return Object.freeze({ host, path, allow, releasesDir: dirname(root) });
 }
 
 function sniEntry(text: string): SniCertificate {

@@ -18,6 +18,7 @@ import { normalisePath } from '../index/path.js';
 import { parseRange, type ByteRange } from './range.js';
 import { Flight, sendBuffer, streamFile } from './send.js';
 import type { ServeOptions } from './config.js';
+import { PREVIEW_HEADERS, type Previews, type PreviewTarget } from './preview.js';
 
 export const ADMIN_PREFIX = '/_origin/';
 
@@ -37,8 +38,12 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
 };
 const TEXT_PLAIN = 'text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff';
 
-/** No body and no representation: the status line, plain text and a no-store. */
-function plainHead(status: number): string {
+/** A preview's answers without a body of their own (server/preview.ts): never stored by a shared cache, never indexed. */
+const PREVIEW_PLAIN = `${TEXT_PLAIN}\r\nCache-Control: ${PREVIEW_HEADERS['Cache-Control']}\r\nX-Robots-Tag: ${PREVIEW_HEADERS['X-Robots-Tag']}`;
+
+/** No body and no representation: the status line, plain text and a no-store (a preview's own head for a preview). */
+function plainHead(status: number, preview = false): string {
+  if (preview) return PREVIEW_PLAIN;
   return `${TEXT_PLAIN}\r\nCache-Control: ${status === 404 ? CACHE_NOT_FOUND : 'no-store'}`;
 }
 
@@ -93,6 +98,8 @@ export class OriginHandler {
    * operator; loopback prefixes are for the socket peer alone.
    */
   private readonly relayedAdminAllow: readonly Cidr[];
+  /** --preview-allow without its loopback prefixes, for a relayed client address (as above). */
+  private readonly relayedPreviewAllow: readonly Cidr[];
 
   constructor(
     index: Lookup,
@@ -105,9 +112,12 @@ export class OriginHandler {
     private readonly reportReadError: (path: string, reason: string) => void,
     /** A response whose code threw after the handler returned: closes its connection, counts and logs it. */
     private readonly fault: ResponseFault,
+    /** Set only when a preview host or path is configured: the live site pays nothing otherwise. */
+    private readonly previews?: Previews,
   ) {
     this.index = index;
     this.relayedAdminAllow = options.adminAllow.filter((c) => !isLoopbackPrefix(c));
+    this.relayedPreviewAllow = (options.preview?.allow ?? []).filter((c) => !isLoopbackPrefix(c));
   }
 
   /**
@@ -138,6 +148,15 @@ export class OriginHandler {
       if (status > 0) return this.done(status, 0);
       if (status < 0) return;
     }
+    if (this.previews !== undefined) {
+      const target = this.previews.target(req.getHeader('host'), url);
+      if (target !== undefined) return this.servePreview(res, req, target, isHead);
+    }
+    this.serveFrom(res, req, index, url, isHead, '');
+  }
+
+  /** Answers `url` from `index`; `base` goes before a redirect's Location (a preview's path prefix). */
+  private serveFrom(res: HttpResponse, req: HttpRequest, index: Lookup, url: string, isHead: boolean, base: string): void {
     let entry: Entry | undefined = url.indexOf('%') === -1 ? index.entries.get(url) : undefined;
     if (entry === undefined) {
       const key = normalisePath(url);
@@ -147,9 +166,25 @@ export class OriginHandler {
     }
     if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead);
     const query = queryOf(req);
-    const location = query === '' || entry.location.includes('?') ? entry.location : `${entry.location}?${query}`;
-    res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', REDIRECT_HEAD[entry.status]).writeHeader('X-Origin-Release', index.releaseId).end();
+    const target = base !== '' && entry.location.startsWith('/') ? base + entry.location : entry.location;
+    const location = query === '' || target.includes('?') ? target : `${target}?${query}`;
+    res.writeStatus(STATUS_TEXT[entry.status] as string).writeHeader('Location', location).writeHeader('Content-Type', index.preview ? PREVIEW_PLAIN : REDIRECT_HEAD[entry.status]).writeHeader('X-Origin-Release', index.releaseId).end();
     this.done(entry.status, 0);
+  }
+
+  /**
+   * A preview request: 403 to a client outside --preview-allow, 404 for a release this node does
+   * not hold; every answer private (server/preview.ts). An invalid manifest throws: the worker's
+   * guard closes that connection and reports it, as for any fault of one response.
+   */
+  private servePreview(res: HttpResponse, req: HttpRequest, target: PreviewTarget, isHead: boolean): void {
+    const previews = this.previews as Previews;
+    const refusal = { releaseId: this.index.releaseId, preview: true };
+    if (previews.options.allow.length > 0 && !this.clientAllowed(res, req, previews.options.allow, this.relayedPreviewAllow)) return this.plain(res, refusal, 403, isHead);
+    const lookup = previews.lookup(target.id);
+    if (lookup === undefined) return this.plain(res, refusal, 404, isHead);
+    if (this.record !== undefined) this.record.release = lookup.releaseId;
+    this.serveFrom(res, req, lookup, target.url, isHead, target.base);
   }
 
   /** The current request's response was sent in full before the handler returned. */
@@ -190,10 +225,15 @@ export class OriginHandler {
   }
 
   private adminAllowed(res: HttpResponse, req: HttpRequest): boolean {
+    return this.clientAllowed(res, req, this.options.adminAllow, this.relayedAdminAllow);
+  }
+
+  /** The client is in `direct` (the socket peer) or `relayed` (an address a trusted proxy relayed). */
+  private clientAllowed(res: HttpResponse, req: HttpRequest, direct: readonly Cidr[], relayed: readonly Cidr[]): boolean {
     const peer = peerOf(res);
     const client = this.clientOf(res, req, peer);
     // resolveClient hands back `peer` itself when no proxy relayed an address.
-    return inAny(client, client === peer ? this.options.adminAllow : this.relayedAdminAllow);
+    return inAny(client, client === peer ? direct : relayed);
   }
 
   private serveFile(res: HttpResponse, req: HttpRequest, index: Lookup, entry: FileEntry, isHead: boolean): void {
@@ -311,7 +351,7 @@ export class OriginHandler {
     flight.res.cork(() => {
       flight.res
         .writeStatus(STATUS_TEXT[status] as string)
-        .writeHeader('Content-Type', plainHead(status) + (status === 503 ? '\r\nRetry-After: 1' : ''))
+        .writeHeader('Content-Type', plainHead(status, index.preview) + (status === 503 ? '\r\nRetry-After: 1' : ''))
         .writeHeader('X-Origin-Release', index.releaseId)
         .end(`${STATUS_TEXT[status]}\n`);
     });
@@ -319,7 +359,7 @@ export class OriginHandler {
   }
 
   private unsatisfiable(res: HttpResponse, index: Lookup, rep: Representation, isHead: boolean): void {
-    res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416)).writeHeader('Content-Range', `bytes */${rep.size}`).writeHeader('X-Origin-Release', index.releaseId);
+    res.writeStatus(STATUS_TEXT[416] as string).writeHeader('Content-Type', plainHead(416, index.preview)).writeHeader('Content-Range', `bytes */${rep.size}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', '0').endWithoutBody();
     else res.end();
     this.done(416, 0);
@@ -332,9 +372,10 @@ export class OriginHandler {
     this.sendRepresentation(res, index, representationFor(page, req) ?? page.identity, undefined, isHead, 404);
   }
 
-  private plain(res: HttpResponse, index: Lookup, status: number, isHead: boolean, extra?: string): void {
+  private plain(res: HttpResponse, index: Pick<Lookup, 'releaseId' | 'preview'>, status: number, isHead: boolean, extra?: string): void {
     const text = `${STATUS_TEXT[status]}\n`;
-    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? plainHead(status) : `${plainHead(status)}\r\n${extra}`).writeHeader('X-Origin-Release', index.releaseId);
+    const head = plainHead(status, index.preview);
+    res.writeStatus(STATUS_TEXT[status] as string).writeHeader('Content-Type', extra === undefined ? head : `${head}\r\n${extra}`).writeHeader('X-Origin-Release', index.releaseId);
     if (isHead) res.writeHeader('Content-Length', String(text.length)).endWithoutBody();
     else res.end(text);
     this.done(status, isHead ? 0 : text.length);

@@ -18,6 +18,7 @@ import { BodyStore } from './body-store.js';
 import type { ListenAddress, ServeOptions } from './config.js';
 import { buildLookup, type Lookup } from '../index/lookup.js';
 import { OriginHandler } from './handler.js';
+import { Previews } from './preview.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import { methodIndex, OTHER_METHOD, WorkerMetrics, type MethodIndex } from './metrics.js';
 import { loadUws } from './uws.js';
@@ -52,7 +53,8 @@ const admin = adminEndpoints({
   invalidRoot: () => invalidRoot,
   draining: () => draining,
 });
-const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }), responseFault);
+const previews = options.preview === undefined ? undefined : new Previews(options.preview, options.headers);
+const handler = new OriginHandler(index, bodies, metrics, options, admin, log, (path, reason) => post({ type: 'read-error', path, reason }), responseFault, previews);
 const route = guarded(options.ipv6Only ? refuseIPv4(handler.handle) : handler.handle);
 const routeTls = guarded(options.ipv6Only ? refuseIPv4(handler.handleTls) : handler.handleTls);
 

@@ -574,7 +574,7 @@ t.test('cluster playbook commands: usage errors exit 2, input errors exit 1, one
 
 t.test('--help for each playbook command', async (t) => {
   const expect: Record<string, string[]> = {
-    rollout: ['Usage: pi-origin cluster rollout RELEASE_DIR --inventory FILE [--batch N|N%] [--limit HOSTS] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', 'ansible/rollout.yml', 'origin_release_src', 'origin_rollout_batch', '-i, --inventory FILE', '--batch N|N%', '-e, --extra-vars'],
+    rollout: ['Usage: pi-origin cluster rollout RELEASE_DIR --inventory FILE [--batch N|N%] [--limit HOSTS] [--purge-credentials FILE] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', 'ansible/rollout.yml', 'origin_release_src', 'origin_rollout_batch', '-i, --inventory FILE', '--batch N|N%', '-e, --extra-vars'],
     rollback: ['Usage: pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]', 'ansible/rollback.yml', 'origin_rollback_to', '--to ID', '-i, --inventory FILE'],
     register: ['Usage: pi-origin cluster register NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/register.yml', 'origin_node=NODE', 'origins group', '-i, --inventory FILE'],
     deregister: ['Usage: pi-origin cluster deregister NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/deregister.yml', 'origin_node=NODE', '-i, --inventory FILE'],
