@@ -16,7 +16,7 @@
  * and the process table with this machine, so everything the roles write goes to the nodes'
  * private /srv or to this test's temporary directory; HAProxy runs as a daemon killed at teardown.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -30,6 +30,8 @@ import type { RigNode } from './rig/netns.js';
 const PORT = 8080;
 const PREFIX = 'pie';
 const SUBNET = 'fd00:cafe:0:e';
+/** New bytes in release B: large next to what Ansible itself sends (modules, ~2 MB per node per rollout). */
+const NEW_BYTES = 16 * 1024 * 1024;
 
 // Run alone after the suite (npm test). The timeout guards against a hang, it is not a speed
 // test: about 3 minutes on an idle machine, several times that when other work shares its two
@@ -61,7 +63,10 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
   };
   for (const n of ['a', 'b']) mkdirSync(join(work, 'sites', n, 'assets'), { recursive: true });
   const A = await buildRelease(site('a', 'A'), releases);
-  const B = await buildRelease(site('b', 'B'), releases);
+  // B also has NEW_BYTES that A lacks: what the peer fan-out must not send from the controller
+  // once per node.
+  writeFileSync(join(site('b', 'B'), 'new.bin'), randomBytes(NEW_BYTES));
+  const B = await buildRelease(join(work, 'sites', 'b'), releases);
   const manifests = new Map([
     [A.id, A.manifest],
     [B.id, B.manifest],
@@ -143,9 +148,24 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
     const cluster = clusterIn(t);
     // 3. Roll out B (canary, gate, batches) while clients load the proxy; then roll back to A.
     const load = loadThroughProxy(proxyPort, manifests, paths, 4);
+    /** Bytes the root namespace (the controller, and HAProxy's small requests) sent into the rig's bridge. */
+    const controllerBytes = (): number => Number(readFileSync(`/sys/class/net/${rig.bridge}/statistics/tx_bytes`, 'utf8'));
+    const before = controllerBytes();
     const rolloutB = await cluster(['rollout', B.dir, '--batch', '2']);
+    const sent = controllerBytes() - before;
     const samples = await load.stop();
     t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
+    // Peer fan-out: the seed (node1) copies B from the controller, the others from a node that has it.
+    const copied = (how: string): string[] => [...rolloutB.stdout.matchAll(new RegExp(`Push the release to every node: ${how} · (node\\d+) changed`, 'g'))].map((m) => m[1] as string).sort();
+    t.same(copied('Copy the release into staging, hard-linking unchanged files'), ['node1'], 'only the seed copied B from the controller');
+    t.same(copied('Copy the release from a peer into staging, hard-linking unchanged files'), ['node2', 'node3'], 'the other nodes copied it from a peer');
+    t.comment(`controller sent ${sent} bytes for ${NEW_BYTES} new bytes on 3 nodes (${(sent / NEW_BYTES).toFixed(2)} copies)`);
+    t.ok(sent > NEW_BYTES && sent < 2 * NEW_BYTES, `the controller sent the new bytes once, not once per node (${sent} bytes; 3 copies without fan-out)`);
+    const peerKeys = (await rig.exec(3, ['cat', '/srv/peer/authorized_keys'])).stdout.split('\n').filter((l) => l.startsWith('from='));
+    t.equal(peerKeys.length, 2, 'node3 admits the two other nodes');
+    t.ok(peerKeys.every((l) => new RegExp(`^from="${SUBNET}::1\\d",restrict,command="/usr/bin/rrsync -ro /srv/origin/releases" ssh-ed25519 `).test(l)), 'each from its address only, for a read-only rsync of the releases only');
+    const shell = await rig.exec(2, ['ssh', '-F', 'none', '-i', '/srv/peer/id_ed25519', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=/srv/peer/known_hosts', `root@${rig.nodes[2]!.address}`, 'echo shell']);
+    t.notMatch(shell.stdout, /^shell$/m, 'a peer key runs no shell on another node');
     t.match(rolloutB.stdout, /^\[ *[\d.]+s\] Canary: Run the canary gate against node1 · node1 -> localhost ok$/m, 'the gate ran on the canary, from the controller');
     t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the gate · node1 ok: http://\\[${rig.nodes[0]!.address}\\]:${PORT}: release ${B.id} passed the content check \\(4 requests`, 'm'), 'and passed: every file over IPv6');
     t.match(rolloutB.stdout, new RegExp(`^\\[ *[\\d.]+s\\] Canary: Report the load gate · node1 ok: pi-origin gate: release ${B.id} on http://\\[${rig.nodes[0]!.address}\\]:${PORT}: PASS$`, 'm'), 'and the load gate passed on the canary, over IPv6');
@@ -159,9 +179,21 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
     const [inodeA, inodeB] = linked.stdout.trim().split('\n');
     t.equal(inodeA, inodeB, 'an unchanged file is hard-linked between releases on the node (it did not travel again)');
 
+    // The rollback: one parallel switch under a steady client, zero failed requests.
+    const load2 = loadThroughProxy(proxyPort, manifests, paths, 2);
     const back = await cluster(['rollback']);
+    const samples2 = await load2.stop();
     t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+    const lines = back.stdout.split('\n');
+    const activated = lines.flatMap((l, i) => (/Switch every node at once: Activate release \S+ · node\d+ changed/.test(l) ? [i] : []));
+    const confirmed = lines.flatMap((l, i) => (/Switch every node at once: Wait for the node to report release \w+ · node\d+ -> localhost ok/.test(l) ? [i] : []));
+    t.equal(activated.length, 3, 'every node, the canary too, was activated in the one switch play');
+    t.equal(confirmed.length, 3, 'and confirmed from the controller');
+    t.ok(Math.max(...activated) < Math.min(...confirmed), 'all nodes switched in one step: every activation came before the first confirmation');
     for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} back on A`);
+    const failed2 = samples2.filter((s) => s.status !== 200 || !s.ok);
+    t.ok(samples2.length > 20, `the client ran through HAProxy during the rollback (${samples2.length} requests)`);
+    t.same(failed2.slice(0, 5), [], `zero failed requests during the rollback (${failed2.length} of ${samples2.length})`);
   });
 
   await t.test('a failing gate puts the canary back and stops the rollout; rollback then has nothing to undo', async (t) => {
@@ -210,7 +242,15 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
   t.equal(rollback.code, 0, `rollback exits 0 (${rollback.ms} ms)`, out(rollback));
   t.match(rollback.stdout, new RegExp(`Report the rollback target · node1 ok: rolling back to release ${A.id}$`, 'm'));
   for (const n of rig.nodes) t.equal(await servedRelease(n), A.id, `${n.name} serves A after the rollback`);
+  });
 
+  await t.test('a node that cannot switch is named; the others switch', async (t) => {
+    const cluster = clusterIn(t);
+    await rig.exec(3, ['rm', '-rf', `/srv/origin/releases/${B.id}`]);
+    const to = await cluster(['rollback', '--to', B.id]);
+    t.equal(to.code, 1, 'the rollback fails');
+    t.match(to.stdout, new RegExp(`node3 failed at Report the node that did not switch: node3 did not take release ${B.id}.*run pi-origin cluster rollback --to ${B.id}`, 's'), 'naming node3 and how to run it again');
+    for (const n of rig.nodes) t.equal(await health(n), `200 ok ${n.name === 'node3' ? A.id : B.id}`, `${n.name} serves ${n.name === 'node3' ? 'A (put back)' : 'B'}`);
   });
 
   // A record, not a verdict: how long a run takes is the machine's; t.setTimeout bounds a hang.

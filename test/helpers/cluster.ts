@@ -127,7 +127,8 @@ export function clusterInventory(c: ClusterInventory): string {
     '  children:',
     '    origins:',
     '      hosts:',
-    ...c.nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}" }`),
+    // Each node's own sshd host key, which the other nodes pin for the peer fan-out.
+    ...c.nodes.map((n) => `        ${n.name}: { ansible_host: "${n.address}", origin_release_peer_host_key: ${json(join(n.dir, 'ssh/ssh_host_ed25519_key.pub'))} }`),
     '      vars:',
     '        ansible_user: root',
     `        ansible_ssh_common_args: "-F ${c.rig.sshConfig}"`,
@@ -149,6 +150,9 @@ export function clusterInventory(c: ClusterInventory): string {
     `        origin_node_dns64_servers: ${json([`${subnet}::53`])}`,
     `        origin_release_controller_node: ${json(process.execPath)}`,
     '        origin_release_confirm_timeout: 5',
+    // The peer trust in each node's private /srv (the rig shares /etc and /root with this machine).
+    '        origin_release_peer_dir: /srv/peer',
+    '        origin_release_peer_authorized_keys: /srv/peer/authorized_keys',
     ...Object.entries(c.originVars ?? {}).map(([k, v]) => `        ${k}: ${json(v)}`),
     ...proxiesInventory(c),
     '',
