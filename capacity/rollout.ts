@@ -6,7 +6,7 @@
  *
  *   rollout  = fixed + push(N) + transfer + batches
  *   push(N)  = pushFixed + pushPerNode × N             (ansible, ssh, rsync's checksums, verify)
- *   transfer = controllerBytes × 8 / uplink            (controllerBytes = bytesFactor × changed × senders)
+ *   transfer = controllerBytes × 8 / uplink            (controllerBytes = N × overhead + senders × changed)
  *   batches  = ceil((N − 1) / batch) × batchFixed + (N − 1) × batchPerNode
  *   rollback = rollbackFixed + rollbackPerNode × N
  *
@@ -27,8 +27,8 @@ export interface RolloutCoefficients {
   readonly batchPerNodeSec: number;
   readonly rollbackFixedSec: number;
   readonly rollbackPerNodeSec: number;
-  /** Bytes the controller sends per node and byte changed (rsync's file list and protocol on top of the changed files). */
-  readonly bytesFactor: number;
+  /** Bytes the controller sends every node on top of the changed files: Ansible's modules, ssh, rsync's file list. */
+  readonly overheadBytesPerNode: number;
 }
 
 export interface RolloutInput {
@@ -72,7 +72,7 @@ export function predictRollout(i: RolloutInput, c: RolloutCoefficients): Rollout
   const size = batchSize(i.nodes, i.batch);
   const rest = i.nodes - 1;
   const batches = Math.ceil(rest / size);
-  const controllerBytes = c.bytesFactor * i.changedBytes * Math.min(i.senders ?? i.nodes, i.nodes);
+  const controllerBytes = c.overheadBytesPerNode * i.nodes + i.changedBytes * Math.min(i.senders ?? i.nodes, i.nodes);
   const pushSec = c.pushFixedSec + c.pushPerNodeSec * i.nodes;
   const transferSec = controllerBytes / (i.uplinkMbps * BYTES_PER_SEC_PER_MBPS);
   const batchesSec = batches * c.batchFixedSec + rest * c.batchPerNodeSec;
@@ -119,7 +119,7 @@ export function fitRollout(runs: readonly MeasuredRun[]): RolloutCoefficients {
   const batch = fitLine(runs.flatMap((r) => r.batches.map((b) => [b.hosts, b.seconds] as const)));
   const rollback = fitLine(runs.map((r) => [r.nodes, r.rollbackSec]));
   const rests = runs.map((r) => r.rolloutSec - r.pushSec - r.batches.reduce((s, b) => s + b.seconds, 0));
-  const factors = runs.filter((r) => r.changedBytes > 0).map((r) => r.controllerBytes / (r.changedBytes * r.nodes));
+  const overheads = runs.map((r) => Math.max(0, r.controllerBytes / r.nodes - r.changedBytes));
   return {
     fixedSec: rests.reduce((s, x) => s + x, 0) / runs.length,
     pushFixedSec: push.a,
@@ -128,7 +128,7 @@ export function fitRollout(runs: readonly MeasuredRun[]): RolloutCoefficients {
     batchPerNodeSec: batch.b,
     rollbackFixedSec: rollback.a,
     rollbackPerNodeSec: rollback.b,
-    bytesFactor: factors.length === 0 ? 1 : factors.reduce((s, x) => s + x, 0) / factors.length,
+    overheadBytesPerNode: overheads.reduce((s, x) => s + x, 0) / runs.length,
   };
 }
 
@@ -163,6 +163,6 @@ export const ROLLOUT_FIT: RolloutFit = Object.freeze({
     batchPerNodeSec: 0.2,
     rollbackFixedSec: 5,
     rollbackPerNodeSec: 0.3,
-    bytesFactor: 1,
+    overheadBytesPerNode: 2e6,
   }),
 });

@@ -88,7 +88,7 @@ export function renderRollout(p: RolloutPlan): string {
   return [
     `Rollout (model: ${m.source}; fit error ${(m.fitError * 100).toFixed(0)}% on a run it was not fitted on)`,
     row('nodes', String(p.input.nodes), `canary, then ${x.batches} batch${x.batches === 1 ? '' : 'es'} of up to ${x.batchSize}`),
-    row('controller sends', mb(x.controllerBytes), `${m.coefficients.bytesFactor.toFixed(2)} x ${mb(p.input.changedBytes)} changed x ${Math.min(p.input.senders ?? p.input.nodes, p.input.nodes)} senders`),
+    row('controller sends', mb(x.controllerBytes), `${p.input.nodes} nodes x ${mb(m.coefficients.overheadBytesPerNode)} overhead + ${mb(p.input.changedBytes)} changed x ${Math.min(p.input.senders ?? p.input.nodes, p.input.nodes)} senders`),
     row('fixed (canary, gate)', `${x.fixedSec.toFixed(1)} s`),
     row('push and verify', `${x.pushSec.toFixed(1)} s`, `${m.coefficients.pushFixedSec.toFixed(1)} s + ${m.coefficients.pushPerNodeSec.toFixed(2)} s x ${p.input.nodes} nodes`),
     row('transfer', `${x.transferSec.toFixed(1)} s`, `${mb(x.controllerBytes)} at ${p.input.uplinkMbps} Mbit/s`),

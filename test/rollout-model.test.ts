@@ -8,7 +8,7 @@ import { batchSize, fitErrors, fitLine, fitRollout, predictRollout, ROLLOUT_FIT,
 import { parseRate } from '../cli/plan.js';
 import { renderRollout, rolloutPlan } from '../cli/plan-rollout.js';
 
-const C: RolloutCoefficients = { fixedSec: 10, pushFixedSec: 4, pushPerNodeSec: 0.5, batchFixedSec: 3, batchPerNodeSec: 0.25, rollbackFixedSec: 2, rollbackPerNodeSec: 0.1, bytesFactor: 1.05 };
+const C: RolloutCoefficients = { fixedSec: 10, pushFixedSec: 4, pushPerNodeSec: 0.5, batchFixedSec: 3, batchPerNodeSec: 0.25, rollbackFixedSec: 2, rollbackPerNodeSec: 0.1, overheadBytesPerNode: 0.5e6 };
 
 t.test('batch size: a share rounds down as serial does, at least 1; a count at most the nodes after the canary', (t) => {
   t.equal(batchSize(24, 0.25), 6);
@@ -19,8 +19,8 @@ t.test('batch size: a share rounds down as serial does, at least 1; a count at m
 });
 
 t.test('prediction: every term by hand', (t) => {
-  // 100 nodes, 25%: 25 per batch, ceil(99 / 25) = 4 batches. 10 MB changed x 100 senders x 1.05
-  // = 1,050 MB; at 1,000 Mbit/s (125 MB/s): 8.4 s. push 4 + 0.5 x 100 = 54; batches 4 x 3 +
+  // 100 nodes, 25%: 25 per batch, ceil(99 / 25) = 4 batches. 100 x 0.5 MB overhead + 10 MB
+  // changed x 100 senders = 1,050 MB; at 1,000 Mbit/s (125 MB/s): 8.4 s. push 4 + 0.5 x 100 = 54; batches 4 x 3 +
   // 99 x 0.25 = 36.75; rollout 10 + 54 + 8.4 + 36.75 = 109.15; rollback 2 + 0.1 x 100 = 12.
   const p = predictRollout({ nodes: 100, batch: 0.25, changedBytes: 10e6, uplinkMbps: 1000 }, C);
   t.same({ size: p.batchSize, batches: p.batches }, { size: 25, batches: 4 });
@@ -28,9 +28,9 @@ t.test('prediction: every term by hand', (t) => {
   t.ok(Math.abs(p.transferSec - 8.4) < 1e-9, `transfer ${p.transferSec}`);
   t.ok(Math.abs(p.rolloutSec - 109.15) < 1e-9, `rollout ${p.rolloutSec}`);
   t.ok(Math.abs(p.rollbackSec - 12) < 1e-9, `rollback ${p.rollbackSec}`);
-  // Fan-out: the controller sends to 5 nodes only.
+  // Fan-out: the controller sends the changed bytes to 5 nodes only: 50 + 50 MB = 0.8 s.
   const fan = predictRollout({ nodes: 100, batch: 0.25, changedBytes: 10e6, uplinkMbps: 1000, senders: 5 }, C);
-  t.ok(Math.abs(fan.transferSec - 0.42) < 1e-9, `fan-out transfer ${fan.transferSec}`);
+  t.ok(Math.abs(fan.transferSec - 0.8) < 1e-9, `fan-out transfer ${fan.transferSec}`);
   t.end();
 });
 
@@ -55,7 +55,7 @@ t.test('fitLine is least squares; fitRollout recovers the coefficients runs were
       pushSec: p.pushSec,
       batches: hosts.map((h) => ({ hosts: h, seconds: C.batchFixedSec + h * C.batchPerNodeSec })),
       rollbackSec: p.rollbackSec,
-      controllerBytes: 1.05e6 * nodes,
+      controllerBytes: 1.5e6 * nodes,
     };
   });
   const fit = fitRollout(runs);
