@@ -72,7 +72,7 @@ function runReport(name: string, target: string, samples: readonly Sample[], dur
     latency: { mean: ms.reduce((a, b) => a + b, 0) / Math.max(1, ms.length), p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: q(1) },
     timeline: Array.from({ length: last + 1 }, (_, t) => {
       const xs = (perSecond.get(t) ?? []).sort((a, b) => a - b);
-      return { t, requests: xs.length, ...(xs.length > 0 ? { p99: xs[Math.min(xs.length - 1, Math.floor(0.99 * xs.length))] as number } : {}) };
+      return { t, requests: xs.length, ...(xs.length > 0 ? { p99: xs[Math.min(xs.length - 1, Math.floor(0.99 * xs.length))] } : {}) };
     }),
   };
 }
@@ -144,6 +144,9 @@ export async function benchFleet(o: FleetOptions): Promise<FleetResult> {
     const out = resolve(REPO, o.out);
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, `${o.name}.data.json`), JSON.stringify(result, null, 2) + '\n');
+    // The CLI's own output: the phases can be read again from it (phases.ts).
+    writeFileSync(join(out, `${o.name}.rollout.log`), rollout.output);
+    writeFileSync(join(out, `${o.name}.rollback.log`), rollback.output);
     const files = writeReport(htmlReport(result, rollout.samples, rollback.samples), out, o.name);
     log(`reports: ${join(out, `${o.name}.data.json`)}, ${files.html}`);
     return result;
