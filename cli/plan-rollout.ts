@@ -86,7 +86,7 @@ export function renderRollout(p: RolloutPlan): string {
   const m = p.model;
   const row = (label: string, v: string, how = ''): string => `  ${label.padEnd(22)} ${v.padEnd(14)} ${how}`.trimEnd();
   return [
-    `Rollout (model: ${m.source}; fit error ${(m.fitError * 100).toFixed(0)}% on a run it was not fitted on)`,
+    `Rollout (model: ${m.source}; ${m.fitError === null ? 'not yet checked on a run it was not fitted on' : `fit error ${(m.fitError * 100).toFixed(0)}% on a run it was not fitted on`})`,
     row('nodes', String(p.input.nodes), `canary, then ${x.batches} batch${x.batches === 1 ? '' : 'es'} of up to ${x.batchSize}`),
     row('controller sends', mb(x.controllerBytes), `${p.input.nodes} nodes x ${mb(m.coefficients.overheadBytesPerNode)} overhead + ${mb(p.input.changedBytes)} changed x ${Math.min(p.input.senders ?? p.input.nodes, p.input.nodes)} senders`),
     row('fixed (canary, gate)', `${x.fixedSec.toFixed(1)} s`),
