@@ -11,14 +11,7 @@ import { UsageError } from './subcommands.js';
 export const ROLLOUT_FLAGS = ['nodes', 'batch', 'release-size', 'changed', 'uplink', 'senders'] as const;
 
 export const ROLLOUT_HELP = [
-  'Rollout (--rollout; the other sections\' flags are not needed):',
-  '  --nodes N                  nodes in the fleet (required)',
-  '  --batch N|N%               nodes per batch after the canary (default 25%)',
-  '  --release-size SIZE        the release (default 1GB)',
-  '  --changed SIZE|R%          bytes that differ from the release the nodes hold (default 1%)',
-  '  --uplink RATE              the controller\'s uplink, Mbit/s (default 1000; also 1Gbit, 125MB/s)',
-  '  --senders N                nodes the controller sends the changed bytes to (default: every',
-  '                             node; with peer fan-out, the first batch)',
+  'Rollout time: --rollout --nodes N [--batch 25%] [--release-size 1GB] [--changed 1%|SIZE] [--uplink 1000] [--senders N] (docs/capacity.md)',
 ];
 
 export interface RolloutPlan {

@@ -11,12 +11,12 @@ import { parseBytes } from '../common/units.js';
 import { fail, UsageError, type Subcommand } from './subcommands.js';
 import { renderRollout, ROLLOUT_FLAGS, ROLLOUT_HELP, rolloutPlan } from './plan-rollout.js';
 
-const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]\n       pi-origin plan --rollout --nodes N [--batch N|N%] [--release-size SIZE] [--changed SIZE|R%] [--uplink RATE]';
+const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]';
 
 const HELP = [
   'Turns a day of visitors into origin req/s and Mbit/s at peak, and those into nodes: the most any',
   'one limit (CPU, NIC, memory) needs, plus spare nodes. Formulas and worked examples:',
-  'docs/capacity.md.',
+  `docs/capacity.md. ${ROLLOUT_HELP.join(' ')}`,
   '',
   'Traffic:',
   '  --visitors N               visitors in the day (20000000, 20M)',
@@ -48,7 +48,6 @@ const HELP = [
   `  --connections-per-visit N  new TLS connections a visit opens (default ${PLAN_DEFAULTS.connectionsPerVisit})`,
   `  --proxy-cores N            cores of one proxy host; 0: no proxy (default ${PLAN_DEFAULTS.proxyCores})`,
   `  --proxy-uplink-mbps RATE   uplink of one proxy host (default ${PLAN_DEFAULTS.proxyUplinkMbps})`,
-  ...ROLLOUT_HELP,
   '  --json                     print the plan and every figure as JSON',
   '',
   'Exit 0 with a plan; 2 for a bad option; 1 when --from cannot be read as a report.',
@@ -113,7 +112,6 @@ export const PLAN: Subcommand = {
   examples: [
     'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --node-rps 15k',
     'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --from load-tests/out/gate-latest.json --cdn-hit-ratio 98%',
-    'pi-origin plan --rollout --nodes 100 --release-size 1GB --changed 1% --uplink 1Gbit',
   ],
   flags: { ...Object.fromEntries([...KEY_OF_FLAG.keys(), ...ROLLOUT_FLAGS].map((f) => [f, 'value' as const])), from: 'value', json: 'boolean', rollout: 'boolean' },
   // Plans are arithmetic: nothing here waits, and the file --from names is small.

@@ -43,6 +43,7 @@ t.test('bad input names the flag', (t) => {
 t.test('fitLine is least squares; fitRollout recovers the coefficients runs were made with', (t) => {
   t.same(fitLine([[1, 3], [2, 5], [3, 7]]), { a: 1, b: 2 });
   t.same(fitLine([[4, 1], [4, 3]]), { a: 2, b: 0 }, 'one distinct x: the mean, slope 0');
+  t.same(fitLine([[3, 44], [6, 34]]), { a: 39, b: 0 }, 'a falling slope is noise: the mean, slope 0');
   const runs: (MeasuredRun & { batch: number })[] = [3, 6, 12, 24].map((nodes) => {
     const p = predictRollout({ nodes, batch: 0.25, changedBytes: 1e6, uplinkMbps: Infinity }, C);
     const size = p.batchSize;
