@@ -9,13 +9,14 @@ import {
 } from '../capacity/plan.js';
 import { parseBytes } from '../common/units.js';
 import { fail, UsageError, type Subcommand } from './subcommands.js';
+import { renderRollout, ROLLOUT_FLAGS, ROLLOUT_HELP, rolloutPlan } from './plan-rollout.js';
 
 const USAGE = 'pi-origin plan --visitors N --requests-per-visit N --bytes-per-visit SIZE (--node-rps N | --from REPORT.json) [options]';
 
 const HELP = [
   'Turns a day of visitors into origin req/s and Mbit/s at peak, and those into nodes: the most any',
   'one limit (CPU, NIC, memory) needs, plus spare nodes. Formulas and worked examples:',
-  'docs/capacity.md.',
+  `docs/capacity.md. ${ROLLOUT_HELP.join(' ')}`,
   '',
   'Traffic:',
   '  --visitors N               visitors in the day (20000000, 20M)',
@@ -112,9 +113,9 @@ export const PLAN: Subcommand = {
     'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --node-rps 15k',
     'pi-origin plan --visitors 20M --requests-per-visit 30 --bytes-per-visit 2.5MB --from load-tests/out/gate-latest.json --cdn-hit-ratio 98%',
   ],
-  flags: { ...Object.fromEntries([...KEY_OF_FLAG.keys()].map((f) => [f, 'value' as const])), from: 'value', json: 'boolean' },
+  flags: { ...Object.fromEntries([...KEY_OF_FLAG.keys(), ...ROLLOUT_FLAGS].map((f) => [f, 'value' as const])), from: 'value', json: 'boolean', rollout: 'boolean' },
   // Plans are arithmetic: nothing here waits, and the file --from names is small.
-  run: (_positional, flags) => Promise.resolve(planRun(flags)),
+  run: (_positional, flags) => Promise.resolve(flags.has('rollout') ? rolloutRun(flags) : planRun(flags)),
 };
 
 /** Flags to plan input, each value parsed by its kind. */
@@ -133,6 +134,8 @@ export function planInput(flags: ReadonlyMap<string, string | true>): PlanInput 
 }
 
 function planRun(flags: ReadonlyMap<string, string | true>): number {
+  const rolloutOnly = ROLLOUT_FLAGS.find((f) => flags.has(f));
+  if (rolloutOnly !== undefined) throw new UsageError(`--${rolloutOnly} is a flag of --rollout`);
   try {
     const input = planInput(flags); // bad values are usage errors before any file is read
     const from = flags.get('from');
@@ -147,6 +150,14 @@ function planRun(flags: ReadonlyMap<string, string | true>): number {
     if (e instanceof PlanError) return fail(`plan: ${e.message}`, 1);
     throw e;
   }
+}
+
+function rolloutRun(flags: ReadonlyMap<string, string | true>): number {
+  const other = [...KEY_OF_FLAG.keys(), 'from'].find((f) => flags.has(f));
+  if (other !== undefined) throw new UsageError(`--${other} is a flag of the launch plan, not of --rollout: plan one or the other`);
+  const p = rolloutPlan(flags, parseRate);
+  process.stdout.write(flags.has('json') ? JSON.stringify(p, null, 2) + '\n' : renderRollout(p));
+  return 0;
 }
 
 function readReport(file: string): ReportCapacity {
