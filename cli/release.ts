@@ -8,6 +8,7 @@ import {
 } from '../release/release.js';
 import { readManifest, type Manifest } from '../release/manifest.js';
 import { ENCODINGS } from '../content/site-index.js';
+import { trailingSlashProblem, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
 
 
@@ -15,7 +16,7 @@ import { fail, UsageError, type Group, type Subcommand } from './subcommands.js'
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
     summary: 'build a release directory from a site',
-    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--json]',
+    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--redirects FILE] [--trailing-slash POLICY] [--json]',
     help: [
       'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
       'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
@@ -25,10 +26,14 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'Options:',
       '  --out RELEASES_DIR  where releases live (may also be given as a second argument)',
       '  --headers RULES     rules file (_headers format or JSON); default SITE_DIR/_headers if present',
+      '  --redirects FILE    _redirects file (Netlify / Cloudflare Pages format); default',
+      '                      SITE_DIR/_redirects if present',
+      '  --trailing-slash POLICY  redirect (default: /dir redirects to /dir/), never (/dir and',
+      '                      /page serve, /dir/ redirects to /dir) or always (/page/ serves page.html)',
       '  --json              print the result as JSON',
     ].join('\n'),
     examples: ['pi-origin release build site/ --out /srv/origin/releases', 'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json'],
-    flags: { out: 'value', headers: 'value', json: 'boolean' },
+    flags: { out: 'value', headers: 'value', redirects: 'value', 'trailing-slash': 'value', json: 'boolean' },
     positional: ['SITE_DIR'],
     optional: ['RELEASES_DIR'],
     run: build,
@@ -142,10 +147,19 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   const releases = typeof out === 'string' ? out : second;
   if (releases === undefined) throw new UsageError('--out RELEASES_DIR is required');
   const headers = flags.get('headers');
+  const redirects = flags.get('redirects');
+  const slash = flags.get('trailing-slash');
+  const slashProblem = slash === undefined ? undefined : trailingSlashProblem(slash);
+  if (slashProblem !== undefined) throw new UsageError(`--trailing-slash ${slashProblem}`);
   const p = progress();
   let result;
   try {
-    result = await buildRelease(site as string, releases, { ...(typeof headers === 'string' ? { headersFile: headers } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
+    result = await buildRelease(site as string, releases, {
+      ...(typeof headers === 'string' ? { headersFile: headers } : {}),
+      ...(typeof redirects === 'string' ? { redirectsFile: redirects } : {}),
+      ...(slash === undefined ? {} : { trailingSlash: slash as TrailingSlashPolicy }),
+      ...(p.onProgress ? { onProgress: p.onProgress } : {}),
+    });
   } finally {
     p.end();
   }

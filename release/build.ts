@@ -16,10 +16,11 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
+import { readRedirectsFile, readSiteRedirects, type SiteRoutes, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
 import { previousRelease, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
-import { releaseIdFor, withCacheTags } from '../content/release-id.js';
+import { releaseIdFor, routesData, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
 import { ScanError, scanTree } from '../content/scan.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
@@ -28,6 +29,10 @@ import { realDirectory } from '../content/real-dir.js';
 export interface BuildOptions {
   /** Rules file (`_headers` text or JSON); default: `_headers` at the site root, if present. */
   readonly headersFile?: string;
+  /** `_redirects` file; default: `_redirects` at the site root, if present. */
+  readonly redirectsFile?: string;
+  /** How URLs with and without a trailing `/` are served (content/redirects-file.ts); default `redirect`. */
+  readonly trailingSlash?: TrailingSlashPolicy;
   /** Build time recorded as `created` (not part of the id). */
   readonly now?: Date;
   /** Called after each file is placed, with the count so far and the total. */
@@ -64,7 +69,7 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   const site = resolveSite(siteDir);
   const releases = ensureReleasesDir(releasesDir, site);
   const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : readSiteRules(site);
-  const plan = await planRelease(site, rules);
+  const plan = await planRelease(site, rules, options);
   const dir = join(releases, plan.id);
   removeStaleTemporaries(releases, building);
   if (existsSync(dir)) return reuse(dir, plan.id);
@@ -75,7 +80,7 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   try {
     mkdirSync(tmp, { mode: 0o755 });
     const placed = await placeAll(plan, site, tmp, previousRelease(releases), options.onProgress, signals.check);
-    const manifest: Manifest = { format: MANIFEST_FORMAT, id: plan.id, created: (options.now ?? new Date()).toISOString(), files: placed.files, redirects: plan.redirects };
+    const manifest: Manifest = { format: MANIFEST_FORMAT, id: plan.id, created: (options.now ?? new Date()).toISOString(), files: placed.files, redirects: plan.redirects, ...(plan.routes === undefined ? {} : { routes: plan.routes }) };
     writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
     if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id);
     return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, reused: false };
@@ -121,10 +126,11 @@ interface Plan {
   readonly id: string;
   readonly files: readonly PlannedFile[];
   readonly redirects: ReleaseRules['redirects'];
+  readonly routes: SiteRoutes | undefined;
 }
 
-/** Scans the site, drops what is not published, and derives every file's headers and the id. */
-async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
+/** Scans the site, drops what is not published, and derives every file's headers, its routes and the id. */
+async function planRelease(site: string, rules: ReleaseRules, options: BuildOptions): Promise<Plan> {
   let index;
   try {
     index = (await scanTree(site)).index;
@@ -139,8 +145,17 @@ async function planRelease(site: string, rules: ReleaseRules): Promise<Plan> {
   const paths = new Set(index.files.map((f) => f.path));
   const headersFor = ruleHeaders(rules);
   const files = index.files.filter((f) => !isSiblingVariant(f.path, paths)).map((source) => ({ source, headers: headersFor(source.path, source.type) }));
-  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects);
-  return { id, files, redirects: rules.redirects };
+  const published = new Set(files.map((f) => f.source.path));
+  const routes = siteRoutes(site, options, (path) => published.has(path));
+  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects, routes);
+  return { id, files, redirects: rules.redirects, routes };
+}
+
+/** The `_redirects` rules (checked against the published files) and the policy; undefined when the site has neither. */
+function siteRoutes(site: string, options: BuildOptions, isFile: (path: string) => boolean): SiteRoutes | undefined {
+  const rules = options.redirectsFile !== undefined ? readRedirectsFile(options.redirectsFile, isFile) : readSiteRedirects(site, isFile);
+  const trailingSlash = options.trailingSlash ?? 'redirect';
+  return rules.length === 0 && trailingSlash === 'redirect' ? undefined : { trailingSlash, rules };
 }
 
 /** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
@@ -362,6 +377,15 @@ export function manifestJson(m: Manifest): string {
   const redirects = m.redirects.map((r) => '    ' + JSON.stringify({ from: r.from, to: r.to, status: r.status })).join(',\n');
   return (
     `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
-    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]\n}\n`
+    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]` +
+    (m.routes === undefined ? '' : `,\n  "routes": ${routesJson(m.routes)}`) +
+    '\n}\n'
   );
+}
+
+/** The routes field, one rule per line. */
+function routesJson(routes: SiteRoutes): string {
+  const data = routesData(routes);
+  const rules = data.rules.map((r) => '      ' + JSON.stringify(r)).join(',\n');
+  return `{\n    "trailingSlash": ${JSON.stringify(data.trailingSlash)},\n    "rules": [${rules === '' ? '' : `\n${rules}\n    `}]\n  }`;
 }

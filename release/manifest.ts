@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerProblem } from '../content/header-rules.js';
+import { routeLimitProblem, routeProblem, routeTargetProblem, trailingSlashProblem, type RouteRule, type SiteRoutes } from '../content/redirects-file.js';
 import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
 
@@ -45,6 +46,8 @@ export interface Manifest {
   /** Sorted by path. */
   readonly files: readonly ManifestFile[];
   readonly redirects: readonly RedirectRule[];
+  /** The `_redirects` rules and trailing-slash policy; absent when the site has neither. */
+  readonly routes?: SiteRoutes;
 }
 
 export class ManifestError extends Error {
@@ -110,7 +113,30 @@ export function validateManifest(data: unknown, where: string): Manifest {
     if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
     froms.add(rule.from);
   });
+  if (m.routes !== undefined) {
+    const problem = routesProblem(m.routes, paths);
+    if (problem !== undefined) throw fail(`routes${problem}`);
+  }
   return m as Manifest;
+}
+
+/** What is wrong with the `routes` field (as `.field: message`), or undefined: the parser's checks, on what a node reads. */
+function routesProblem(routes: unknown, paths: ReadonlySet<string>): string | undefined {
+  const r = routes as Partial<SiteRoutes> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return ': must be an object';
+  const policy = trailingSlashProblem(r.trailingSlash);
+  if (policy !== undefined) return `.trailingSlash ${policy}`;
+  if (!Array.isArray(r.rules)) return '.rules must be a list';
+  const limit = routeLimitProblem(r.rules);
+  if (limit !== undefined) return `.rules: ${limit}`;
+  const isFile = (path: string): boolean => paths.has(path);
+  for (const [i, x] of (r.rules as unknown[]).entries()) {
+    const rule = x as Partial<RouteRule> | null;
+    if (typeof rule?.from !== 'string' || typeof rule.to !== 'string' || typeof rule.status !== 'number') return `.rules[${i}]: needs from and to strings and a status`;
+    const problem = routeProblem(rule as RouteRule) ?? routeTargetProblem(rule as RouteRule, isFile);
+    if (problem !== undefined) return `.rules[${i}]: ${problem}`;
+  }
+  return undefined;
 }
 
 /** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
@@ -157,5 +183,5 @@ export function manifestToSiteIndex(manifest: Manifest, realRoot: string): SiteI
       return v === undefined ? [] : [{ encoding, file: f.path.slice(1) + VARIANT_SUFFIX[encoding], size: v.size, sha256: v.sha256 }];
     }),
   }));
-  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, fromManifest: true };
+  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, ...(manifest.routes === undefined ? {} : { routes: manifest.routes }), fromManifest: true };
 }
