@@ -50,7 +50,7 @@ interface DynamicRule<E> {
   /** Per segment: its decoded literal text, or null for a placeholder. */
   readonly segments: readonly (string | null)[];
   readonly splat: boolean;
-  /** A splat 200 rewrite (SPA fallback): leaves paths whose last segment has an extension alone. */
+  /** A splat 200 rewrite (SPA fallback) without `!`: leaves paths whose last segment has an extension alone. */
   readonly skipsExtensions: boolean;
   readonly force: boolean;
   readonly status: RouteStatus;
@@ -119,7 +119,7 @@ function compileDynamic<E>(rule: RouteRule, targets: RouteTargets<E>): DynamicRu
     last = m.index + m[0].length;
   }
   to.push(rule.to.slice(last));
-  const compiled = { segments, splat, skipsExtensions: splat && rule.status === 200, force: rule.force, status: rule.status, to, fixed: undefined };
+  const compiled = { segments, splat, skipsExtensions: splat && rule.status === 200 && !rule.force, force: rule.force, status: rule.status, to, fixed: undefined };
   return { ...compiled, fixed: to.length === 1 ? staticEntry(rule, targets) : undefined };
 }
 

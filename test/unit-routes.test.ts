@@ -171,6 +171,8 @@ t.test('SPA fallback: never shadows a file, never rewrites a path with an extens
   t.equal(answer(l, '/missing.js'), 'miss', 'a missing asset is a 404, not HTML');
   t.equal(answer(l, '/v1.2/route'), '200 /index.html', 'only the last segment counts');
   t.equal(answer(lookup('/assets/:name /index.html 200\n/* /index.html 200'), '/assets/x.js'), '200 /index.html', 'a placeholder asks for extensions explicitly');
+  t.equal(answer(lookup('/* /index.html 200!'), '/missing.js'), '200 /index.html', 'and so does !');
+  t.equal(answer(lookup('/* /index.html 200!'), '/style.css'), '200 /index.html');
   t.end();
 });
 
