@@ -47,6 +47,8 @@ export interface CompiledRoutes<E> {
 }
 
 interface DynamicRule<E> {
+  /** The leading literal segments (`/blog` of `/blog/:id`): a path without it is passed over at once. */
+  readonly prefix: string;
   /** Per segment: its decoded literal text, or null for a placeholder. */
   readonly segments: readonly (string | null)[];
   readonly splat: boolean;
@@ -119,7 +121,9 @@ function compileDynamic<E>(rule: RouteRule, targets: RouteTargets<E>): DynamicRu
     last = m.index + m[0].length;
   }
   to.push(rule.to.slice(last));
-  const compiled = { segments, splat, skipsExtensions: splat && rule.status === 200 && !rule.force, force: rule.force, status: rule.status, to, fixed: undefined };
+  const leading = segments.indexOf(null);
+  const prefix = (leading === -1 ? segments : segments.slice(0, leading)).map((x) => `/${x as string}`).join('');
+  const compiled = { prefix, segments, splat, skipsExtensions: splat && rule.status === 200 && !rule.force, force: rule.force, status: rule.status, to, fixed: undefined };
   return { ...compiled, fixed: to.length === 1 ? staticEntry(rule, targets) : undefined };
 }
 
@@ -149,6 +153,7 @@ function resolve<E>(rule: DynamicRule<E>, file: (path: string) => E | undefined,
  * One pass, left to right, never revisiting a character.
  */
 function matches<E>(rule: DynamicRule<E>, path: string): boolean {
+  if (!path.startsWith(rule.prefix)) return false;
   captures.length = 0;
   let pos = 0;
   const end = path.length;
