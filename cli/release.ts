@@ -9,6 +9,7 @@ import {
 import { readManifest, type Manifest } from '../release/manifest.js';
 import { resolveSkew, type SkewOptions } from '../release/skew.js';
 import { ENCODINGS } from '../content/site-index.js';
+import { trailingSlashProblem, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
 
 
@@ -16,7 +17,7 @@ import { fail, UsageError, type Group, type Subcommand } from './subcommands.js'
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
     summary: 'build a release directory from a site',
-    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--skew-releases N] [--skew-assets immutable|hashed|both] [--preload] [--json]',
+    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--redirects FILE] [--trailing-slash POLICY] [--skew-releases N] [--skew-assets immutable|hashed|both] [--preload] [--json]',
     help: [
       'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
       'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
@@ -29,6 +30,10 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'Options:',
       '  --out RELEASES_DIR  where releases live (may also be given as a second argument)',
       '  --headers RULES     rules file (_headers format or JSON); default SITE_DIR/_headers if present',
+      '  --redirects FILE    _redirects file (Netlify / Cloudflare Pages format); default',
+      '                      SITE_DIR/_redirects if present',
+      '  --trailing-slash POLICY  redirect (default: /dir redirects to /dir/), never (/dir and',
+      '                      /page serve, /dir/ redirects to /dir) or always (/page/ serves page.html)',
       '  --skew-releases N   earlier releases whose assets stay servable, 0 to 16 (default 2; 0: off)',
       '  --skew-assets KIND  which files are carried: immutable (Cache-Control immutable, default),',
       '                      hashed (a content hash in the name) or both',
@@ -39,8 +44,9 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'pi-origin release build site/ --out /srv/origin/releases',
       'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json',
       'pi-origin release build site/ --out /srv/origin/releases --skew-releases 3 --preload',
+      'pi-origin release build site/ --out /srv/origin/releases --redirects site/_redirects --trailing-slash never',
     ],
-    flags: { out: 'value', headers: 'value', 'skew-releases': 'value', 'skew-assets': 'value', preload: 'boolean', json: 'boolean' },
+    flags: { out: 'value', headers: 'value', redirects: 'value', 'trailing-slash': 'value', 'skew-releases': 'value', 'skew-assets': 'value', preload: 'boolean', json: 'boolean' },
     positional: ['SITE_DIR'],
     optional: ['RELEASES_DIR'],
     run: build,
@@ -155,11 +161,17 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   if (releases === undefined) throw new UsageError('--out RELEASES_DIR is required');
   const headers = flags.get('headers');
   const skew = skewFlags(flags);
+  const redirects = flags.get('redirects');
+  const slash = flags.get('trailing-slash');
+  const slashProblem = slash === undefined ? undefined : trailingSlashProblem(slash);
+  if (slashProblem !== undefined) throw new UsageError(`--trailing-slash ${slashProblem}`);
   const p = progress();
   let result;
   try {
     result = await buildRelease(site as string, releases, {
       ...(typeof headers === 'string' ? { headersFile: headers } : {}),
+      ...(typeof redirects === 'string' ? { redirectsFile: redirects } : {}),
+      ...(slash === undefined ? {} : { trailingSlash: slash as TrailingSlashPolicy }),
       ...(p.onProgress ? { onProgress: p.onProgress } : {}),
       skew,
       preload: flags.has('preload'),

@@ -26,7 +26,7 @@ export const NO_RULES: ReleaseRules = Object.freeze({ headers: Object.freeze([])
 /** Name of the rules file picked up from the site root when no `--headers` is given; never published. */
 export const SITE_RULES_FILE = '_headers';
 
-/** Netlify's redirects file: not read (redirect lines go in `_headers`), and never published. */
+/** The Netlify / Cloudflare Pages redirects file (read by redirects-file.ts): compiled into the manifest, never published. */
 export const SITE_REDIRECTS_FILE = '_redirects';
 
 /** Files at a site's root that configure the site: never content, in a release or a plain directory. */

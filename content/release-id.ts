@@ -3,6 +3,7 @@
  * files, headers and redirects give the same id on any machine, whenever built.
  */
 import { createHash } from 'node:crypto';
+import type { SiteRoutes } from './redirects-file.js';
 import type { RedirectRule } from './servable.js';
 
 /** 12 lower-case hex digits: the name of a release directory. */
@@ -26,13 +27,21 @@ export function byPath(a: { readonly path: string }, b: { readonly path: string 
 
 /**
  * sha256 over `path\0sha256\0JSON(headers)\n` for every file in path order, then the JSON of
- * the redirects (as `{from, to, status}`), truncated to 12 hex digits.
+ * the redirects (as `{from, to, status}`), then, when the site has any, the routes (`_redirects`
+ * rules and trailing-slash policy: a site without keeps the id it had before they existed),
+ * truncated to 12 hex digits.
  */
-export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[]): string {
+export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[], routes?: SiteRoutes): string {
   const h = createHash('sha256');
   for (const f of [...files].sort(byPath)) h.update(`${f.path}\0${f.sha256}\0${JSON.stringify(f.headers)}\n`);
   h.update(JSON.stringify(redirects.map((r) => ({ from: r.from, to: r.to, status: r.status }))));
+  if (routes !== undefined) h.update(`\0routes${JSON.stringify(routesData(routes))}`);
   return h.digest('hex').slice(0, 12);
+}
+
+/** The routes with their fields in a fixed order: what the id covers and the manifest holds. */
+export function routesData(routes: SiteRoutes): SiteRoutes {
+  return { trailingSlash: routes.trailingSlash, rules: routes.rules.map((r) => ({ from: r.from, to: r.to, status: r.status, force: r.force })) };
 }
 
 /** Purge handles: Fastly-style `Surrogate-Key` (space-separated) and Cloudflare `Cache-Tag` (comma-separated). */

@@ -4,6 +4,7 @@
  * data, it is what the main thread posts to the workers; each worker turns it into its hot-path
  * lookup (index/lookup.ts), which is not plain data.
  */
+import type { SiteRoutes } from './redirects-file.js';
 
 export const ENCODINGS = ['br', 'gzip'] as const;
 export type Encoding = (typeof ENCODINGS)[number];
@@ -48,6 +49,8 @@ export interface SiteIndex {
   readonly skipped: readonly string[];
   /** Redirects from a release's rules; a file at the same path wins. */
   readonly redirects?: readonly { readonly from: string; readonly to: string; readonly status: 301 | 302 | 307 | 308 }[];
+  /** The site's `_redirects` rules and trailing-slash policy (redirects-file.ts), if any. */
+  readonly routes?: SiteRoutes;
   /**
    * True when the index came from a release manifest: sizes and hashes are trusted, and disk
    * times are not compared (Last-Modified comes from the manifest).

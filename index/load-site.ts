@@ -4,6 +4,7 @@
  * the tree's own `_headers` applied as `release build` would apply it.
  */
 import { NO_RULES, readSiteRules, ruleHeaders } from '../content/header-file.js';
+import { readSiteRedirects } from '../content/redirects-file.js';
 import { manifestToSiteIndex, readManifest } from '../release/manifest.js';
 import type { SiteIndex } from '../content/site-index.js';
 import { releaseIdFor } from '../content/release-id.js';
@@ -30,15 +31,19 @@ export function loadRelease(dir: string): SiteIndex | undefined {
 }
 
 /**
- * A plain tree's `_headers` gives each file its headers and the site its redirects, as in a
- * release built from the tree; the id then covers them too. Read at every scan, so an edit to it
- * is picked up like any other change. Throws ReleaseError naming the file and line when invalid.
+ * A plain tree's `_headers` gives each file its headers and the site its redirects, and its
+ * `_redirects` the site its routes, as in a release built from the tree; the id then covers them
+ * too. Read at every scan, so an edit to them is picked up like any other change. Throws
+ * ReleaseError naming the file and line when invalid.
  */
 function withSiteRules(scanned: ScanResult): ScanResult {
   const rules = readSiteRules(scanned.index.root);
-  if (rules === NO_RULES) return scanned;
+  const paths = new Set(scanned.index.files.map((f) => f.path));
+  const routeRules = readSiteRedirects(scanned.index.root, (path) => paths.has(path));
+  if (rules === NO_RULES && routeRules.length === 0) return scanned;
+  const routes = routeRules.length === 0 ? undefined : { trailingSlash: 'redirect' as const, rules: routeRules };
   const headersFor = ruleHeaders(rules);
   const files = scanned.index.files.map((f) => ({ ...f, headers: headersFor(f.path, f.type) }));
-  const releaseId = releaseIdFor(files.map((f) => ({ path: f.path, sha256: f.sha256, headers: f.headers })), rules.redirects);
-  return { index: { ...scanned.index, releaseId, files, redirects: rules.redirects }, cache: scanned.cache };
+  const releaseId = releaseIdFor(files.map((f) => ({ path: f.path, sha256: f.sha256, headers: f.headers })), rules.redirects, routes);
+  return { index: { ...scanned.index, releaseId, files, redirects: rules.redirects, ...(routes === undefined ? {} : { routes }) }, cache: scanned.cache };
 }

@@ -9,8 +9,10 @@
 import { isCompressible } from '../common/compressible.js';
 import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
+import { routeTarget, type RouteRule, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { HeadBlock } from './head-block.js';
-import { normalisePath } from './path.js';
+import { encodeLocation, normalisePath } from './path.js';
+import { compileRoutes, type RedirectStatus, type Routes } from './routes.js';
 
 export class Representation {
   constructor(
@@ -41,11 +43,19 @@ export class FileEntry {
 export class Redirect {
   constructor(
     readonly location: string,
-    readonly status: 301 | 302 | 307 | 308 = 301,
+    readonly status: RedirectStatus = 301,
   ) {}
 }
 
-export type Entry = FileEntry | Redirect;
+/** A `_redirects` 404 rule: a file of the release served with status 404 (its Cache-Control that of a 404). */
+export class StatusPage {
+  constructor(
+    readonly page: FileEntry,
+    readonly status: 404,
+  ) {}
+}
+
+export type Entry = FileEntry | Redirect | StatusPage;
 
 export interface Lookup {
   readonly root: string;
@@ -59,6 +69,10 @@ export interface Lookup {
   readonly fromManifest: boolean;
   /** A preview (server/preview.ts): no answer of it may be stored by a shared cache, its 404 page included. */
   readonly preview: boolean;
+  /** The `_redirects` rules with placeholders or splats, tried after the Map missed; undefined when none. */
+  readonly routes: Routes<Entry> | undefined;
+  /** `routes` when one of them is forced (`!`), which a hit must ask too; else undefined. */
+  readonly forcedRoutes: Routes<Entry> | undefined;
 }
 
 /** `preview`: the lookup of a release shown before it is live; its 404 page is `no-store` like its files (the rules say so). */
@@ -94,10 +108,42 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], previ
     entries.set(f.path, buildEntry(f, lines, internHead, dateOf));
     if (f.path === '/404.html') notFound = buildEntry(f, preview ? lines : withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
   }
-  addDirectoryKeys(entries);
+  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect');
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
+  const routes = site.routes === undefined || site.routes.rules.length === 0 ? undefined : compileSiteRoutes(site, site.routes.rules, entries, (f) =>
+    new StatusPage(buildEntry(f, preview ? compiled.headersFor(f.path, f.type, f.headers) : withCacheControl(compiled.headersFor(f.path, f.type, f.headers), CACHE_NOT_FOUND), internHead, dateOf), 404),
+  );
   assertNormalKeys(entries.keys());
-  return Object.freeze({ root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true, preview });
+  return Object.freeze({
+    root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true, preview,
+    routes, forcedRoutes: routes?.forced === true ? routes : undefined,
+  });
+}
+
+/**
+ * Sets the static `_redirects` rules into `entries` (over the files they force) and returns the
+ * dynamic ones. A 200 target is the file's own entry (its ETag, encodings and headers); a 404
+ * page is built once per target file.
+ */
+function compileSiteRoutes(site: SiteIndex, rules: readonly RouteRule[], entries: Map<string, Entry>, page404: (f: IndexedFile) => StatusPage): Routes<Entry> | undefined {
+  const files = new Map(site.files.map((f) => [f.path, f]));
+  const isFile = (path: string): boolean => files.has(path);
+  const pages = new Map<string, StatusPage>();
+  const answered = new Set(entries.keys());
+  const compiled = compileRoutes<Entry>(rules, {
+    answers: (key) => answered.has(key),
+    page: (path, status) => {
+      const file = routeTarget(path, isFile);
+      if (file === undefined) return undefined;
+      if (status === 200) return entries.get(file);
+      let page = pages.get(file);
+      if (page === undefined) pages.set(file, (page = page404(files.get(file) as IndexedFile)));
+      return page;
+    },
+    redirect: (location, status) => new Redirect(location, status),
+  });
+  for (const [key, entry] of compiled.statics) entries.set(key, entry);
+  return compiled.dynamic;
 }
 
 type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;
@@ -122,13 +168,25 @@ function withCacheControl(lines: readonly [string, string][], cacheControl: stri
   return [...lines.filter(([n]) => n.toLowerCase() !== 'cache-control'), ['Cache-Control', cacheControl]];
 }
 
-/** `/dir/` serves `/dir/index.html`; `/dir` redirects to `/dir/`; `/` serves `/index.html`. */
-function addDirectoryKeys(entries: Map<string, Entry>): void {
+/**
+ * `/` serves `/index.html`. By the site's trailing-slash policy: `redirect` (the default) serves
+ * `/dir/` from `/dir/index.html` and redirects `/dir` there; `always` does the same for a page
+ * `/page.html` at `/page/`; `never` serves `/dir` and `/page` and redirects `/dir/` and `/page/`
+ * to them. A file at a key always keeps it.
+ */
+function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPolicy): void {
+  const serve = (canonical: string, other: string, entry: Entry): void => {
+    if (!entries.has(canonical)) entries.set(canonical, entry);
+    if (!entries.has(other)) entries.set(other, new Redirect(encodeLocation(canonical)));
+  };
   for (const [key, entry] of [...entries]) {
-    if (!key.endsWith('/index.html')) continue;
-    const dir = key.slice(0, -'index.html'.length);
-    entries.set(dir, entry);
-    if (dir !== '/' && !entries.has(dir.slice(0, -1))) entries.set(dir.slice(0, -1), new Redirect(encodeLocation(dir)));
+    let bare: string;
+    if (key.endsWith('/index.html')) bare = key.slice(0, -'/index.html'.length);
+    else if (policy !== 'redirect' && key.endsWith('.html') && !key.endsWith('/.html')) bare = key.slice(0, -'.html'.length);
+    else continue;
+    if (bare === '') entries.set('/', entry);
+    else if (policy === 'never') serve(bare, `${bare}/`, entry);
+    else serve(`${bare}/`, bare, entry);
   }
 }
 
@@ -142,11 +200,6 @@ function assertNormalKeys(keys: Iterable<string>): void {
   for (const key of keys) {
     if (normalisePath(key.replaceAll('%', '%25')) !== key) throw new Error(`index key ${JSON.stringify(key)} is not a normalised path (content/servable.ts let it through)`);
   }
-}
-
-/** Location header value for a decoded path: percent-encode what is not safe in a URL path. */
-function encodeLocation(path: string): string {
-  return encodeURI(path).replace(/[?#]/g, encodeURIComponent);
 }
 
 export function etagOf(sha256: string): string {

@@ -57,3 +57,8 @@ function resolveSegments(path: string): PathResult {
   const trailing = out.length > 0 && (lastSeg === '' || lastSeg === '.' || lastSeg === '..');
   return '/' + out.join('/') + (trailing ? '/' : '');
 }
+
+/** Location header value for a decoded path: percent-encode what is not safe in a URL path. */
+export function encodeLocation(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, encodeURIComponent);
+}

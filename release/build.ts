@@ -16,12 +16,13 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
+import { readRedirectsFile, readSiteRedirects, type SiteRoutes, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
 import { releasesLiveFirst, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
 import { carryAssets, releasesInWindow, resolveSkew, type SkewOptions } from './skew.js';
 import { preloadLinks } from './preload.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
-import { releaseIdFor, withCacheTags } from '../content/release-id.js';
+import { releaseIdFor, routesData, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
 import { linkFrom } from './link.js';
 import { ScanError, scanTree } from '../content/scan.js';
@@ -31,6 +32,10 @@ import { realDirectory } from '../content/real-dir.js';
 export interface BuildOptions {
   /** Rules file (`_headers` text or JSON); default: `_headers` at the site root, if present. */
   readonly headersFile?: string;
+  /** `_redirects` file; default: `_redirects` at the site root, if present. */
+  readonly redirectsFile?: string;
+  /** How URLs with and without a trailing `/` are served (content/redirects-file.ts); default `redirect`. */
+  readonly trailingSlash?: TrailingSlashPolicy;
   /** Build time recorded as `created` (not part of the id). */
   readonly now?: Date;
   /** Called after each file is placed, with the count so far and the total. */
@@ -75,7 +80,7 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   const skew = resolveSkew(options.skew);
   if (options.preload !== undefined && typeof options.preload !== 'boolean') throw new ReleaseError(`preload must be true or false (got ${JSON.stringify(options.preload)})`, 'PI_ORIGIN_RELEASE_USAGE');
   const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : readSiteRules(site);
-  const plan = await planRelease(site, rules, options.preload === true);
+  const plan = await planRelease(site, rules, options);
   const dir = join(releases, plan.id);
   removeStaleTemporaries(releases, building);
   if (existsSync(dir)) return reuse(dir, plan.id);
@@ -93,6 +98,7 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
       format: MANIFEST_FORMAT, id: plan.id, created: now.toISOString(), files: placed.files, redirects: plan.redirects,
       ...(carried.files.length > 0 ? { skew: carried } : {}),
       ...(plan.preload !== undefined ? { preload: plan.preload } : {}),
+      ...(plan.routes === undefined ? {} : { routes: plan.routes }),
     };
     writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
     if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id);
@@ -141,10 +147,11 @@ interface Plan {
   readonly redirects: ReleaseRules['redirects'];
   /** Each HTML page's preload Link values, when asked for and any were found. */
   readonly preload: Record<string, string[]> | undefined;
+  readonly routes: SiteRoutes | undefined;
 }
 
-/** Scans the site, drops what is not published, and derives every file's headers and the id. */
-async function planRelease(site: string, rules: ReleaseRules, preload: boolean): Promise<Plan> {
+/** Scans the site, drops what is not published, and derives every file's headers, its routes and the id. */
+async function planRelease(site: string, rules: ReleaseRules, options: BuildOptions): Promise<Plan> {
   let index;
   try {
     index = (await scanTree(site)).index;
@@ -159,10 +166,13 @@ async function planRelease(site: string, rules: ReleaseRules, preload: boolean):
   const paths = new Set(index.files.map((f) => f.path));
   const headersFor = ruleHeaders(rules);
   const published = index.files.filter((f) => !isSiblingVariant(f.path, paths));
+  const preload = options.preload === true;
   const links = preload ? pagePreloads(site, published) : new Map<string, string[]>();
   const files = published.map((source) => ({ source, headers: withLinks(headersFor(source.path, source.type), links.get(source.path)) }));
-  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects);
-  return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined };
+  const publishedPaths = new Set(files.map((f) => f.source.path));
+  const routes = siteRoutes(site, options, (path) => publishedPaths.has(path));
+  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects, routes);
+  return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined, routes };
 }
 
 /** Every HTML page's preload links (pages with none left out), read from the bytes the scan hashed. */
@@ -191,6 +201,13 @@ function withLinks(headers: Readonly<Record<string, string>>, links: readonly st
   const name = Object.keys(headers).find((k) => k.toLowerCase() === 'link') ?? 'Link';
   const own = headers[name];
   return { ...headers, [name]: [...(own === undefined ? [] : [own]), ...links].join(', ') };
+}
+
+/** The `_redirects` rules (checked against the published files) and the policy; undefined when the site has neither. */
+function siteRoutes(site: string, options: BuildOptions, isFile: (path: string) => boolean): SiteRoutes | undefined {
+  const rules = options.redirectsFile !== undefined ? readRedirectsFile(options.redirectsFile, isFile) : readSiteRedirects(site, isFile);
+  const trailingSlash = options.trailingSlash ?? 'redirect';
+  return rules.length === 0 && trailingSlash === 'redirect' ? undefined : { trailingSlash, rules };
 }
 
 /** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
@@ -391,6 +408,15 @@ export function manifestJson(m: Manifest): string {
   const preload = m.preload === undefined ? '' : `,\n  "preload": {${Object.entries(m.preload).map(([page, links]) => `\n    ${JSON.stringify(page)}: ${JSON.stringify(links)}`).join(',')}${Object.keys(m.preload).length > 0 ? '\n  ' : ''}}`;
   return (
     `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
-    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]${skew}${preload}\n}\n`
+    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]${skew}${preload}` +
+    (m.routes === undefined ? '' : `,\n  "routes": ${routesJson(m.routes)}`) +
+    '\n}\n'
   );
+}
+
+/** The routes field, one rule per line. */
+function routesJson(routes: SiteRoutes): string {
+  const data = routesData(routes);
+  const rules = data.rules.map((r) => '      ' + JSON.stringify(r)).join(',\n');
+  return `{\n    "trailingSlash": ${JSON.stringify(data.trailingSlash)},\n    "rules": [${rules === '' ? '' : `\n${rules}\n    `}]\n  }`;
 }

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerProblem } from '../content/header-rules.js';
+import { routeLimitProblem, routeProblem, routeTargetProblem, trailingSlashProblem, type RouteRule, type SiteRoutes } from '../content/redirects-file.js';
 import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
 import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
 
@@ -49,6 +50,8 @@ export interface Manifest {
   readonly skew?: Skew;
   /** `Link` preload values built from each HTML page's stylesheets and scripts (release/preload.ts); absent unless asked for. */
   readonly preload?: Readonly<Record<string, readonly string[]>>;
+  /** The `_redirects` rules and trailing-slash policy; absent when the site has neither. */
+  readonly routes?: SiteRoutes;
 }
 
 /** A file of an earlier release, hard-linked at its path, served with that release's headers. */
@@ -130,6 +133,11 @@ export function validateManifest(data: unknown, where: string): Manifest {
     if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
     froms.add(rule.from);
   });
+  // routes before skew: a rule's target must be a file of this release, not a carried one.
+  if (m.routes !== undefined) {
+    const problem = routesProblem(m.routes, paths);
+    if (problem !== undefined) throw fail(`routes${problem}`);
+  }
   if (m.skew !== undefined) checkSkew(m.skew, m.id, paths, fail);
   if (m.preload !== undefined) checkPreload(m.preload, m.files as readonly ManifestFile[], fail);
   return m as Manifest;
@@ -165,6 +173,25 @@ function checkPreload(preload: unknown, files: readonly ManifestFile[], fail: (w
     if (!Array.isArray(links) || links.length > MAX_PRELOAD_LINKS) throw fail(`${at}: must be a list of at most ${MAX_PRELOAD_LINKS} Link values`);
     for (const link of links as unknown[]) if (typeof link !== 'string' || headerProblem('Link', link) !== undefined) throw fail(`${at}: ${JSON.stringify(link)} is not a Link value`);
   }
+}
+
+/** What is wrong with the `routes` field (as `.field: message`), or undefined: the parser's checks, on what a node reads. */
+function routesProblem(routes: unknown, paths: ReadonlySet<string>): string | undefined {
+  const r = routes as Partial<SiteRoutes> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return ': must be an object';
+  const policy = trailingSlashProblem(r.trailingSlash);
+  if (policy !== undefined) return `.trailingSlash ${policy}`;
+  if (!Array.isArray(r.rules)) return '.rules must be a list';
+  const limit = routeLimitProblem(r.rules);
+  if (limit !== undefined) return `.rules: ${limit}`;
+  const isFile = (path: string): boolean => paths.has(path);
+  for (const [i, x] of (r.rules as unknown[]).entries()) {
+    const rule = x as Partial<RouteRule> | null;
+    if (typeof rule?.from !== 'string' || typeof rule.to !== 'string' || typeof rule.status !== 'number') return `.rules[${i}]: needs from and to strings and a status`;
+    const problem = routeProblem(rule as RouteRule) ?? routeTargetProblem(rule as RouteRule, isFile);
+    if (problem !== undefined) return `.rules[${i}]: ${problem}`;
+  }
+  return undefined;
 }
 
 /** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
@@ -212,5 +239,5 @@ export function manifestToSiteIndex(manifest: Manifest, realRoot: string): SiteI
       return v === undefined ? [] : [{ encoding, file: f.path.slice(1) + VARIANT_SUFFIX[encoding], size: v.size, sha256: v.sha256 }];
     }),
   }));
-  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, fromManifest: true };
+  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, ...(manifest.routes === undefined ? {} : { routes: manifest.routes }), fromManifest: true };
 }

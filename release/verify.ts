@@ -44,6 +44,7 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
   const recomputed = releaseIdFor(
     manifest.files.map((f) => ({ path: f.path, sha256: f.sha256, headers: withoutCacheTags(f.headers, manifest.id) })),
     manifest.redirects,
+    manifest.routes,
   );
   if (recomputed !== manifest.id) head.push(`id: the manifest's files, headers and redirects give ${recomputed}, manifest says ${manifest.id}`);
   const dirs = parentDirectories(expected.keys());

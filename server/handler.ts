@@ -11,7 +11,7 @@ import type { AccessLog, LogRecord } from './access-log.js';
 import { ContentChangedError, type BodyStore } from './body-store.js';
 import { ifRangeMatches, noneMatch, notModifiedSince } from './conditional.js';
 import { CACHE_NOT_FOUND } from '../content/header-rules.js';
-import { FileEntry, type Lookup, type Entry, type Redirect, type Representation } from '../index/lookup.js';
+import { FileEntry, StatusPage, type Lookup, type Entry, type Redirect, type Representation } from '../index/lookup.js';
 import { BR, chooseEncoding, GZIP, NONE, parseAcceptEncoding } from './encoding.js';
 import { GET, methodIndex, ResponseClock, type MethodIndex, type WorkerMetrics } from './metrics.js';
 import { normalisePath } from '../index/path.js';
@@ -31,7 +31,7 @@ export interface AdminEndpoints {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: '200 OK', 204: '204 No Content', 206: '206 Partial Content', 301: '301 Moved Permanently', 302: '302 Found', 304: '304 Not Modified',
+  200: '200 OK', 204: '204 No Content', 206: '206 Partial Content', 301: '301 Moved Permanently', 302: '302 Found', 303: '303 See Other', 304: '304 Not Modified',
   307: '307 Temporary Redirect', 308: '308 Permanent Redirect',
   400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 406: '406 Not Acceptable',
   416: '416 Range Not Satisfiable', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
@@ -49,13 +49,14 @@ function plainHead(status: number, preview = false): string {
 
 /**
  * The Content-Type block of a redirect, by status. A permanent redirect may be cached briefly and
- * shared; a temporary one (302, 307) is not stored at all: it may point elsewhere with the next
+ * shared; a temporary one (302, 303, 307) is not stored at all: it may point elsewhere with the next
  * release, and a cache that kept it for 60 s would keep sending clients there (docs/releases.md).
  */
 const REDIRECT_HEAD: Readonly<Record<Redirect['status'], string>> = {
   301: `${TEXT_PLAIN}\r\nCache-Control: ${CACHE_NOT_FOUND}`,
   308: `${TEXT_PLAIN}\r\nCache-Control: ${CACHE_NOT_FOUND}`,
   302: plainHead(302),
+  303: plainHead(303),
   307: plainHead(307),
 };
 
@@ -162,9 +163,16 @@ export class OriginHandler {
       const key = normalisePath(url);
       if (typeof key === 'number') return this.plain(res, index, key, isHead);
       entry = index.entries.get(key);
-      if (entry === undefined) return this.notFound(res, req, index, isHead);
+      if (entry === undefined) {
+        // The `_redirects` rules with placeholders or splats: only where no file or static rule answers.
+        entry = index.routes?.miss(key);
+        if (entry === undefined) return this.notFound(res, req, index, isHead);
+      } else if (index.forcedRoutes !== undefined) entry = index.forcedRoutes.hit(key) ?? entry;
+    } else if (index.forcedRoutes !== undefined) {
+      entry = index.forcedRoutes.hit(url) ?? entry;
     }
     if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead);
+    if (entry instanceof StatusPage) return this.sendRepresentation(res, index, representationFor(entry.page, req) ?? entry.page.identity, undefined, isHead, entry.status);
     const query = queryOf(req);
     const target = base !== '' && entry.location.startsWith('/') ? base + entry.location : entry.location;
     const location = query === '' || target.includes('?') ? target : `${target}?${query}`;

@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import t from 'tap';
 import { BR, chooseEncoding, GZIP, IDENTITY, NONE, parseAcceptEncoding } from '../server/encoding.js';
 import { normalisePath } from '../index/path.js';
-import { buildLookup } from '../index/lookup.js';
+import { buildLookup, FileEntry, StatusPage } from '../index/lookup.js';
+import { routeProblem, routeTargetProblem, type RouteRule } from '../content/redirects-file.js';
 import { pathProblem } from '../content/servable.js';
 import type { SiteIndex } from '../content/site-index.js';
 import { MAX_RANGES, parseRange } from '../server/range.js';
@@ -223,5 +224,32 @@ t.test('Accept-Encoding: the chosen coding is one the client accepts, with the h
     runs(3000),
   );
   t.pass('well-formed and junk headers');
+  t.end();
+});
+
+t.test('_redirects: no rule makes a request resolve to anything but a file of the release', (t) => {
+  const files = ['/index.html', '/a/b.html', '/a/index.html', '/x.txt'];
+  const isFile = (p: string): boolean => files.includes(p);
+  const segment = fc.constantFrom('a', 'b.html', '..', '.', '%2e%2e', '%2F', ':id', ':x', '*', '', 'x.txt', 'index.html', '%00', '.env', 'é');
+  const pattern = fc.array(segment, { maxLength: 4 }).map((s) => '/' + s.join('/'));
+  const target = fc.oneof(pattern, fc.constantFrom('/etc/passwd', '/../x.txt', '/a/:splat', '/:id', 'https://h.example/:splat'));
+  const rule = fc.record({ from: pattern, to: target, status: fc.constantFrom(200, 301, 404), force: fc.boolean() });
+  const request = fc.array(fc.constantFrom('a', 'b.html', '..', '%2e%2e', '%2F..%2F', 'x.txt', '', 'etc', 'passwd', 'index.html'), { maxLength: 5 }).map((s) => '/' + s.join('/'));
+  const wanted = new Set(files.map((f) => f.slice(1)));
+  fc.assert(
+    fc.property(fc.array(rule, { maxLength: 6 }), fc.array(request, { minLength: 1, maxLength: 8 }), (raw, urls) => {
+      const rules = raw.filter((r) => routeProblem(r as RouteRule) === undefined && routeTargetProblem(r as RouteRule, isFile) === undefined) as RouteRule[];
+      const l = buildLookup({ root: '/r', releaseId: 'abcdefabcdef', skipped: [], files: files.map((path) => ({ path, file: path.slice(1), size: 1, sha256: '0'.repeat(64), mtimeMs: 0, type: 'text/html', variants: [] })), routes: { trailingSlash: 'redirect', rules } }, []);
+      for (const url of urls) {
+        const key = normalisePath(url);
+        if (typeof key === 'number') continue;
+        const hit = l.entries.get(key);
+        const entry = hit === undefined ? l.routes?.miss(key) : (l.forcedRoutes?.hit(key) ?? hit);
+        const served = entry instanceof FileEntry ? entry : entry instanceof StatusPage ? entry.page : undefined;
+        if (served !== undefined && !wanted.has(served.identity.file)) throw new Error(`${url} with ${JSON.stringify(rules)} reads ${served.identity.file}`);
+      }
+    }),
+    runs(2000),
+  );
   t.end();
 });

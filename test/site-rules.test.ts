@@ -41,7 +41,9 @@ t.test('serve DIR: _headers is applied and neither file is served', async (t) =>
   const old = await request(port, '/old');
   t.equal(old.status, 308, 'a redirect line of _headers');
   t.equal(old.headers['location'], '/a.txt');
-  t.equal((await request(port, '/from')).status, 404, '_redirects is not read: its redirect does not exist');
+  const from = await request(port, '/from');
+  t.equal(from.status, 301, '_redirects is read (issue 16): its rule answers');
+  t.equal(from.headers['location'], '/to');
 });
 
 t.test('serve DIR: an invalid _headers is a start error naming the file and line', async (t) => {
