@@ -1,6 +1,6 @@
 /**
  * How long a rollout and a rollback take: a model fitted on measured runs of
- * `npm run bench:fleet` (load-tests/fleet/), per phase, and used by `pi-origin plan --rollout`.
+ * `npm run bench:fleet` (test/fleet/), per phase, and used by `pi-origin plan --rollout`.
  * Pure arithmetic, no I/O, like capacity/plan.ts. docs/capacity.md states the model, its fit
  * error on a run it was not fitted on, and its predictions.
  *
@@ -89,7 +89,7 @@ export function predictRollout(i: RolloutInput, c: RolloutCoefficients): Rollout
   };
 }
 
-/** What one bench:fleet run measured (its data JSON, load-tests/fleet/bench.ts). */
+/** What one bench:fleet run measured (its data JSON, test/fleet/bench.ts). */
 export interface MeasuredRun {
   readonly nodes: number;
   readonly changedBytes: number;
@@ -153,8 +153,8 @@ export interface RolloutFit {
 }
 
 /**
- * The fit `pi-origin plan --rollout` uses: `npx tsx load-tests/fleet/fit.ts` over the runs in
- * load-tests/fleet/runs/ (load-tests/RESULTS.md, "Fleet") prints it.
+ * The fit `pi-origin plan --rollout` uses: `npx tsx test/fleet/fit.ts` over the runs in
+ * test/fleet/runs/ (load-tests/RESULTS.md, "Fleet") prints it.
  */
 export const ROLLOUT_FIT: RolloutFit = Object.freeze({
   source: 'bench:fleet runs at 3 and 6 nodes, 20 MB release with 1 MB changed, 2 shared cores at load 12-23',

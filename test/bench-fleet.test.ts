@@ -1,11 +1,11 @@
 /**
  * `npm run bench:fleet`'s argument checking and its reading of a rollout's progress lines into
- * phases (load-tests/fleet/, on sources; the benchmark itself is never part of npm test).
+ * phases (test/fleet/, on sources; the benchmark itself is never part of npm test).
  */
 import t from 'tap';
-import { parseFleetArgs } from '../load-tests/fleet/options.js';
-import { batches, phaseSeconds } from '../load-tests/fleet/phases.js';
-import { changedFileCount } from '../load-tests/fleet/release.js';
+import { parseFleetArgs } from './fleet/options.js';
+import { batches, phaseSeconds } from './fleet/phases.js';
+import { changedFileCount } from './fleet/release.js';
 
 t.test('defaults: 24 nodes, 1 GB, one file per MB, 1% changed, 25% batches, forks = nodes', (t) => {
   const o = parseFleetArgs([]);

@@ -165,7 +165,9 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
   const inventory = join(work, 'inventory.yml');
   writeFileSync(
     inventory,
-    clusterInventory({ rig, nodes: rig.nodes, artifact, port: PORT, haproxyDir, socket, proxyPort, originVars: { origin_release_load_gate: false } }),
+    // The controller's own copy (the seed's, and every node's without the fan-out), broken on
+    // purpose; the node-to-node fan-out is proved in cluster-e2e.test.ts.
+    clusterInventory({ rig, nodes: rig.nodes, artifact, port: PORT, haproxyDir, socket, proxyPort, originVars: { origin_release_load_gate: false, origin_release_peer_fanout: false } }),
   );
   const env = ansibleEnv({ ANSIBLE_CALLBACKS_ENABLED: 'ansible.posix.profile_tasks', PROFILE_TASKS_TASK_OUTPUT_LIMIT: '6' }, controlDir);
   const cluster = clusterCommand(inventory, env, (line) => t.comment(line));

@@ -7,9 +7,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ansibleEnv, buildArtifact, closeMasters, REPO, run, type Run } from '../../test/helpers/ansible.js';
-import { clusterInventory, freePort, killPidFile } from '../../test/helpers/cluster.js';
-import { createRig, DEFAULT_ENV, run as rigRun, type Rig } from '../../test/rig/netns.js';
+import { ansibleEnv, buildArtifact, closeMasters, REPO, run, type Run } from '../helpers/ansible.js';
+import { clusterInventory, freePort, killPidFile } from '../helpers/cluster.js';
+import { createRig, DEFAULT_ENV, run as rigRun, type Rig } from '../rig/netns.js';
 
 export const NODE_PORT = 8080;
 

@@ -5,7 +5,7 @@
 import { parseArgs, UsageError, type ArgSpec } from '../../common/args.js';
 import { parseBytes } from '../../common/units.js';
 import { parseBatch } from '../../cli/cluster-rollout.js';
-import { checkRigOptions } from '../../test/rig/netns.js';
+import { checkRigOptions } from '../rig/netns.js';
 
 export const FLEET_ARGS: ArgSpec = {
   flags: {

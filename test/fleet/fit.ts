@@ -2,7 +2,7 @@
  * Fits the rollout model (capacity/rollout.ts) on bench:fleet data files, checks it on one run
  * left out of the fit, and prints the coefficients for ROLLOUT_FIT and the predictions for 100
  * and 1,000 nodes on 1 GbE (docs/capacity.md):
- *   npx tsx load-tests/fleet/fit.ts --holdout fleet-12.data.json fleet-3.data.json fleet-6.data.json ...
+ *   npx tsx test/fleet/fit.ts --holdout fleet-12.data.json fleet-3.data.json fleet-6.data.json ...
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';

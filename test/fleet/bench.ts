@@ -7,15 +7,15 @@
 import { cpus, loadavg, release as osRelease } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Report, RunReport } from '../report/model.js';
-import { writeReport } from '../report/write.js';
+import type { Report, RunReport } from '../../load-tests/report/model.js';
+import { writeReport } from '../../load-tests/report/write.js';
 import { failed, steadyClient, type Sample } from './client.js';
 import { FLEET_HELP, FLEET_USAGE, parseFleetArgs, type FleetOptions } from './options.js';
 import { batches, phaseSeconds, type Batch, type PhaseSeconds } from './phases.js';
 import { buildBenchReleases } from './release.js';
 import { bridgeTxBytes, nodeMemory, startFleet, type Fleet } from './rig.js';
 import { UsageError } from '../../common/args.js';
-import { REPO } from '../../test/helpers/ansible.js';
+import { REPO } from '../helpers/ansible.js';
 
 export interface FleetStep {
   readonly seconds: number;
