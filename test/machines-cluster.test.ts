@@ -269,10 +269,12 @@ t.test('the firewall on the wire: IPv4 and foreign prefixes dropped, DHCPv6 repl
 
 t.test('the push checks host keys: a node whose key changed mid-rollout is refused', async (t) => {
   // Ansible's own connection to node2 is already open (ControlPersist) when its key changes; the
-  // push opens a new one (rsync's ssh), which must see the impostor.
+  // push opens a new one (the controller's rsync over ssh), which must see the impostor. The
+  // controller's copy, so without the fan-out: with it node2 pulls from a peer and the peers'
+  // pinned keys are what refuse an impostor (cluster-e2e.test.ts).
   const oldKey = await sh(node2, 'cat /etc/ssh/ssh_host_ed25519_key');
   let swapped = false;
-  const r = await playbook('rollout.yml', ['-e', `origin_release_src=${B.dir}`], (s) => {
+  const r = await playbook('rollout.yml', ['-e', `origin_release_src=${B.dir}`, '-e', 'origin_release_peer_fanout=false'], (s) => {
     if (!swapped && s.includes('Check whether the node already has the release')) {
       swapped = true;
       void sh(node2, "rm -f /etc/ssh/ssh_host_ed25519_key* && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && systemctl reload ssh");
