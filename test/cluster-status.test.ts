@@ -194,7 +194,7 @@ t.test('usage errors exit 2, inventory errors exit 1, one line each', async (t) 
     [['cluster', 'status', '-i', join(dir, 'good'), '--timeout', '10m'], 2, `pi-origin cluster status: --timeout must be a duration from 1ms to 5m, like 500ms or 2s (got "10m") (see pi-origin cluster status --help)\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--frobnicate'], 2, "pi-origin cluster status: unknown option --frobnicate (see pi-origin cluster status --help)\n"],
     [['cluster', 'status', '-i', join(dir, 'good'), 'extra'], 2, `pi-origin cluster status: unexpected argument "extra" (see pi-origin cluster status --help)\n`],
-    [['cluster', 'frob'], 2, "pi-origin cluster: unknown command \"frob\" (expected status, dns, check, dashboard, prometheus-targets, artifact, provision, rollout, rollback, register, deregister; see pi-origin cluster --help)\n"],
+    [['cluster', 'frob'], 2, "pi-origin cluster: unknown command \"frob\" (expected status, dns, check, dashboard, prometheus-targets, artifact, provision, preview, rollout, rollback, register, deregister; see pi-origin cluster --help)\n"],
     [['cluster', 'status', '-i', join(dir, 'hosts')], 1, `pi-origin: error: ${join(dir, 'hosts')}:2: host node1: ansible_host "fd00::zz" is not an IPv6 or IPv4 literal or a host name\n`],
     [['cluster', 'status', '-i', join(dir, 'good'), '--group', 'web'], 1, `pi-origin: error: ${join(dir, 'good')}: no group "web" (groups: origins)\n`],
     [['cluster', 'status', '-i', join(dir, 'missing')], 1, `pi-origin: error: cannot read inventory ${join(dir, 'missing')}: ENOENT\n`],
