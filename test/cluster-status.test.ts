@@ -214,7 +214,7 @@ t.test('help lists the subcommands and every option', async (t) => {
   const cluster = await runCli(['cluster', '--help']);
   t.equal(cluster.code, 0);
   t.match(cluster.stdout, /^Commands:\n {2}status +ask every node for \/_origin\/status/m);
-  t.equal(cluster.stdout.match(/^ {2}\w+ {2,}/gm)?.length, 10, 'only the commands that exist');
+  t.equal(cluster.stdout.match(/^ {2}\w+ {2,}/gm)?.length, 11, 'only the commands that exist');
   const bare = await runCli(['cluster']);
   t.equal(bare.code, 2, 'no subcommand is a usage error');
   const help = await runCli(['cluster', 'status', '--help']);
