@@ -70,11 +70,12 @@ t.test('pi-origin bench --quick --only pi-origin,node-http,sirv writes a valid b
   const files = results.parameters.files;
   t.same(files.map((f) => f.label), ['1KB', '200KB', '5MB']);
   const servers = ['pi-origin', 'node-http', 'sirv'];
-  t.same(results.servers.map((s) => s.id), servers);
+  // pi-origin brings the same server on a site with a 2,100-rule _redirects, on the 1 KB file.
+  t.same(results.servers.map((s) => s.id), ['pi-origin', 'pi-origin-rules', 'node-http', 'sirv']);
 
   t.same(
     rep.runs.map((x) => x.name).sort(),
-    servers.flatMap((s) => files.map((f) => `${s} ${f.label}`)).sort(),
+    [...servers.flatMap((s) => files.map((f) => `${s} ${f.label}`)), 'pi-origin + 2,100 _redirects rules 1KB'].sort(),
     'one RunReport per server and file',
   );
   for (const x of rep.runs) {
@@ -103,10 +104,15 @@ t.test('pi-origin bench --quick --only pi-origin,node-http,sirv writes a valid b
 
   t.same(
     rep.ratios.map((b) => b.label).sort(),
-    ['node-http', 'sirv'].flatMap((p) => files.map((f) => `pi-origin / ${p}, ${f.label}`)).sort(),
-    'one ratio per peer and size',
+    [...['node-http', 'sirv'].flatMap((p) => files.map((f) => `pi-origin / ${p}, ${f.label}`)), 'pi-origin + 2,100 _redirects rules / pi-origin, 1KB'].sort(),
+    'one ratio per peer and size, and the rules against none',
   );
-  for (const b of rep.ratios) {
+  const rules = rep.ratios.find((b) => b.label.startsWith('pi-origin + '));
+  const [withRules, without] = ['pi-origin + 2,100 _redirects rules 1KB', 'pi-origin 1KB'].map((n) => rep.runs.find((x) => x.name === n));
+  if (rules && withRules && without) t.ok(Math.abs(rules.ratio - withRules.achievedRate / without.achievedRate) < 1e-9, `rules / none = ${rules.ratio.toFixed(2)}`);
+  else t.fail('the rules ratio and both of its runs are present');
+  t.match(readFileSync(join(out, 'RESULTS.md'), 'utf8'), /### `_redirects` rules\n\npi-origin serving the same 1 KB file .* target: within 5 % of none \((met|missed by [0-9.]+ points)\)/);
+  for (const b of rep.ratios.filter((x) => x !== rules)) {
     const num = rep.runs.find((x) => b.label.startsWith('pi-origin / ') && x.name === `pi-origin ${b.label.split(', ')[1]}`);
     const den = rep.runs.find((x) => x.name === `${b.label.slice('pi-origin / '.length).split(', ')[0]} ${b.label.split(', ')[1]}`);
     t.ok(num && den, `${b.label}: both runs present`);

@@ -7,7 +7,9 @@
  *      the partial copy, and every node serves every file of the release.
  *   2. node3 is unreachable (its sshd is gone) when a rollout starts: the push stops naming
  *      node3 as unreachable and why; no node copied or switched anything.
- *   3. One node's server is SIGKILLed under a steady load through HAProxy: HAProxy marks it DOWN
+ *   3. With fan-out on, node1 refuses node2's ssh: node2 says so and copies the release from the
+ *      controller; node3 copies from node1; every node serves every file of the release.
+ *   4. One node's server is SIGKILLed under a steady load through HAProxy: HAProxy marks it DOWN
  *      within its check interval × fall, and no client request fails (retry-on + redispatch).
  * Its own rig prefix and subnet, so it can run while cluster-e2e.test.ts does; `npm test` and
  * `npm run test:cluster` run it after cluster-e2e.test.ts, not in the suite's parallel run.
@@ -308,7 +310,35 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
     t.ok(await until(async () => (await pointer()) === B.id, 10_000), 'node3 is reachable again, on B');
   });
 
-  await t.test('3. the proxy takes a dead node out and traffic continues', async (t) => {
+  await t.test('3. a peer refuses a node during a fan-out: it copies from the controller', async (t) => {
+    // Fan-out on for this run only (-e beats the inventory): waves node1 (from the controller),
+    // node2 (from node1), node3 (from node1). node1 refuses node2's ssh, so node2's peer copy
+    // fails at once and node2 takes C from the controller; node3's peer copy works.
+    const [node1, node2] = [rig.node(1), rig.node(2)];
+    const table = 'pifpeerblock';
+    const nft = (cmd: string) => rig.exec(node1, ['nft', cmd]);
+    for (const cmd of [
+      `add table inet ${table}`,
+      `add chain inet ${table} in { type filter hook input priority -10; policy accept; }`,
+      `add rule inet ${table} in ip6 saddr ${node2.address} tcp dport 22 reject with tcp reset`,
+    ]) {
+      const r = await nft(cmd);
+      t.equal(r.code, 0, `node1: nft ${cmd} ${r.stderr}`);
+    }
+    t.teardown(async () => void (await nft(`delete table inet ${table}`)));
+    const r = await cluster(['rollout', C.dir, '--batch', '100%', '-e', 'origin_release_peer_fanout=true']);
+    t.equal(r.code, 0, `the rollout completes (${r.ms} ms)`, runTail(r));
+    t.match(r.stdout, new RegExp(`^.* node2 ok: peer node1 did not give release ${C.id}; copying it from the controller \\(\\S`, 'm'), 'node2 reports the peer that failed, and why (ssh\'s words, not pinned)');
+    t.equal(r.stdout.match(/did not give release/g)?.length, 1, 'only node2 fell back: node3 copied from node1');
+    t.match(r.stdout, new RegExp(`^rollout of ${C.id} complete on 3 nodes in `, 'm'), 'summary line');
+    for (const n of rig.nodes) {
+      const check = await cli(['cluster', 'check', '--target', `http://[${n.address}]:${PORT}`, '--release', C.dir]);
+      t.equal(check.code, 0, `${n.name} serves C, every file (cluster check: ${check.stdout.trim()})`);
+      t.same(readdirSync(releasesOf(n)).filter((e) => e.startsWith('.incoming-')), [], `${n.name}: no .incoming-* left`);
+    }
+  });
+
+  await t.test('4. the proxy takes a dead node out and traffic continues', async (t) => {
     const victim = rig.node(2);
     t.match(readFileSync(join(haproxyDir, 'haproxy.cfg'), 'utf8'), /^ {4}retries 2\n {4}retry-on conn-failure empty-response\n {4}option redispatch$/m, 'HAProxy retries a request a dead node did not answer, on another node');
     t.ok(await until(allUp, 10_000), 'all three nodes UP in HAProxy');
@@ -351,7 +381,7 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
     t.ok(shots.length > 400, `the load ran through HAProxy (${shots.length} requests)`);
     t.same(afterDown, [], 'zero failed requests after the node was marked DOWN');
     t.same(failed.slice(0, 5), [], `zero failed requests at all: the ${stat.eresp} in flight on ${victim.name} were retried on other nodes (${failed.length} of ${shots.length} failed)`);
-    t.same([...new Set(shots.filter((s) => s.status === 200).map((s) => s.release))], [B.id], 'every answer from release B');
+    t.same([...new Set(shots.filter((s) => s.status === 200).map((s) => s.release))], [C.id], 'every answer from release C');
   });
 
   // About 2.5 minutes on an idle machine; t.setTimeout bounds a hang, the time is a record.

@@ -74,9 +74,9 @@ function runReports(rep: Report): { runs: RunReport[]; p999FromMax: string[] } {
 
 function ratioBars(rep: Report): RatioBar[] {
   return rep.ratios
-    .filter((r) => r.numerator === 'pi-origin' && PEERS.includes(r.denominator))
+    .filter((r) => (r.numerator === 'pi-origin' && PEERS.includes(r.denominator)) || r.numerator === 'pi-origin-rules')
     .map((r) => ({
-      label: `pi-origin / ${LABELS[r.denominator]}, ${r.fileLabel}`,
+      label: `${LABELS[r.numerator]} / ${LABELS[r.denominator]}, ${r.fileLabel}`,
       ratio: r.median,
       detail:
         `req/s, median of ${r.perRound.length} per-round ratio(s), range ${fmtFixed(r.min, 2)}–${fmtFixed(r.max, 2)}; ` +

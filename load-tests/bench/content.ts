@@ -1,5 +1,5 @@
 /** The benchmark corpus: three files with deterministic content and mtime. */
-import { writeFileSync, utimesSync } from 'node:fs';
+import { linkSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -56,4 +56,26 @@ export function createContent(dir: string): BenchFile[] {
     utimesSync(path, MTIME, MTIME);
     return { name, label, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
   });
+}
+
+/** The `_redirects` site's rule counts: Cloudflare Pages' limits (2,000 static, 100 dynamic). */
+export const RULES_STATIC = 1999;
+export const RULES_DYNAMIC = 99;
+
+/**
+ * The same files plus `index.html` and a `_redirects` at the limits of the format: 1,999
+ * static redirects, 99 placeholder rules and an SPA fallback (`/* /index.html 200`), none of
+ * which matches a file, so a request for a file shows only what the rules cost it. Files are
+ * hard links of `contentDir`'s (same bytes, same mtime, same ETags).
+ */
+export function createRulesSite(dir: string, contentDir: string, files: readonly BenchFile[]): number {
+  mkdirSync(dir);
+  for (const f of files) linkSync(join(contentDir, f.name), join(dir, f.name));
+  linkSync(join(contentDir, files[0]?.name ?? 'small.html'), join(dir, 'index.html'));
+  const lines: string[] = [];
+  for (let i = 0; i < RULES_STATIC; i++) lines.push(`/old/page-${i}  /new/page-${i}  301`);
+  for (let i = 0; i < RULES_DYNAMIC; i++) lines.push(`/d${i}/:id  /users/${i}/:id  302`);
+  lines.push('/*  /index.html  200');
+  writeFileSync(join(dir, '_redirects'), lines.join('\n') + '\n');
+  return lines.length;
 }

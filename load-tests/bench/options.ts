@@ -23,6 +23,7 @@ export const BENCH_ARGS: ArgSpec = {
     quick: 'boolean',
     only: 'value',
     'no-workers': 'boolean',
+    'no-rules': 'boolean',
     loadgen: 'value',
     out: 'value',
   },
@@ -47,6 +48,8 @@ Options:
   --only LIST        comma-separated subset of: ${PEER_IDS.join(',')}
                      (default: all)
   --no-workers       skip the pi-origin --workers 2 measurement
+  --no-rules         skip pi-origin with a 2,100-rule _redirects (1 KB file; the
+                     per-request cost of the rules, as a ratio against pi-origin)
   --loadgen NAME     wrk (default when installed) or autocannon
   --out DIR          where RESULTS.md, results.json and bench-report.json go (default load-tests/
                      in a checkout; ~/.local/state/pi-origin/reports when installed)

@@ -17,7 +17,7 @@ import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs, UsageError } from '../../common/args.js';
 import { BENCH_ARGS, BENCH_HELP, BENCH_USAGE, QUIET_BUDGET_S } from './options.js';
-import { createContent, type BenchFile } from './content.js';
+import { createContent, createRulesSite, type BenchFile } from './content.js';
 import { makeAutocannon, makeWrk, type Loadgen, type LoadgenKind } from './loadgen.js';
 import {
   clockTicks,
@@ -64,6 +64,7 @@ interface Options {
   quick: boolean;
   only: PeerId[];
   workers: boolean;
+  rules: boolean;
   loadgen: LoadgenKind | undefined;
   outDir: string;
 }
@@ -88,7 +89,7 @@ function parseOptions(argv: string[], pkgRoot: string): Options | undefined {
     throw e;
   }
   const text = (name: string): string | undefined => flags.get(name) as string | undefined;
-  const values = { quick: flags.has('quick'), only: text('only'), loadgen: text('loadgen'), connections: text('connections'), rounds: text('rounds'), duration: text('duration'), warmup: text('warmup'), 'quiet-wait': text('quiet-wait'), 'no-workers': flags.has('no-workers'), out: text('out') };
+  const values = { quick: flags.has('quick'), only: text('only'), loadgen: text('loadgen'), connections: text('connections'), rounds: text('rounds'), duration: text('duration'), warmup: text('warmup'), 'quiet-wait': text('quiet-wait'), 'no-workers': flags.has('no-workers'), 'no-rules': flags.has('no-rules'), out: text('out') };
   const quick = values.quick ?? false;
   const known = PEER_IDS;
   let only: Options['only'] = [...known];
@@ -111,6 +112,7 @@ function parseOptions(argv: string[], pkgRoot: string): Options | undefined {
     quick,
     only,
     workers: !(values['no-workers'] ?? false),
+    rules: !values['no-rules'],
     loadgen: values.loadgen,
     outDir: values.out !== undefined ? resolve(values.out) : quick || isInstalledPackage(pkgRoot) ? reportsDir(pkgRoot) : join(pkgRoot, 'load-tests'),
   };
@@ -218,6 +220,7 @@ async function main(): Promise<number> {
 
   const want = new Set<ServerId>(opts.only);
   if (want.has('pi-origin') && opts.workers) want.add('pi-origin-w2');
+  if (want.has('pi-origin') && opts.rules) want.add('pi-origin-rules');
   if (want.has('pi-origin') && !existsSync(join(pkgRoot, 'dist/cli/main.js')))
     throw new BenchError('dist/cli/main.js not found: run npm run build first (or use --only raw-uws,nginx)');
   for (const [id, file] of Object.entries(PEER_SCRIPTS))
@@ -256,10 +259,12 @@ async function main(): Promise<number> {
   mkdirSync(contentDir);
   const files: BenchFile[] = createContent(contentDir);
   const small = files[0] as BenchFile;
+  const rulesDir = join(tmpRoot, 'rules');
+  if (want.has('pi-origin-rules')) createRulesSite(rulesDir, contentDir, files);
 
   // ---- servers: start all once, keep them up across rounds ----
-  const defs = serverDefs({ pkgRoot, contentDir, tmpDir: tmpRoot, nginxPath, serverCpus, allCpus, smallFile: small.name });
-  const order: ServerId[] = (['pi-origin', 'pi-origin-w2', ...PEER_IDS.filter((id) => id !== 'pi-origin')] as const).filter((id) => want.has(id));
+  const defs = serverDefs({ pkgRoot, contentDir, rulesDir, tmpDir: tmpRoot, nginxPath, serverCpus, allCpus, smallFile: small.name });
+  const order: ServerId[] = (['pi-origin', 'pi-origin-w2', 'pi-origin-rules', ...PEER_IDS.filter((id) => id !== 'pi-origin')] as const).filter((id) => want.has(id));
   for (const id of order) {
     const def: ServerDef = defs[id];
     log(`starting ${def.label} ...`);

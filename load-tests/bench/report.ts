@@ -115,6 +115,7 @@ export interface Report {
 export const LABELS: Readonly<Record<ServerId, string>> = {
   'pi-origin': 'pi-origin',
   'pi-origin-w2': 'pi-origin --workers 2',
+  'pi-origin-rules': 'pi-origin + 2,100 _redirects rules',
   'raw-uws': 'raw-uws',
   nginx: 'nginx',
   'node-http': 'node-http',
@@ -199,6 +200,7 @@ export function allRatios(runs: readonly RunRecord[], files: readonly BenchFile[
     ['raw-uws', 'nginx'],
     ['raw-uws', 'node-http'],
     ['pi-origin-w2', 'pi-origin'],
+    ['pi-origin-rules', 'pi-origin'],
   ];
   const out: RatioRow[] = [];
   for (const [a, b] of pairs) {
@@ -244,6 +246,11 @@ function mdTable(header: string[], rows: string[][], rightCols: Set<number>): st
 }
 
 const fmtRatio = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) + '×' : 'n/a');
+
+/** The issue's target for `_redirects`: req/s with 2,100 rules within 5 % of none. */
+export function rulesVerdict(r: RatioRow): string {
+  return r.median >= 0.95 ? 'met' : `missed by ${fmtFixed((0.95 - r.median) * 100, 1)} points`;
+}
 
 export function stdoutSummary(rep: Report): string {
   const rows = rep.summary.map((r) => [
@@ -387,7 +394,7 @@ export function markdown(rep: Report): string {
           fmtFixed(r.medianServerCpuUsPerReq, r.medianServerCpuUsPerReq < 100 ? 1 : 0),
           `${fmtFixed(r.medianLoadgenCpuPct, 0)}%`,
           String(r.non2xx3xx + r.socketErrors),
-          r.server === 'pi-origin' || r.server === 'pi-origin-w2'
+          r.server === 'pi-origin' || r.server === 'pi-origin-w2' || r.server === 'pi-origin-rules'
             ? '—'
             : fmtRatio(rep.ratios.find((x) => x.numerator === 'pi-origin' && x.denominator === r.server && x.file === f.name)?.median ?? Number.NaN),
         ]),
@@ -432,6 +439,18 @@ export function markdown(rep: Report): string {
         'on this machine the second worker **shares a core with the load generator**, so this ratio understates what a second core buys on a real multi-core host ' +
         '(and on a 2-core machine it can even be below 1). It is measured on the 1 KB file only, where per-request CPU cost dominates.' +
         (w ? ` Result: **${fmtRatio(w.median)}** (range ${fmtRatio(w.min)}–${fmtRatio(w.max)}).` : ''),
+      '',
+    );
+  }
+
+  const rules = rep.ratios.find((r) => r.numerator === 'pi-origin-rules');
+  if (rules) {
+    L.push('### `_redirects` rules', '');
+    L.push(
+      'pi-origin serving the same 1 KB file from a directory whose `_redirects` holds 1,999 static redirects, 99 placeholder rules and an SPA fallback ' +
+        '(the format\'s limits; none matches the file), against pi-origin without rules, same worker count and CPU. ' +
+        `Result: **${fmtRatio(rules.median)}** (range ${fmtRatio(rules.min)}–${fmtRatio(rules.max)}), server CPU per request ${fmtRatio(rules.cpuPerReqMedian)}; ` +
+        `target: within 5 % of none (${rulesVerdict(rules)}).`,
       '',
     );
   }

@@ -13,10 +13,13 @@ import { spawnTracked, stopSpawned, processTree, treeThreads, type Spawned } fro
 import { BenchError, shellJoin, sleep } from './util.js';
 import { CACHE_DEFAULT, CACHE_HTML } from './shared.js';
 
-/** Servers `--only` can select, in start order; `pi-origin-w2` comes with `pi-origin`. */
+/**
+ * Servers `--only` can select, in start order; `pi-origin-w2` and `pi-origin-rules` come with
+ * `pi-origin`.
+ */
 export const PEER_IDS = ['pi-origin', 'raw-uws', 'nginx', 'node-http', 'sirv', 'fastify-static'] as const;
 export type PeerId = (typeof PEER_IDS)[number];
-export type ServerId = PeerId | 'pi-origin-w2';
+export type ServerId = PeerId | 'pi-origin-w2' | 'pi-origin-rules';
 
 /** The peer servers' scripts under dist/load-tests/bench/ (run with node after tsc). */
 export const PEER_SCRIPTS: Readonly<Partial<Record<ServerId, string>>> = {
@@ -223,6 +226,8 @@ export async function startServer(def: ServerDef, files: readonly BenchFile[], c
 export interface DefsInput {
   pkgRoot: string;
   contentDir: string;
+  /** The same files with a `_redirects` at the format's limits (content.ts createRulesSite). */
+  rulesDir: string;
   tmpDir: string;
   nginxPath: string | undefined;
   serverCpus: string | undefined;
@@ -244,11 +249,11 @@ export function serverDefs(o: DefsInput): Record<ServerId, ServerDef> {
     argv: (port) => [node, join(o.pkgRoot, 'dist/load-tests/bench', PEER_SCRIPTS[id] ?? ''), '--dir', o.contentDir, '--host', '::1', '--port', String(port)],
     readyLine: ready,
   });
-  const piArgv = (workers: number) => (port: number) => [
+  const piArgv = (workers: number, dir = o.contentDir) => (port: number) => [
     node,
     piMain,
     'serve',
-    o.contentDir,
+    dir,
     '--listen',
     `[::1]:${port}`,
     '--workers',
@@ -271,6 +276,14 @@ export function serverDefs(o: DefsInput): Record<ServerId, ServerDef> {
       cpus: o.allCpus,
       measures: (f) => f.name === o.smallFile,
       argv: piArgv(2),
+      readyLine: ready,
+    },
+    'pi-origin-rules': {
+      id: 'pi-origin-rules',
+      label: 'pi-origin + 2,100 _redirects rules',
+      cpus: o.serverCpus,
+      measures: (f) => f.name === o.smallFile,
+      argv: piArgv(1, o.rulesDir),
       readyLine: ready,
     },
     'raw-uws': script('raw-uws', 'raw-uws'),
