@@ -12,39 +12,42 @@ const DEFAULT_TIMEOUT = '5s';
 
 export const CHECK: Subcommand = {
   summary: 'check that a node serves a release: health, every file, every redirect',
-  usage: `pi-origin cluster check --target URL (--release RELEASE_DIR | --expect ID [--wait DURATION]) [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}] [--json]`,
+  usage: `pi-origin cluster check --target URL... (--release RELEASE_DIR | --expect ID [--wait DURATION]) [--timeout ${DEFAULT_TIMEOUT}] [--concurrency ${DEFAULT_CONCURRENCY}] [--json]`,
   help: [
     'With --release: asks URL/_origin/health for "ok <id>", then GETs every file in',
     'RELEASE_DIR/manifest.json from URL (no content coding) and compares status 200,',
     'X-Origin-Release, size and SHA-256, and every redirect\'s status and Location. The rollout',
     'runs this against the canary as its gate; any problem puts the canary back.',
     'With --expect ID: only asks /_origin/health for "ok ID", again every 100 ms for up to',
-    '--wait: how the rollout confirms that a node switched.',
+    '--wait: how the rollout confirms that a node switched. --target may be repeated: the',
+    'nodes are asked at once and each gets its line (the rollback confirms every node so).',
     'This machine must be in the node\'s --admin-allow.',
     '',
     'Exit 0 when the node passes; 1 listing the problems; 2 for a usage error.',
     '',
     'Options:',
-    '  --target URL          the node, e.g. http://[2001:db8::11]:8080 (required)',
+    '  --target URL          the node, e.g. http://[2001:db8::11]:8080 (required; with',
+    '                        --expect, repeat it for several nodes)',
     '  --release DIR         the release directory on this machine: full content check',
     '  --expect ID           the release id the node must report: health check only',
     '  --wait DURATION       with --expect, keep asking this long (default 0: once, at most 5m)',
     `  --timeout DURATION    per request (default ${DEFAULT_TIMEOUT}, at most 5m)`,
     `  --concurrency N       requests in flight (default ${DEFAULT_CONCURRENCY}, 1-64)`,
     '  --json                print {target, release, checked, bytes, ms, ok, problems} as JSON',
+    '                        (one line per target)',
   ].join('\n'),
   examples: [
     'pi-origin cluster check --target http://[2001:db8::11]:8080 --release /srv/origin/releases/current',
     'pi-origin cluster check --target http://[2001:db8::11]:8080 --expect 0123456789ab --wait 30s',
+    'pi-origin cluster check --target http://[2001:db8::11]:8080 --target http://[2001:db8::12]:8080 --expect 0123456789ab --wait 30s --json',
     'pi-origin cluster check --target http://[::1]:8080 --release releases/current --json',
   ],
-  flags: { target: 'value', release: 'value', expect: 'value', wait: 'value', timeout: 'value', concurrency: 'value', json: 'boolean' },
+  flags: { target: 'list', release: 'value', expect: 'value', wait: 'value', timeout: 'value', concurrency: 'value', json: 'boolean' },
   run: check,
 };
 
-async function check(_positional: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
-  const target = flags.get('target');
-  if (typeof target !== 'string') throw new UsageError('--target URL is required');
+/** A --target: an http:// URL of a node, without a path. */
+function targetUrl(target: string): URL {
   let url: URL;
   try {
     url = new URL(target);
@@ -53,16 +56,26 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
   }
   if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search !== '')
     throw new UsageError(`--target must be an http:// URL of a node without a path, like http://[2001:db8::11]:8080 (got ${JSON.stringify(target)})`);
+  return url;
+}
+
+async function check(_positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {
+  const targets = lists.get('target') ?? [];
+  if (targets.length === 0) throw new UsageError('--target URL is required');
+  const urls = targets.map(targetUrl);
   const timeoutMs = durationFlag(flags, 'timeout', DEFAULT_TIMEOUT, 1, '500ms or 5s');
   const expect = flags.get('expect');
   const releaseDir = flags.get('release');
   if (typeof expect === 'string') {
     if (releaseDir !== undefined) throw new UsageError('give --release or --expect, not both');
     if (!isReleaseId(expect)) throw new UsageError(`--expect must be a release id, 12 hex digits (got ${JSON.stringify(expect)})`);
-    const report = await waitForRelease({ target: url.origin, release: expect, timeoutMs, waitMs: durationFlag(flags, 'wait', '0', 0, '500ms or 5s') });
-    return printed(report, flags.has('json') ? undefined : renderWait);
+    const waitMs = durationFlag(flags, 'wait', '0', 0, '500ms or 5s');
+    const reports = await Promise.all(urls.map((u) => waitForRelease({ target: u.origin, release: expect, timeoutMs, waitMs })));
+    return reports.map((r) => printed(r, flags.has('json') ? undefined : renderWait)).reduce((a, b) => Math.max(a, b), 0);
   }
   if (flags.has('wait')) throw new UsageError('--wait goes with --expect');
+  if (urls.length > 1) throw new UsageError('--release checks one node: give --target once (several go with --expect)');
+  const url = urls[0] as URL;
   if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR or --expect ID is required');
   const concurrencyText = (flags.get('concurrency') as string | undefined) ?? String(DEFAULT_CONCURRENCY);
   const concurrency = Number(concurrencyText);

@@ -72,6 +72,18 @@ t.test('a node serving the release passes; another release, a damaged file and n
   t.equal(expectOther.stdout, `http://[::1]:${served.port}: does NOT report release ${two.id}: /_origin/health: HTTP 200 "ok ${one.id}", expected "ok ${two.id}" (waited 400 ms)\n`);
   t.ok(Date.now() - waited >= 400, 'it kept asking for --wait');
 
+  // Several targets at once (how the rollback confirms every node): one line each, in the
+  // order given; exit 1 when any does not report the release.
+  const closed = await closedPort();
+  const many = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--target', `http://[::1]:${closed}`, '--expect', one.id, '--wait', '300ms', '--json']);
+  t.equal(many.code, 1, 'one node does not report the release');
+  const lines = many.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { target: string; ok: boolean; problems: string[] });
+  t.same(lines.map((l) => [l.target, l.ok]), [[`http://[::1]:${served.port}`, true], [`http://[::1]:${closed}`, false]], 'one JSON line per target, in order');
+  t.match(lines[1]?.problems, [/^\/_origin\/health: refused, expected "ok [0-9a-f]{12}" \(waited 300 ms\)$/]);
+  const both = await runCli(['cluster', 'check', '--target', `http://[::1]:${served.port}`, '--target', `http://[::1]:${served.port}`, '--expect', one.id]);
+  t.equal(both.code, 0, 'every target reports it: exit 0');
+  t.equal(both.stdout.split('\n').filter((l) => l.includes(`reports release ${one.id}`)).length, 2);
+
   const port = await closedPort();
   const down = await runCli(['cluster', 'check', '--target', `http://[::1]:${port}`, '--release', one.dir]);
   t.equal(down.code, 1);
@@ -87,6 +99,7 @@ t.test('usage errors name the option', async (t) => {
     [['--target', 'http://[::1]:1', '--expect', 'abc'], '--expect must be a release id, 12 hex digits (got "abc")'],
     [['--target', 'http://[::1]:1', '--expect', rel.id, '--release', rel.dir], 'give --release or --expect, not both'],
     [['--target', 'http://[::1]:1', '--release', rel.dir, '--wait', '1s'], '--wait goes with --expect'],
+    [['--target', 'http://[::1]:1', '--target', 'http://[::1]:2', '--release', rel.dir], '--release checks one node: give --target once (several go with --expect)'],
     [['--target', 'http://[::1]:1', '--expect', rel.id, '--wait', '6m'], '--wait must be a duration from 0 to 5m'],
     [['--target', 'ftp://[::1]/', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],
     [['--target', 'http://[::1]:1/x', '--release', rel.dir], '--target must be an http:// URL of a node without a path'],

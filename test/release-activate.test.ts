@@ -56,6 +56,29 @@ t.test('activate refuses a release that does not verify and leaves current uncha
   t.equal(link(releases, 'current'), a);
 });
 
+t.test('activate --quick checks files and sizes, not bytes', async (t) => {
+  const { releases, a, b } = await twoReleases(t);
+  await activateRelease(releases, a);
+  // Same size, other bytes: only hashing sees it. --quick is for a release hashed when placed.
+  // (x.txt is a hard link shared with a; index.html is b's own.)
+  writeFileSync(join(releases, b, 'index.html'), '<h1>B</h1>\n');
+  await t.rejects(activateRelease(releases, b), { code: 'PI_ORIGIN_RELEASE_INVALID', problems: [/^sha256: \/index\.html /] }, 'the full check hashes');
+  t.same(await activateRelease(releases, b, { hash: false }), { current: b, previous: a }, '--quick does not read the bytes');
+
+  // What --quick does check: the id, every file there with its size, nothing extra.
+  await activateRelease(releases, a);
+  rmSync(join(releases, b, 'x.txt'));
+  writeFileSync(join(releases, b, 'x.txt'), 'XY\n');
+  writeFileSync(join(releases, b, 'junk'), '');
+  rmSync(join(releases, b, 'index.html'));
+  await t.rejects(activateRelease(releases, b, { hash: false }), {
+    code: 'PI_ORIGIN_RELEASE_INVALID',
+    message: `release ${b} does not verify (3 problems); current unchanged`,
+    problems: ['missing: /index.html', 'extra: /junk', 'size: /x.txt is 3 bytes, manifest says 2'],
+  });
+  t.equal(link(releases, 'current'), a, 'current unchanged');
+});
+
 t.test('rollback needs a previous release that verifies', async (t) => {
   const { releases, a, b } = await twoReleases(t);
   await t.rejects(rollbackRelease(releases), { code: 'PI_ORIGIN_RELEASE_NO_PREVIOUS', message: `no previous release recorded in ${releases} (${join(releases, 'previous')} does not exist)` });

@@ -93,6 +93,9 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
   t.equal(readlinkSync(join(releases, 'current')), id2);
   const aJson = await runCli(['release', 'activate', releases, id2, '--json']);
   t.same({ code: aJson.code, json: JSON.parse(aJson.stdout) as unknown }, { code: 0, json: { current: id2, previous: id1 } }, 'activate --json (already current: nothing moves)');
+  const aQuick = await runCli(['release', 'activate', releases, id1, '--quick', '--json']);
+  t.same({ code: aQuick.code, json: JSON.parse(aQuick.stdout) as unknown }, { code: 0, json: { current: id1, previous: id2 } }, 'activate --quick');
+  t.equal((await runCli(['release', 'activate', releases, id2])).code, 0);
 
   const list = await runCli(['release', 'list', releases]);
   t.equal(list.code, 0);
@@ -156,6 +159,10 @@ t.test('failures exit 1 with one line', async (t) => {
   const a = await runCli(['release', 'activate', releases, id]);
   t.equal(a.code, 1);
   t.equal(a.stderr, `pi-origin: error: release ${id} does not verify (2 problems); current unchanged\n  size: /b.css is 8 bytes, manifest says ${CSS.length}\n  extra: /extra\n`, 'the error line, then each problem');
+  t.notOk(existsSync(join(releases, 'current')));
+  const quick = await runCli(['release', 'activate', releases, id, '--quick']);
+  t.equal(quick.code, 1, 'activate --quick refuses a file of the wrong size too');
+  t.equal(quick.stderr, a.stderr);
   t.notOk(existsSync(join(releases, 'current')));
   failsWith(t, await runCli(['release', 'activate', releases, 'abcdefabcdef']), 1, /no release abcdefabcdef in /);
   failsWith(t, await runCli(['release', 'rollback', releases]), 1, /no previous release recorded in /);

@@ -11,7 +11,7 @@ export type Phase = (typeof PHASES)[number];
 /** A task's phase by its name (the playbooks' task names, ansible/roles/origin_release/tasks). */
 export function phaseOf(play: string, task: string): Phase {
   if (/^Verify the copy/.test(task)) return 'verify';
-  if (/^Wait for the node to report/.test(task)) return 'confirm';
+  if (/^Wait for (the|every) node to report|^Fail when the node does not report/.test(task)) return 'confirm';
   if (/gate|^Record the rollout/i.test(task) || /gate/i.test(play)) return 'gate';
   if (/^Push/.test(play)) return 'push';
   if (/^Activate release|^Start the server|release pointers|^Put the release pointers back/.test(task)) return 'activate';
