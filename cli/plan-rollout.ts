@@ -2,16 +2,17 @@
  * `pi-origin plan --rollout`: how long a rollout and a rollback take on a fleet, from the model
  * fitted on measured `npm run bench:fleet` runs (capacity/rollout.ts, docs/capacity.md).
  */
-import { ROLLOUT_FIT, predictRollout, type RolloutInput, type RolloutPrediction } from '../capacity/rollout.js';
+import { RIG_CORES, ROLLOUT_FIT, predictRollout, type RolloutInput, type RolloutPrediction } from '../capacity/rollout.js';
 import { PlanError } from '../capacity/plan.js';
 import { parseBytes } from '../common/units.js';
 import { UsageError } from './subcommands.js';
 
 /** The flags of the rollout section (all take a value). */
-export const ROLLOUT_FLAGS = ['nodes', 'batch', 'release-size', 'changed', 'uplink', 'senders'] as const;
+export const ROLLOUT_FLAGS = ['nodes', 'batch', 'release-size', 'changed', 'uplink', 'senders', 'seeds', 'fanout', 'cpu', 'controller-cores'] as const;
 
 export const ROLLOUT_HELP = [
-  'Rollout time: --rollout --nodes N [--batch 25%] [--release-size 1GB] [--changed 1%|SIZE] [--uplink 1000] [--senders N] (docs/capacity.md)',
+  'Rollout time: --rollout --nodes N [--batch 25%] [--release-size 1GB] [--changed 1%|SIZE] [--uplink 1000]',
+  '  [--seeds 1] [--fanout on|off] [--senders N] [--cpu own|shared] [--controller-cores 2] (docs/capacity.md)',
 ];
 
 export interface RolloutPlan {
@@ -54,7 +55,26 @@ export function rolloutPlan(flags: ReadonlyMap<string, string | true>, parseRate
   const sendersText = value(flags, 'senders');
   const senders = sendersText === undefined ? undefined : /^[1-9]\d{0,6}$/.test(sendersText) ? Number(sendersText) : NaN;
   if (Number.isNaN(senders)) throw new UsageError(`--senders must be a whole number of nodes from 1 (got ${JSON.stringify(sendersText)})`);
-  const input = { nodes, batch, changedBytes, uplinkMbps, releaseBytes, ...(senders === undefined ? {} : { senders }) };
+  const seedsText = value(flags, 'seeds') ?? '1';
+  if (!/^[1-9]\d{0,6}$/.test(seedsText)) throw new UsageError(`--seeds must be a whole number of nodes from 1 (got ${JSON.stringify(seedsText)})`);
+  const fanoutText = value(flags, 'fanout') ?? 'on';
+  if (fanoutText !== 'on' && fanoutText !== 'off') throw new UsageError(`--fanout must be on or off (got ${JSON.stringify(fanoutText)})`);
+  const cpu = value(flags, 'cpu') ?? 'own';
+  if (cpu !== 'own' && cpu !== 'shared') throw new UsageError(`--cpu must be own (a fleet: every node its CPU) or shared (every node on the controller's cores, as the rig) (got ${JSON.stringify(cpu)})`);
+  const coresText = value(flags, 'controller-cores') ?? '2';
+  if (!/^[1-9]\d{0,3}$/.test(coresText)) throw new UsageError(`--controller-cores must be a whole number from 1 (got ${JSON.stringify(coresText)})`);
+  const input = {
+    nodes,
+    batch,
+    changedBytes,
+    uplinkMbps,
+    releaseBytes,
+    seeds: Number(seedsText),
+    fanout: fanoutText === 'on',
+    cpu,
+    controllerCores: Number(coresText),
+    ...(senders === undefined ? {} : { senders }),
+  } as const;
   let prediction: RolloutPrediction;
   try {
     prediction = predictRollout(input, ROLLOUT_FIT.coefficients);
@@ -81,13 +101,33 @@ export function renderRollout(p: RolloutPlan): string {
   return [
     `Rollout (model: ${m.source}; ${m.fitError === null ? 'not yet checked on a run it was not fitted on' : `fit error ${(m.fitError * 100).toFixed(0)}% on a run it was not fitted on`})`,
     row('nodes', String(p.input.nodes), `canary, then ${x.batches} batch${x.batches === 1 ? '' : 'es'} of up to ${x.batchSize}`),
-    row('controller sends', mb(x.controllerBytes), `${p.input.nodes} nodes x ${mb(m.coefficients.overheadBytesPerNode)} overhead + ${mb(p.input.changedBytes)} changed x ${Math.min(p.input.senders ?? p.input.nodes, p.input.nodes)} senders`),
+    row('machine', p.input.cpu === 'shared' ? 'shared CPU' : 'own CPUs', p.input.cpu === 'shared' ? 'every node on the controller\'s cores, as on the rig' : `each node its CPU; a ${p.input.controllerCores}-core controller`),
+    row('controller sends', mb(x.controllerBytes), `${p.input.nodes} nodes x ${mb(m.coefficients.overheadBytesPerNode)} overhead + ${mb(p.input.changedBytes)} changed x ${Math.min(p.input.senders ?? (p.input.fanout === false ? p.input.nodes : (p.input.seeds ?? 1)), p.input.nodes)} senders`),
     row('fixed (canary, gate)', `${x.fixedSec.toFixed(1)} s`),
-    row('push and verify', `${x.pushSec.toFixed(1)} s`, `${m.coefficients.pushFixedSec.toFixed(1)} s + ${m.coefficients.pushPerNodeSec.toFixed(2)} s x ${p.input.nodes} nodes`),
+    row(
+      'push and verify',
+      `${x.pushSec.toFixed(1)} s`,
+      p.input.cpu === 'shared'
+        ? `${x.waves} wave${x.waves === 1 ? '' : 's'} x ${m.coefficients.pushPerWaveSec.toFixed(1)} s + ${p.input.nodes} nodes x ${m.coefficients.pushPerNodeSec.toFixed(2)} s`
+        : `${x.waves} wave${x.waves === 1 ? '' : 's'} x (${m.coefficients.pushPerWaveSec.toFixed(1)} s + one node's ${(m.coefficients.pushPerNodeSec * RIG_CORES).toFixed(1)} s)`,
+    ),
     row('transfer', `${x.transferSec.toFixed(1)} s`, `${mb(x.controllerBytes)} at ${p.input.uplinkMbps} Mbit/s`),
-    row('batches', `${x.batchesSec.toFixed(1)} s`, `${x.batches} x ${m.coefficients.batchFixedSec.toFixed(1)} s + ${p.input.nodes - 1} nodes x ${m.coefficients.batchPerNodeSec.toFixed(2)} s`),
+    row(
+      'batches',
+      `${x.batchesSec.toFixed(1)} s`,
+      p.input.cpu === 'shared'
+        ? `${x.batches} x ${m.coefficients.batchFixedSec.toFixed(1)} s + ${p.input.nodes - 1} nodes x ${m.coefficients.batchPerNodeSec.toFixed(2)} s`
+        : `${x.batches} x (${m.coefficients.batchFixedSec.toFixed(1)} s + one node's ${(m.coefficients.batchPerNodeSec * RIG_CORES).toFixed(1)} s)`,
+    ),
+    ...(p.input.cpu === 'shared' ? [] : [row('controller CPU', `${x.controllerSec.toFixed(1)} s`, `${p.input.nodes} nodes x ${m.coefficients.controllerCpuPerNodeSec.toFixed(2)} CPU s / ${p.input.controllerCores} cores`)]),
     row('rollout', duration(x.rolloutSec)),
-    row('rollback', duration(x.rollbackSec), `${m.coefficients.rollbackFixedSec.toFixed(1)} s + ${m.coefficients.rollbackPerNodeSec.toFixed(2)} s x ${p.input.nodes} nodes`),
+    row(
+      'rollback',
+      duration(x.rollbackSec),
+      p.input.cpu === 'shared'
+        ? `${m.coefficients.rollbackFixedSec.toFixed(1)} s + ${p.input.nodes} nodes x ${m.coefficients.rollbackPerNodeSec.toFixed(2)} s`
+        : `${m.coefficients.rollbackFixedSec.toFixed(1)} s + one node's ${(m.coefficients.rollbackPerNodeSec * RIG_CORES).toFixed(1)} s + ${p.input.nodes} nodes x ${m.coefficients.controllerRollbackCpuPerNodeSec.toFixed(2)} CPU s / ${p.input.controllerCores} cores`,
+    ),
     `rollout: ${p.summary}`,
     '',
   ].join('\n');

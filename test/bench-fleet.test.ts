@@ -47,11 +47,11 @@ const OUTPUT = `[   1.0s] PLAY Check the release on the controller · localhost
 [  13.0s] Push the release to every node: Verify the copy on the node · node2 ok
 [  13.5s] PLAY Canary · node1
 [  14.5s] Canary: Activate release 0123456789ab · node1 changed
-[  16.5s] Canary: Wait for the node to report release 0123456789ab · node1 -> localhost ok
+[  16.5s] Canary: Wait for every node to report release 0123456789ab · node1 -> localhost ok
 [  19.5s] Canary: Run the canary gate against node1 · node1 -> localhost ok
 [  20.0s] PLAY Activate in batches · node2
 [  21.0s] Activate in batches: Activate release 0123456789ab · node2 changed
-[  23.0s] Activate in batches: Wait for the node to report release 0123456789ab · node2 -> localhost ok
+[  23.0s] Activate in batches: Wait for every node to report release 0123456789ab · node2 -> localhost ok
 
 NODE   OK CHANGED
 rollout of 0123456789ab complete on 2 nodes in 23.4 s

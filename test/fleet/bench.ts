@@ -5,7 +5,7 @@
  * for its duration only (the rig's namespaces are its own: prefix flt, subnet fd00:f1ee).
  */
 import { cpus, loadavg, release as osRelease } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Report, RunReport } from '../../load-tests/report/model.js';
 import { writeReport } from '../../load-tests/report/write.js';
@@ -22,6 +22,12 @@ export interface FleetStep {
   readonly exitCode: number | null;
   readonly phases: PhaseSeconds;
   readonly controllerBytes: number;
+  /**
+   * CPU seconds of the controller's side (the `pi-origin cluster` process and everything it ran:
+   * ansible-playbook, its forks, ssh, rsync's sender, the checks): what grows with the fleet on
+   * the controller when every node has its own CPU. The nodes' sshd sessions are not in it.
+   */
+  readonly controllerCpuSec: number;
   readonly requests: number;
   readonly failedRequests: number;
 }
@@ -40,15 +46,25 @@ export interface FleetResult {
 const log = (line: string): void => void process.stderr.write(`bench:fleet: ${line}\n`);
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 
+/** CPU seconds of this process's waited-for children so far (cutime + cstime of /proc/self/stat). */
+function childrenCpuSec(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of proc(5), counted from 1 with pid and comm: index 13 and 14 here.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 async function step(fleet: Fleet, args: readonly string[], rate: number): Promise<{ step: FleetStep; output: string; samples: Sample[] }> {
   const tx0 = bridgeTxBytes(fleet.rig.bridge);
+  const cpu0 = childrenCpuSec();
   const client = steadyClient('127.0.0.1', fleet.proxyPort, '/index.html', rate);
   const r = await fleet.cluster(args);
   const samples = await client.stop();
   const controllerBytes = bridgeTxBytes(fleet.rig.bridge) - tx0;
+  const controllerCpuSec = Math.round((childrenCpuSec() - cpu0) * 10) / 10;
   if (r.code !== 0) log(`${args.join(' ')} exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-1000)}`);
   return {
-    step: { seconds: seconds(r.ms), exitCode: r.code, phases: phaseSeconds(r.stdout), controllerBytes, requests: samples.length, failedRequests: samples.filter(failed).length },
+    step: { seconds: seconds(r.ms), exitCode: r.code, phases: phaseSeconds(r.stdout), controllerBytes, controllerCpuSec, requests: samples.length, failedRequests: samples.filter(failed).length },
     output: r.stdout,
     samples,
   };
@@ -84,7 +100,7 @@ export function summaryLine(nodes: number, rollout: FleetStep, rollback: FleetSt
 
 function htmlReport(r: FleetResult, rolloutSamples: readonly Sample[], rollbackSamples: readonly Sample[]): Report {
   const phaseNote = (what: string, s: FleetStep): string =>
-    `${what}: ${s.seconds} s (exit ${s.exitCode}); ${Object.entries(s.phases).map(([k, v]) => `${k} ${v} s`).join(', ')}; controller sent ${(s.controllerBytes / 1e6).toFixed(1)} MB; ${s.failedRequests} of ${s.requests} requests failed`;
+    `${what}: ${s.seconds} s (exit ${s.exitCode}); ${Object.entries(s.phases).map(([k, v]) => `${k} ${v} s`).join(', ')}; controller sent ${(s.controllerBytes / 1e6).toFixed(1)} MB and used ${s.controllerCpuSec} CPU s; ${s.failedRequests} of ${s.requests} requests failed`;
   const total = r.rollout.seconds > 0 ? r.rollout.seconds : 1;
   return {
     schema: 1,

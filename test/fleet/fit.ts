@@ -2,11 +2,11 @@
  * Fits the rollout model (capacity/rollout.ts) on bench:fleet data files, checks it on one run
  * left out of the fit, and prints the coefficients for ROLLOUT_FIT and the predictions for 100
  * and 1,000 nodes on 1 GbE (docs/capacity.md):
- *   npx tsx test/fleet/fit.ts --holdout fleet-12.data.json fleet-3.data.json fleet-6.data.json ...
+ *   cd test/fleet/runs && npx tsx ../fit.ts --holdout fleet-9.data.json fleet-3.data.json fleet-6.data.json fleet-12.data.json fleet-24.data.json
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fitErrors, fitRollout, predictRollout, type MeasuredRun } from '../../capacity/rollout.js';
+import { fitErrors, fitRollout, predictRollout, pushWaves, type MeasuredRun } from '../../capacity/rollout.js';
 
 type Run = MeasuredRun & { readonly batch: number; readonly file: string };
 
@@ -26,9 +26,11 @@ export function readRun(file: string): Run {
   if (!(batch > 0)) throw new Error(`${file}: options.batch must be a count or a percentage (got ${JSON.stringify(o.batch)})`);
   if (r.exitCode !== 0 || d.rollback?.exitCode !== 0) throw new Error(`${file}: the rollout or the rollback failed; not a measurement`);
   const batches = Array.isArray(r.batches) ? (r.batches as unknown[]).map((b, i) => ({ hosts: num((b as Record<string, unknown>).hosts, `rollout.batches[${i}].hosts`, file), seconds: num((b as Record<string, unknown>).seconds, `rollout.batches[${i}].seconds`, file) })) : [];
+  const nodes = num(o.nodes, 'options.nodes', file);
   return {
     file: basename(file),
-    nodes: num(o.nodes, 'options.nodes', file),
+    nodes,
+    waves: pushWaves(nodes),
     batch: batch === 1 ? 0.999999 : batch,
     changedBytes: num(o.changedBytes, 'options.changedBytes', file),
     rolloutSec: num(r.seconds, 'rollout.seconds', file),
@@ -36,6 +38,9 @@ export function readRun(file: string): Run {
     batches,
     rollbackSec: num(d.rollback?.seconds, 'rollback.seconds', file),
     controllerBytes: num(r.controllerBytes, 'rollout.controllerBytes', file),
+    // Runs before bench.ts measured the controller's CPU have none.
+    controllerCpuSec: r.controllerCpuSec === undefined ? undefined : num(r.controllerCpuSec, 'rollout.controllerCpuSec', file),
+    rollbackControllerCpuSec: d.rollback?.controllerCpuSec === undefined ? undefined : num(d.rollback.controllerCpuSec, 'rollback.controllerCpuSec', file),
   };
 }
 
@@ -50,14 +55,18 @@ function main(args: readonly string[]): void {
   for (const e of fitErrors(fitRuns, c, Infinity)) process.stdout.write(`  in the fit, ${e.nodes} nodes: rollout ${pct(e.rollout)}, rollback ${pct(e.rollback)}\n`);
   if (holdoutFile !== undefined) {
     const held = readRun(holdoutFile);
-    const p = predictRollout({ nodes: held.nodes, batch: held.batch, changedBytes: held.changedBytes, uplinkMbps: Infinity }, c);
+    const p = predictRollout({ nodes: held.nodes, batch: held.batch, changedBytes: held.changedBytes, uplinkMbps: Infinity, cpu: 'shared' }, c);
     const [e] = fitErrors([held], c, Infinity);
     process.stdout.write(`held out, ${held.nodes} nodes: rollout measured ${held.rolloutSec} s, predicted ${p.rolloutSec.toFixed(1)} s (${pct(e!.rollout)}); rollback measured ${held.rollbackSec} s, predicted ${p.rollbackSec.toFixed(1)} s (${pct(e!.rollback)})\n`);
   }
-  for (const nodes of [24, 100, 1000]) {
-    for (const senders of [undefined, 1]) {
-      const p = predictRollout({ nodes, batch: 0.25, changedBytes: 10e6, uplinkMbps: 1000, ...(senders === undefined ? {} : { senders }) }, c);
-      process.stdout.write(`${nodes} nodes, 1 GB 1% changed, 25% batches, 1 GbE, ${senders === undefined ? 'no fan-out' : 'fan-out (controller sends once)'}: rollout ${p.rolloutSec.toFixed(0)} s (push ${p.pushSec.toFixed(0)}, transfer ${p.transferSec.toFixed(1)}, batches ${p.batchesSec.toFixed(0)}, fixed ${p.fixedSec.toFixed(0)}), rollback ${p.rollbackSec.toFixed(1)} s\n`);
+  for (const cpu of ['shared', 'own'] as const) {
+    for (const nodes of [24, 100, 1000]) {
+      const p = predictRollout({ nodes, batch: 0.25, changedBytes: 10e6, uplinkMbps: 1000, cpu }, c);
+      process.stdout.write(
+        `${cpu === 'shared' ? 'rig (nodes share 2 cores)' : 'fleet (own CPUs, 2-core controller)'}, ${nodes} nodes, 1 GB 1% changed, 25% batches, 1 GbE, fan-out: ` +
+          `rollout ${p.rolloutSec.toFixed(0)} s (push ${p.pushSec.toFixed(0)} in ${p.waves} waves, transfer ${p.transferSec.toFixed(1)}, batches ${p.batchesSec.toFixed(0)}, controller ${p.controllerSec.toFixed(0)}, fixed ${p.fixedSec.toFixed(0)}), ` +
+          `rollback ${p.rollbackSec.toFixed(1)} s, controller sends ${(p.controllerBytes / 1e9).toFixed(2)} GB\n`,
+      );
     }
   }
 }
