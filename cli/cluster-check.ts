@@ -74,9 +74,9 @@ async function check(_positional: readonly string[], flags: ReadonlyMap<string, 
     return reports.map((r) => printed(r, flags.has('json') ? undefined : renderWait)).reduce((a, b) => Math.max(a, b), 0);
   }
   if (flags.has('wait')) throw new UsageError('--wait goes with --expect');
+  if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR or --expect ID is required');
   if (urls.length > 1) throw new UsageError('--release checks one node: give --target once (several go with --expect)');
   const url = urls[0] as URL;
-  if (typeof releaseDir !== 'string') throw new UsageError('--release RELEASE_DIR or --expect ID is required');
   const concurrencyText = (flags.get('concurrency') as string | undefined) ?? String(DEFAULT_CONCURRENCY);
   const concurrency = Number(concurrencyText);
   if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be a whole number from 1 to 64 (got ${JSON.stringify(concurrencyText)})`);
