@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildRelease, type BuildResult } from '../dist/release/release.js';
 import { ansibleEnv, closeMasters, REPO, run } from './helpers/ansible.js';
 import {
@@ -177,6 +177,14 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
   const releasesOf = (n: RigNode): string => join(n.srvOrigin, 'releases');
   const current = (n: RigNode): string => readlinkSync(join(releasesOf(n), 'current'));
   const health = (n: RigNode): Promise<string> => nodeHealth(n, PORT);
+  /** Every node serves every file of the release (`cluster check`) and holds no staging copy. */
+  const everyNodeServes = async (t: Test, name: string, dir: string): Promise<void> => {
+    for (const n of rig.nodes) {
+      const check = await cli(['cluster', 'check', '--target', `http://[${n.address}]:${PORT}`, '--release', dir]);
+      t.equal(check.code, 0, `${n.name} serves ${name}, every file (cluster check: ${check.stdout.trim()})`);
+      t.same(readdirSync(releasesOf(n)).filter((e) => e.startsWith('.incoming-')), [], `${n.name}: no .incoming-* left`);
+    }
+  };
   const servers = async (): Promise<Map<string, ProxyServer>> => parseShowStat(await haproxyCommandAsync(socket, SHOW_STAT));
   const allUp = async (): Promise<boolean> => [...(await servers()).values()].filter((s) => s.status === 'UP').length === rig.nodes.length;
 
@@ -271,11 +279,7 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
     const again = await cluster(['rollout', B.dir, '--batch', '100%']);
     t.equal(again.code, 0, `the same rollout again exits 0 (${again.ms} ms)`, runTail(again));
     t.match(again.stdout, new RegExp(`^rollout of ${B.id} complete on 3 nodes in `, 'm'), 'summary line');
-    for (const n of rig.nodes) {
-      const check = await cli(['cluster', 'check', '--target', `http://[${n.address}]:${PORT}`, '--release', B.dir]);
-      t.equal(check.code, 0, `${n.name} serves B, every file (cluster check: ${check.stdout.trim()})`);
-      t.same(readdirSync(releasesOf(n)).filter((e) => e.startsWith('.incoming-')), [], `${n.name}: no .incoming-* left`);
-    }
+    await everyNodeServes(t, 'B', B.dir);
   });
 
   await t.test('2. a node is unreachable when the rollout starts', async (t) => {
@@ -331,11 +335,7 @@ t.test('rollout faults: an interrupted copy, an unreachable node, a node dying b
     t.match(r.stdout, new RegExp(`^.* node2 ok: peer node1 did not give release ${C.id}; copying it from the controller \\(\\S`, 'm'), 'node2 reports the peer that failed, and why (ssh\'s words, not pinned)');
     t.equal(r.stdout.match(/did not give release/g)?.length, 1, 'only node2 fell back: node3 copied from node1');
     t.match(r.stdout, new RegExp(`^rollout of ${C.id} complete on 3 nodes in `, 'm'), 'summary line');
-    for (const n of rig.nodes) {
-      const check = await cli(['cluster', 'check', '--target', `http://[${n.address}]:${PORT}`, '--release', C.dir]);
-      t.equal(check.code, 0, `${n.name} serves C, every file (cluster check: ${check.stdout.trim()})`);
-      t.same(readdirSync(releasesOf(n)).filter((e) => e.startsWith('.incoming-')), [], `${n.name}: no .incoming-* left`);
-    }
+    await everyNodeServes(t, 'C', C.dir);
   });
 
   await t.test('4. the proxy takes a dead node out and traffic continues', async (t) => {
