@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InventoryError, loadInventoryModel } from '../cluster/inventory.js';
-import { ANSIBLE_DIR, PlaybookError, playbookFile, runPlaybook } from '../cluster/playbook.js';
+import { ANSIBLE_DIR, PlaybookError, playbookFile, runPlaybook, type PlaybookEvent, type PlaybookResult } from '../cluster/playbook.js';
 import { ProgressPrinter, renderSummary } from '../cluster/progress.js';
 import { UsageError } from './subcommands.js';
 
@@ -125,6 +125,17 @@ export function forksEnv(base: NodeJS.ProcessEnv, forks: number | undefined): No
  */
 export async function playbook(name: PlaybookName, inventory: string, extraVars: Record<string, unknown>, what: string, limit?: string, modes: PlaybookModes = {}): Promise<number> {
   const path = playbookPath(name);
+  const { forks, ...flags } = modes;
+  const env = forksEnv(process.env, forks);
+  return withProgress(what, (onProgress, signal, now) => runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, env, ...(limit === undefined ? {} : { limit }), ...flags, onProgress, signal, now }));
+}
+
+/**
+ * Runs `run` with progress on stdout (warnings and errors on stderr) and the summary at the
+ * end: a playbook, or the rollback's ssh switch, which reports the same events. Ctrl-C aborts
+ * `signal` and still prints the summary of what ran. Exit 0 when the run succeeded, else 1.
+ */
+export async function withProgress(what: string, run: (onEvent: (e: PlaybookEvent) => void, signal: AbortSignal, now: () => number) => Promise<PlaybookResult>): Promise<number> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.on('SIGINT', stop).on('SIGTERM', stop);
@@ -132,9 +143,7 @@ export async function playbook(name: PlaybookName, inventory: string, extraVars:
   const now = (): number => performance.now() - started;
   const printer = new ProgressPrinter(process.stdout, process.stderr, now);
   try {
-    const { forks, ...flags } = modes;
-    const env = forksEnv(process.env, forks);
-    const result = await runPlaybook({ playbook: path, inventory: resolve(inventory), extraVars, env, ...(limit === undefined ? {} : { limit }), ...flags, onProgress: (e) => printer.onEvent(e), signal: controller.signal, now });
+    const result = await run((e) => printer.onEvent(e), controller.signal, now);
     printer.finish();
     process.stdout.write('\n' + renderSummary(what, result));
     return result.code === 0 && !result.aborted ? 0 : 1;

@@ -4,7 +4,7 @@
  * release/; this module parses arguments and prints.
  */
 import {
-  activateRelease, buildRelease, isReleaseId, listReleases, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type ReleaseSummary,
+  activateRelease, buildRelease, isReleaseId, listReleases, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type ReleaseSummary, type VerifyTally,
 } from '../release/release.js';
 import { readManifest, type Manifest } from '../release/manifest.js';
 import { resolveSkew, type SkewOptions } from '../release/skew.js';
@@ -53,17 +53,27 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
   verify: {
     summary: 'check a release directory against its manifest',
-    usage: 'pi-origin release verify RELEASE_DIR [--json]',
+    usage: 'pi-origin release verify RELEASE_DIR [--parent RELEASE_DIR] [--json]',
     help: [
       'Hashes every file and variant and compares it with manifest.json; reports missing, extra,',
       'resized and altered files and any symlink. Exit 0 when sound, 1 listing every problem.',
       '',
+      'With --parent, a release verified before (the node\'s current one): a file that is a hard',
+      'link to the parent\'s file at its path, with the same SHA-256 in both manifests, is not',
+      'hashed again; the rest is. A release built or pushed with --link-dest over its parent then',
+      'costs what changed. Every file is still checked for presence and size.',
+      '',
       'Options:',
-      '  --json   print {dir, ok, id, files, bytes, variants, problems} as JSON (id and the',
-      '           totals are null when the release does not verify)',
+      '  --parent DIR   a verified release to share bytes with (see above)',
+      '  --json         print {dir, ok, id, files, bytes, variants, hashed, shared, problems} as',
+      '                 JSON (id and the totals are null when the release does not verify)',
     ].join('\n'),
-    examples: ['pi-origin release verify /srv/origin/releases/current', 'pi-origin release verify /srv/origin/releases/0123456789ab --json'],
-    flags: { json: 'boolean' },
+    examples: [
+      'pi-origin release verify /srv/origin/releases/current',
+      'pi-origin release verify /srv/origin/releases/0123456789ab --json',
+      'pi-origin release verify /srv/origin/releases/.incoming-0123456789ab --parent /srv/origin/releases/current',
+    ],
+    flags: { json: 'boolean', parent: 'value' },
     positional: ['RELEASE_DIR'],
     run: verify,
   },
@@ -205,21 +215,25 @@ function skewFlags(flags: ReadonlyMap<string, string | true>): SkewOptions {
 }
 
 async function verify([dir]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
+  const parent = flags.get('parent');
+  const tally: VerifyTally = { hashed: 0, shared: 0 };
   const p = progress();
   let problems: string[];
   try {
-    problems = await verifyRelease(dir as string, p.onProgress ? { onProgress: p.onProgress } : {});
+    problems = await verifyRelease(dir as string, { tally, ...(typeof parent === 'string' ? { parent } : {}), ...(p.onProgress ? { onProgress: p.onProgress } : {}) });
   } finally {
     p.end();
   }
   const manifest = problems.length === 0 ? (readManifest(dir as string) as Manifest) : undefined;
   const t = manifest === undefined ? undefined : totals(manifest);
-  if (flags.has('json')) process.stdout.write(JSON.stringify({ dir, ok: problems.length === 0, id: manifest?.id ?? null, files: t?.files ?? null, bytes: t?.bytes ?? null, variants: t?.variants ?? null, problems }) + '\n');
+  if (flags.has('json'))
+    process.stdout.write(JSON.stringify({ dir, ok: problems.length === 0, id: manifest?.id ?? null, files: t?.files ?? null, bytes: t?.bytes ?? null, variants: t?.variants ?? null, hashed: tally.hashed, shared: tally.shared, problems }) + '\n');
   if (problems.length > 0) {
     if (!flags.has('json')) for (const problem of problems) process.stdout.write(problem + '\n');
     return fail(`${dir as string}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, 1);
   }
-  if (!flags.has('json') && manifest !== undefined && t !== undefined) process.stdout.write(`release ${manifest.id} verified: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants\n`);
+  const sharedNote = typeof parent === 'string' ? `; ${tally.hashed} hashed, ${tally.shared} shared with ${parent} by hard link` : '';
+  if (!flags.has('json') && manifest !== undefined && t !== undefined) process.stdout.write(`release ${manifest.id} verified: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants${sharedNote}\n`);
   return 0;
 }
 

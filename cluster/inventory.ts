@@ -331,7 +331,7 @@ export function parseIniInventory(text: string, file: string): InventoryModel {
 }
 
 /** POSIX shell words as Python's `shlex.split(line, comments=True)` makes them. */
-function shellWords(line: string, fail: (message: string) => never): string[] {
+export function shellWords(line: string, fail: (message: string) => never): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;

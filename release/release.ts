@@ -8,5 +8,5 @@ export { buildRelease, MAX_PRECOMPRESS_BYTES, MIN_SAVING_BYTES, MIN_SAVING_RATIO
 export { ReleaseError, type ReleaseErrorCode } from '../content/release-error.js';
 export { isReleaseId, releaseIdFor, releaseTag } from '../content/release-id.js';
 export { listReleases, pruneReleases, type ReleaseSummary } from './list.js';
-export { verifyRelease, type VerifyOptions } from './verify.js';
+export { verifyRelease, type VerifyOptions, type VerifyTally } from './verify.js';
 export { MAX_SKEW_RELEASES, SKEW_ASSETS, SKEW_DEFAULTS, type SkewAssets, type SkewOptions } from './skew.js';

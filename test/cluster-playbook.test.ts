@@ -505,6 +505,7 @@ t.test('cluster rollout complete; rollback, register, deregister and provision p
   t.match(rollback.stdout, /\nrollback to 0123456789ab complete on 3 nodes in /);
   t.match(previous.stdout, /Return · host1 ok: back to the previous release\n/);
   t.match(previous.stdout, /\nrollback complete on 3 nodes in /);
+  t.match(previous.stdout, /^the ssh switch cannot reach host1: ansible_connection is "local", not ssh; running ansible\/rollback.yml$/m, 'hosts only Ansible reaches: the playbook, and the reason');
   // One parallel switch: as many Ansible workers as origins (ansible.cfg says 10).
   t.match(previous.stdout, /Roll back: Forks · host1 ok: forks 3\n/, 'rollback runs with forks = the number of origins');
   t.equal(register.code, 0, register.stderr);
@@ -575,7 +576,7 @@ t.test('cluster playbook commands: usage errors exit 2, input errors exit 1, one
 t.test('--help for each playbook command', async (t) => {
   const expect: Record<string, string[]> = {
     rollout: ['Usage: pi-origin cluster rollout RELEASE_DIR --inventory FILE [--batch N|N%] [--limit HOSTS] [--purge-credentials FILE] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', 'ansible/rollout.yml', 'origin_release_src', 'origin_rollout_batch', '-i, --inventory FILE', '--batch N|N%', '-e, --extra-vars'],
-    rollback: ['Usage: pi-origin cluster rollback --inventory FILE [--to ID] [-e KEY=VALUE|@FILE.json ...]', 'ansible/rollback.yml', 'origin_rollback_to', '--to ID', '-i, --inventory FILE'],
+    rollback: ['Usage: pi-origin cluster rollback --inventory FILE [--to ID] [--playbook] [-e KEY=VALUE|@FILE.json ...]', 'ansible/rollback.yml', 'origin_rollback_to', '--to ID', '--playbook', 'one ssh per node', '-i, --inventory FILE'],
     register: ['Usage: pi-origin cluster register NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/register.yml', 'origin_node=NODE', 'origins group', '-i, --inventory FILE'],
     deregister: ['Usage: pi-origin cluster deregister NODE --inventory FILE [-e KEY=VALUE|@FILE.json ...]', 'ansible/deregister.yml', 'origin_node=NODE', '-i, --inventory FILE'],
     provision: ['Usage: pi-origin cluster provision --inventory FILE [--limit HOSTS] [--check] [--diff] [-e KEY=VALUE|@FILE.json ...]', '--limit HOSTS', '--check', '--diff', 'ansible/provision.yml', 'origin_node_artifact', '-i, --inventory FILE'],

@@ -332,6 +332,7 @@ t.test('rollback, deregister and register on the machines', async (t) => {
   const back = await cluster(['rollback']);
   times.push(`rollback (3 nodes): ${back.ms} ms`);
   t.equal(back.code, 0, `rollback exits 0 (${back.ms} ms)`, out(back));
+  t.match(back.stdout, /^fast switch: one ssh per node, 3 at once/m, 'by the ssh switch: the systemd nodes\' pi-origin, run as the ssh user');
   for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} is back on A`);
   // HAProxy's worker: a reload (even one that keeps the master's PID) starts a new one.
   const worker = async (): Promise<string> => /^Pid: (\d+)$/m.exec((await rig.exec(proxy, ['socat', 'stdio', 'unix-connect:/run/haproxy/admin.sock'], { input: 'show info\n' })).stdout)?.[1] ?? 'none';

@@ -65,3 +65,42 @@ t.test('a release directory that does not exist is an error', async (t) => {
   await t.rejects(verifyRelease(join(dir, 'nope')), { name: 'ReleaseError', code: 'PI_ORIGIN_RELEASE_NOT_FOUND', message: `release directory ${join(dir, 'nope')} does not exist (ENOENT)` });
   await t.rejects(verifyRelease(join(dir, 'file')), { code: 'PI_ORIGIN_RELEASE_NOT_FOUND', message: `release directory ${join(dir, 'file')} is not a directory` });
 });
+
+t.test('--parent: files hard-linked to the verified parent with the same hash are not hashed again', async (t) => {
+  const root = t.testdir({ site: { 'a.txt': 'a\n', 'b.css': CSS, 'c.txt': 'cccc\n' } });
+  const releases = join(root, 'releases');
+  const a = await buildRelease(join(root, 'site'), releases, { now: new Date('2026-01-01T00:00:00Z') });
+  writeFileSync(join(root, 'site/c.txt'), 'CCCC changed\n');
+  const b = await buildRelease(join(root, 'site'), releases, { now: new Date('2026-01-02T00:00:00Z') });
+  t.ok(b.linked > 0, `the build hard-linked unchanged files (${b.linked})`);
+
+  const tally = { hashed: 0, shared: 0 };
+  t.same(await verifyRelease(b.dir, { parent: a.dir, tally }), []);
+  t.same(tally, { hashed: 1, shared: 4 }, 'c.txt hashed; a.txt, b.css and its two variants shared with the parent');
+  const full = { hashed: 0, shared: 0 };
+  t.same(await verifyRelease(b.dir, { tally: full }), []);
+  t.same(full, { hashed: 5, shared: 0 }, 'without --parent every file is hashed');
+
+  // A copy with the parent's bytes but its own inode is hashed: only a shared inode is trusted.
+  const copy = readFileSync(join(b.dir, 'a.txt'));
+  unlinkSync(join(b.dir, 'a.txt'));
+  writeFileSync(join(b.dir, 'a.txt'), copy);
+  const again = { hashed: 0, shared: 0 };
+  t.same(await verifyRelease(b.dir, { parent: a.dir, tally: again }), []);
+  t.same(again, { hashed: 2, shared: 3 });
+
+  // Changed files are still caught; so are wrong sizes of shared ones.
+  writeFileSync(join(b.dir, 'c.txt'), 'CCCC CHANGED\n');
+  t.same(await verifyRelease(b.dir, { parent: a.dir }), [`sha256: /c.txt is ${sha256('CCCC CHANGED\n')}, manifest says ${sha256('CCCC changed\n')}`]);
+
+  // The trust is the parent's verification: bytes altered in place in a shared inode (both
+  // releases at once) pass --parent and fail the full verify, which stays available.
+  writeFileSync(join(b.dir, 'c.txt'), 'CCCC changed\n');
+  const altered = CSS.replace('margin', 'MARGIN');
+  writeFileSync(join(a.dir, 'b.css'), altered);
+  t.same(await verifyRelease(b.dir, { parent: a.dir }), []);
+  t.same(await verifyRelease(b.dir), [`sha256: /b.css is ${sha256(altered)}, manifest says ${sha256(CSS)}`]);
+
+  writeFileSync(join(a.dir, 'b.css'), CSS);
+  t.same(await verifyRelease(b.dir, { parent: join(root, 'site') }), [`parent: ${join(root, 'site')} is not a release with a readable manifest`]);
+});
