@@ -249,21 +249,21 @@ export interface RolloutFit {
  * test/fleet/runs/ (load-tests/RESULTS.md, "Fleet") prints it.
  */
 export const ROLLOUT_FIT: RolloutFit = Object.freeze({
-  source: 'bench:fleet runs at 3, 6, 12 and 24 nodes, 1 GB release with 1% (10 MB) changed, 25% batches, fan-out, on 2 cores shared by every node',
-  // Fitted on those four, the model predicted the 9-node run's rollout 34% high (93.7 s against
-  // 69.7 s) and its rollback 47% high (14.1 s against 9.6 s).
-  fitError: 0.47,
+  source: 'bench:fleet runs at 3, 6, 12 and 24 nodes, 1 GB release with 1% (10 MB) changed, 25% batches, fan-out, rollback by the ssh switch, on 2 cores shared by every node',
+  // Fitted on those four, the model predicted the 9-node run's rollout 6% high (76.5 s against
+  // 71.9 s) and its rollback within 1% (4.9 s against 4.9 s).
+  fitError: 0.06,
   coefficients: Object.freeze({
-    fixedSec: 0.117,
-    fixedPerNodeSec: 3.53,
+    fixedSec: 5.93,
+    fixedPerNodeSec: 1.175,
     pushPerWaveSec: 0,
-    pushPerNodeSec: 5.418,
-    batchFixedSec: 1.067,
-    batchPerNodeSec: 1.098,
-    rollbackFixedSec: 3.757,
-    rollbackPerNodeSec: 1.153,
-    overheadBytesPerNode: 2.416e6,
-    controllerCpuPerNodeSec: 4.555,
-    controllerRollbackCpuPerNodeSec: 1.126,
+    pushPerNodeSec: 5.209,
+    batchFixedSec: 0.982,
+    batchPerNodeSec: 1.147,
+    rollbackFixedSec: 0.991,
+    rollbackPerNodeSec: 0.432,
+    overheadBytesPerNode: 1.572e6,
+    controllerCpuPerNodeSec: 4.883,
+    controllerRollbackCpuPerNodeSec: 0.028,
   }),
 });

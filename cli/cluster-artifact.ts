@@ -17,7 +17,8 @@ export const ARTIFACT: Subcommand = {
   help: [
     'Writes the tar the origin_node role installs on every node: package.json, dist/ and the',
     'production dependencies, with only the uWebSockets.js binary for linux-ARCH and Node 20',
-    '(about 14 MB instead of 125 MB). Nodes never run npm. Build first (npm ci && npm run build).',
+    '(one uWS binary, not the 125 MB of every platform; the summary line says its size). Nodes',
+    'never run npm. Build first (npm ci && npm run build).',
     'FILE ending in .gz or .tgz is gzipped. Point origin_node_artifact at FILE.',
     '',
     'Options:',

@@ -97,15 +97,17 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
   rollback: {
     summary: 'swap current and previous',
-    usage: 'pi-origin release rollback RELEASES_DIR [--json]',
+    usage: 'pi-origin release rollback RELEASES_DIR [--quick] [--json]',
     help: [
       'Verifies the previous release, then points current at it and previous at the old current.',
       '',
       'Options:',
+      '  --quick  check that every file of the previous release is there with its size, without',
+      '           hashing the bytes (it was verified when it was placed; see activate --quick)',
       '  --json   print {current, previous} as JSON',
     ].join('\n'),
-    examples: ['pi-origin release rollback /srv/origin/releases'],
-    flags: { json: 'boolean' },
+    examples: ['pi-origin release rollback /srv/origin/releases', 'pi-origin release rollback /srv/origin/releases --quick --json'],
+    flags: { json: 'boolean', quick: 'boolean' },
     positional: ['RELEASES_DIR'],
     run: rollback,
   },
@@ -249,7 +251,7 @@ async function activate([releases, id]: readonly string[], flags: ReadonlyMap<st
 }
 
 async function rollback([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
-  return switched('rolled back to', await rollbackRelease(releases as string), flags.has('json'));
+  return switched('rolled back to', await rollbackRelease(releases as string, { hash: !flags.has('quick') }), flags.has('json'));
 }
 
 async function list([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {

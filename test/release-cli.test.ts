@@ -85,7 +85,13 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
   const v = await runCli(['release', 'verify', join(releases, id2)]);
   t.same({ code: v.code, stdout: v.stdout, stderr: v.stderr }, { code: 0, stdout: `release ${id2} verified: 2 files (1.1 kB), 2 variants\n`, stderr: '' });
   const vJson = await runCli(['release', 'verify', join(releases, id2), '--json']);
-  t.same({ code: vJson.code, json: JSON.parse(vJson.stdout) as unknown }, { code: 0, json: { dir: join(releases, id2), ok: true, id: id2, files: 2, bytes: 13 + CSS.length, variants: 2, problems: [] } }, 'verify --json');
+  t.same({ code: vJson.code, json: JSON.parse(vJson.stdout) as unknown }, { code: 0, json: { dir: join(releases, id2), ok: true, id: id2, files: 2, bytes: 13 + CSS.length, variants: 2, hashed: 4, shared: 0, problems: [] } }, 'verify --json');
+  const vParent = await runCli(['release', 'verify', join(releases, id2), '--parent', join(releases, id1)]);
+  t.same(
+    { code: vParent.code, stdout: vParent.stdout },
+    { code: 0, stdout: `release ${id2} verified: 2 files (1.1 kB), 2 variants; 1 hashed, 3 shared with ${join(releases, id1)} by hard link\n` },
+    'verify --parent: only the changed file is hashed',
+  );
 
   t.equal((await runCli(['release', 'activate', releases, id1])).stdout, `activated ${id1} (previous: none)\n`);
   const a2 = await runCli(['release', 'activate', releases, id2]);
@@ -113,6 +119,9 @@ t.test('build, verify, activate, list, rollback, prune', async (t) => {
 
   const rbJson = await runCli(['release', 'rollback', releases, '--json']);
   t.same({ code: rbJson.code, json: JSON.parse(rbJson.stdout) as unknown }, { code: 0, json: { current: id2, previous: id1 } }, 'rollback --json');
+  const rbQuick = await runCli(['release', 'rollback', releases, '--quick', '--json']);
+  t.same({ code: rbQuick.code, json: JSON.parse(rbQuick.stdout) as unknown }, { code: 0, json: { current: id1, previous: id2 } }, 'rollback --quick');
+  t.equal((await runCli(['release', 'rollback', releases, '--quick'])).code, 0, 'and back');
 
   writeFileSync(join(site, 'index.html'), '<h1>three</h1>\n');
   const id3 = (JSON.parse((await runCli(['release', 'build', site, releases, '--json'])).stdout) as { id: string }).id;
@@ -153,7 +162,7 @@ t.test('failures exit 1 with one line', async (t) => {
   t.equal(v.stderr, `pi-origin: error: ${join(releases, id)}: 2 problems\n`);
   const vJson = await runCli(['release', 'verify', join(releases, id), '--json']);
   t.equal(vJson.code, 1);
-  t.same(JSON.parse(vJson.stdout), { dir: join(releases, id), ok: false, id: null, files: null, bytes: null, variants: null, problems: [`size: /b.css is 8 bytes, manifest says ${CSS.length}`, 'extra: /extra'] }, 'verify --json lists the problems');
+  t.same(JSON.parse(vJson.stdout), { dir: join(releases, id), ok: false, id: null, files: null, bytes: null, variants: null, hashed: 2, shared: 0, problems: [`size: /b.css is 8 bytes, manifest says ${CSS.length}`, 'extra: /extra'] }, 'verify --json lists the problems');
   t.equal(vJson.stderr, v.stderr);
 
   const a = await runCli(['release', 'activate', releases, id]);
