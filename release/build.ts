@@ -166,18 +166,18 @@ async function planRelease(site: string, rules: ReleaseRules, options: BuildOpti
   const paths = new Set(index.files.map((f) => f.path));
   const headersFor = ruleHeaders(rules);
   const published = index.files.filter((f) => !isSiblingVariant(f.path, paths));
+  const publishedPaths = new Set(published.map((f) => f.path));
+  const isPublished = (path: string): boolean => publishedPaths.has(path);
   const preload = options.preload === true;
-  const links = preload ? pagePreloads(site, published) : new Map<string, string[]>();
+  const links = preload ? pagePreloads(site, published, isPublished) : new Map<string, string[]>();
   const files = published.map((source) => ({ source, headers: withLinks(headersFor(source.path, source.type), links.get(source.path)) }));
-  const publishedPaths = new Set(files.map((f) => f.source.path));
-  const routes = siteRoutes(site, options, (path) => publishedPaths.has(path));
+  const routes = siteRoutes(site, options, isPublished);
   const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects, routes);
   return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined, routes };
 }
 
 /** Every HTML page's preload links (pages with none left out), read from the bytes the scan hashed. */
-function pagePreloads(site: string, files: readonly IndexedFile[]): Map<string, string[]> {
-  const published = new Set(files.map((f) => f.path));
+function pagePreloads(site: string, files: readonly IndexedFile[], isPublished: (path: string) => boolean): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const f of files) {
     if (!f.type.startsWith('text/html') || f.size > MAX_PRECOMPRESS_BYTES) continue;
@@ -189,7 +189,7 @@ function pagePreloads(site: string, files: readonly IndexedFile[]): Map<string, 
       closeSync(fd);
     }
     if (sha256(body) !== f.sha256) throw changed(f.path);
-    const links = preloadLinks(body.toString('utf8'), f.path, (p) => published.has(p));
+    const links = preloadLinks(body.toString('utf8'), f.path, isPublished);
     if (links.length > 0) out.set(f.path, links);
   }
   return out;

@@ -304,6 +304,8 @@ export function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Ma
   const agent = new Agent({ keepAlive: true, maxSockets: loops });
   const samples: Sample[] = [];
   let running = true;
+  // Each release's path -> sha256, once: the client checks every body against it.
+  const hashes = new Map([...manifests].map(([id, m]) => [id, new Map(m.files.map((f) => [f.path, f.sha256]))]));
   const once = (path: string): Promise<Sample> =>
     new Promise((resolve) => {
       const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
@@ -311,8 +313,8 @@ export function loadThroughProxy(port: number, manifests: ReadonlyMap<string, Ma
         res.on('data', (c: Buffer) => hash.update(c));
         res.on('end', () => {
           const release = String(res.headers['x-origin-release'] ?? '');
-          const file = manifests.get(release)?.files.find((f) => f.path === path);
-          resolve({ status: res.statusCode ?? 0, release, ok: file !== undefined && file.sha256 === hash.digest('hex') });
+          const want = hashes.get(release)?.get(path);
+          resolve({ status: res.statusCode ?? 0, release, ok: want !== undefined && want === hash.digest('hex') });
         });
         res.on('error', (e) => resolve({ status: 0, release: '', ok: false, error: e.message }));
       });
