@@ -31,7 +31,7 @@ export const ROLLBACK: Subcommand = {
     'With --playbook, or when a node needs what only Ansible does (another connection, a',
     'password, become, a templated setting), ansible/rollback.yml runs instead: the same steps',
     `as Ansible tasks (forks = the number of origins, at most ${ROLLBACK_MAX_FORKS}, unless ANSIBLE_FORKS is set),`,
-    'seconds of controller CPU per node.',
+    'about a second of controller CPU per node (docs/capacity.md).',
     '',
     ...PLAYBOOK_HELP,
     '',
