@@ -33,7 +33,7 @@ function firstLine(text: string, max = Infinity): string {
 }
 
 /** `Warning: ...`, `** WARNING: ...`, `[WARNING]: ...`: what a tool says on the way, not why it failed. */
-const WARNING_LINE = /^\W*warning\b/i;
+export const WARNING_LINE = /^\W*warning\b/i;
 
 /**
  * The line of a failure message that says why: the first that is not blank and not a warning

@@ -18,7 +18,8 @@ import { nodeUrl } from './address.js';
 import { waitForRelease } from './content-check.js';
 import type { InventoryHost } from './inventory.js';
 import { inParallel } from './parallel.js';
-import type { HostStatus, PlaybookEvent, PlaybookFailure, PlaybookResult, RecapCounts } from './playbook.js';
+import { STDERR_KEEP, type HostStatus, type PlaybookEvent, type PlaybookFailure, type PlaybookResult, type RecapCounts } from './playbook.js';
+import { WARNING_LINE } from './progress.js';
 import { ansibleBool, shellQuote, sshTarget, type SshTarget } from './ssh-target.js';
 import { isReleaseId } from '../content/release-id.js';
 
@@ -109,13 +110,24 @@ prev=$(readlink -- "$r/previous" 2>/dev/null) || prev=
 rec=$(cat -- "$r/.last-rollout" 2>/dev/null) || rec=
 printf 'pointers %s %s\\nrecord %s\\n' "\${cur##*/}" "\${prev##*/}" "$(printf '%s' "$rec" | tr -s ' \\t\\n' '   ')"`;
 
-/** Prints the pointers, then runs the activation (its argv follows the id); exit 3: no release on the node. */
+/**
+ * Prints the pointers, then runs the activation (its argv follows the id). Exit 3: no release
+ * on the node; 4: a pointer that does not name a release (nothing is switched, so nothing
+ * would be put back wrong).
+ */
 const SWITCH_SCRIPT = `r=$1 id=$2
 shift 2
 cur=$(readlink -- "$r/current" 2>/dev/null) || cur=
 prev=$(readlink -- "$r/previous" 2>/dev/null) || prev=
 printf 'pointers %s %s\\n' "\${cur##*/}" "\${prev##*/}"
 [ -n "$cur" ] || { echo "the node serves no release ($r/current does not exist): roll a release out to it first" >&2; exit 3; }
+for p in "\${cur##*/}" "\${prev##*/}"; do
+  case $p in
+    '') ;;
+    *[!0-9a-f]*) echo "$r: current or previous points at $p, not a release id; left as it is" >&2; exit 4 ;;
+    *) [ \${#p} -eq 12 ] || { echo "$r: current or previous points at $p, not a release id; left as it is" >&2; exit 4; } ;;
+  esac
+done
 exec "$@" --json "$id"`;
 
 /** Re-activates <current> and points previous back at <previous> (removes it when that is empty). */
@@ -151,15 +163,20 @@ function runSsh(target: SshTarget, command: string, signal: AbortSignal | undefi
     const child = spawn(cmd, [...args, command], { stdio: ['ignore', 'pipe', 'pipe'], timeout: SWITCH_TIMEOUT_SEC * 1000, killSignal: 'SIGKILL', ...(signal === undefined ? {} : { signal }) });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    // A node's answer is bounded: the head of stdout (the pointers and the JSON come first),
+    // the end of stderr (where the error is), as ansible-playbook's stderr is kept.
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      if (stdout.length < STDERR_KEEP) stdout = (stdout + s).slice(0, STDERR_KEEP);
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-STDERR_KEEP)));
     child.on('error', (e) => (stderr += `${stderr === '' ? '' : '\n'}ssh: ${e.message}`));
     child.on('close', (code, sig) => resolve({ code: sig === null ? code : null, stdout, stderr: sig === null || stderr !== '' ? stderr : `ssh was killed by ${sig} (${SWITCH_TIMEOUT_SEC} s limit or interrupted)` }));
   });
 }
 
+/** The node's `pointers <current> <previous>` line: each a release id or empty; anything else is no answer. */
 function pointersOf(stdout: string): { current: string; previous: string } | undefined {
-  const m = /^pointers ([^ \n]*) ([^ \n]*)$/m.exec(stdout);
+  const m = /^pointers ((?:[0-9a-f]{12})?) ((?:[0-9a-f]{12})?)$/m.exec(stdout);
   return m === null ? undefined : { current: m[1] as string, previous: m[2] as string };
 }
 
@@ -169,7 +186,7 @@ function why(r: SshRun): string {
     .replace(/\r/g, '')
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !/^\W*warning\b/i.test(l));
+    .filter((l) => l !== '' && !WARNING_LINE.test(l));
   return lines.length > 0 ? lines.join('\n') : r.code === null ? 'killed' : `exit code ${r.code}`;
 }
 
@@ -270,9 +287,12 @@ export async function rollbackSwitch(o: SwitchOptions): Promise<PlaybookResult> 
       result(SWITCH_PLAY, activate, node.host.name, 'unreachable', `${node.ssh.display}: ${why(run)}`);
       return { node };
     }
-    if (run.code !== 0 || !/^\{"current":/m.test(run.stdout)) {
-      result(SWITCH_PLAY, activate, node.host.name, 'rescued', why(run));
-      return { node, ...(before === undefined ? {} : { before }), failedAt: activate, message: why(run) };
+    // Without pointers read there is nothing to put back and nothing to confirm against: a
+    // failure, never a node silently left out of the confirmation.
+    const problem = before === undefined ? `its release pointers are not release ids: ${why(run)}` : run.code !== 0 || !/^\{"current":/m.test(run.stdout) ? why(run) : undefined;
+    if (problem !== undefined) {
+      result(SWITCH_PLAY, activate, node.host.name, 'rescued', problem);
+      return { node, ...(before === undefined ? {} : { before }), failedAt: activate, message: problem };
     }
     result(SWITCH_PLAY, activate, node.host.name, before?.current === id ? 'ok' : 'changed');
     return { node, ...(before === undefined ? {} : { before }) };
@@ -325,7 +345,7 @@ export async function rollbackSwitch(o: SwitchOptions): Promise<PlaybookResult> 
         named,
         h,
         'failed',
-        `${h} did not take release ${id} (${x.failedAt}: ${x.message.replace(/\s*\n\s*/g, '; ')}); restored current=${x.before?.current || 'none'}; ` +
+        `${h} did not take release ${id} (${x.failedAt}: ${x.message.replace(/\s*\n\s*/g, '; ')}); ${x.before === undefined ? 'not switched, left as it is' : `restored current=${x.before.current || 'none'}`}; ` +
           `the other nodes switched: once ${h} is fixed, run pi-origin cluster rollback --to ${id}`,
       );
     }

@@ -152,4 +152,14 @@ t.test('the switch: the canary\'s record, every node at once, confirmed, a faili
   t.equal(unreachable.code, 4, 'unreachable: exit 4, as ansible-playbook');
   t.match(unreachable.summary, /^rollback to \w+ stopped: node2 unreachable at Activate release \w+: root@\[fd00::99\]:22: ssh: connect to host fd00::99 port 22: No route to host/);
   t.equal(await health(nodes[0]!), `ok ${ids.b}`, 'the reachable node switched');
+
+  // A pointer that names no release is the node's answer, checked before anything switches.
+  const previous2 = join(nodes[1]!.vars.releasesDir, 'previous');
+  rmSync(previous2);
+  symlinkSync('../../etc', previous2);
+  const odd = await run(ids.a);
+  t.equal(odd.code, 2);
+  t.match(odd.summary, /^rollback to \w+ stopped: node2 failed at Report the node that did not switch: node2 did not take release \w+ \(Activate release \w+: its release pointers are not release ids: .*points at etc, not a release id; left as it is\); not switched, left as it is; /);
+  t.equal(readlinkSync(previous2), '../../etc', 'node2\'s pointers untouched');
+  t.equal(await health(nodes[0]!), `ok ${ids.a}`, 'node1 switched');
 });
