@@ -1,5 +1,5 @@
 /** `pi-origin serve [ROOT]`: start an origin node and keep it running until SIGTERM/SIGINT. */
-import { loadSite } from '../index/load-site.js';
+import { fileCount, loadSite } from '../index/load-site.js';
 import { ConfigError, parseEnv, rawOptions, resolveOptions, SERVE_FLAGS, serveHelp, type ServeOptions } from '../server/config.js';
 import { stderrLogger } from '../server/log-lines.js';
 import { StartError, startOrigin } from '../server/origin.js';
@@ -61,9 +61,9 @@ async function check(o: ServeOptions, json: boolean): Promise<number> {
     return failed(`cannot serve ${o.root}: ${(e as Error).message}`);
   }
   const listen = [...o.listen, ...(o.tls?.listen ?? [])].map((l) => (l.family === 6 ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`));
-  const result = { ok: true, root: o.root, release: site.releaseId, files: site.files.length, listen, tls: o.tls !== undefined, workers: o.workers };
+  const result = { ok: true, root: o.root, release: site.releaseId, files: fileCount(site), listen, tls: o.tls !== undefined, workers: o.workers };
   process.stdout.write(
-    json ? JSON.stringify(result) + '\n' : `pi-origin serve: configuration ok: ${o.root} (release ${site.releaseId}, ${site.files.length} files), listen ${listen.join(' ')}, ${o.workers} worker${o.workers === 1 ? '' : 's'}${o.tls === undefined ? '' : ', TLS'}\n`,
+    json ? JSON.stringify(result) + '\n' : `pi-origin serve: configuration ok: ${o.root} (release ${site.releaseId}, ${fileCount(site)} files), listen ${listen.join(' ')}, ${o.workers} worker${o.workers === 1 ? '' : 's'}${o.tls === undefined ? '' : ', TLS'}\n`,
   );
   return 0;
 }

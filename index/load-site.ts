@@ -3,20 +3,69 @@
  * but not hashed: index cost is reading one JSON file), otherwise a scan of the plain tree with
  * the tree's own `_headers` applied as `release build` would apply it.
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { NO_RULES, readSiteRules, ruleHeaders } from '../content/header-file.js';
 import { readSiteRedirects } from '../content/redirects-file.js';
-import { manifestToSiteIndex, readManifest } from '../release/manifest.js';
+import { manifestToSiteIndex, MANIFEST_NAME, readManifest } from '../release/manifest.js';
+import { streamManifest } from '../release/manifest-stream.js';
+import { TableBuilder, type SiteTable } from './table.js';
 import type { SiteIndex } from '../content/site-index.js';
 import { releaseIdFor } from '../content/release-id.js';
 import { scanTree, ScanError, type ScanCache, type ScanOptions, type ScanResult } from '../content/scan.js';
 import { realDirectory } from '../content/real-dir.js';
 
-export async function loadSite(root: string, options: ScanOptions = {}): Promise<ScanResult> {
+/** What a node serves from: a site index of objects, or for a large release the shared file table. */
+export type ServedSite = SiteIndex | SiteTable;
+
+export interface LoadedSite {
+  readonly index: ServedSite;
+  readonly cache: ScanCache;
+}
+
+/**
+ * From this size on a manifest is streamed into the file table (index/table.ts) instead of read
+ * as objects: about 25,000 files. Below it nothing changes for a small site's hot path.
+ */
+export const TABLE_FROM_BYTES = 8 * 1024 * 1024;
+
+export interface LoadOptions extends ScanOptions {
+  /** Manifest size from which the file table is used (default TABLE_FROM_BYTES). */
+  readonly tableFrom?: number;
+}
+
+export async function loadSite(root: string, options: LoadOptions = {}): Promise<LoadedSite> {
   const d = realDirectory(root);
   if ('problem' in d) throw new ScanError(`content root ${root} ${d.problem}`, d.problem === 'does not exist' ? 'ENOENT' : 'ENOTDIR');
+  const cache = options.cache ?? (new Map() as ScanCache);
+  if (manifestSize(d.real) >= (options.tableFrom ?? TABLE_FROM_BYTES)) {
+    const table = loadTable(d.real);
+    if (table !== undefined) return { index: table, cache };
+  }
   const manifest = readManifest(d.real);
   if (manifest === undefined) return withSiteRules(await scanTree(root, options));
-  return { index: manifestToSiteIndex(manifest, d.real), cache: options.cache ?? (new Map() as ScanCache) };
+  return { index: manifestToSiteIndex(manifest, d.real), cache };
+}
+
+/** How many files a served site has. */
+export function fileCount(site: ServedSite): number {
+  return 'kind' in site ? site.count : site.files.length;
+}
+
+/** Bytes of `dir/manifest.json`, or -1 when there is none. */
+function manifestSize(dir: string): number {
+  try {
+    return statSync(join(dir, MANIFEST_NAME)).size;
+  } catch {
+    return -1;
+  }
+}
+
+/** A release's manifest streamed into the file table; undefined when it has none. Throws ManifestError. */
+export function loadTable(dir: string): SiteTable | undefined {
+  const builder = new TableBuilder();
+  const head = streamManifest(dir, builder);
+  return head === undefined ? undefined : builder.finish(dir, head);
 }
 
 /**

@@ -57,12 +57,19 @@ export class StatusPage {
 
 export type Entry = FileEntry | Redirect | StatusPage;
 
+/** Request key to entry: a Map for a site held as objects, the file table's lookup for a large one (index/table-lookup.ts). */
+export interface Entries {
+  get(key: string): Entry | undefined;
+}
+
 export interface Lookup {
   readonly root: string;
   readonly releaseId: string;
-  readonly entries: ReadonlyMap<string, Entry>;
+  readonly entries: Entries;
   readonly fileCount: number;
   readonly totalBytes: number;
+  /** `objects`: an entry per key, built when the release loads; `table`: the shared file table, entries built for the hot set (index/table-lookup.ts). */
+  readonly index: 'objects' | 'table';
   /** The root's `404.html`, served with status 404 when present. */
   readonly notFound: FileEntry | undefined;
   /** From a release manifest: disk times are not compared when streaming (see send.ts). */
@@ -77,72 +84,103 @@ export interface Lookup {
 
 /** `preview`: the lookup of a release shown before it is live; its 404 page is `no-store` like its files (the rules say so). */
 export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], preview = false): Lookup {
+  const make = entryMaker(site.releaseId, rules, preview, true);
+  const entries = new Map<string, Entry>();
+  let totalBytes = 0;
+  let notFound: FileEntry | undefined;
+  for (const f of site.files) {
+    totalBytes += f.size;
+    entries.set(f.path, make.file(f));
+    if (f.path === '/404.html') notFound = make.page404(f);
+  }
+  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect');
+  for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
+  const files = new Map(site.files.map((f) => [f.path, f]));
+  const answered = new Set(entries.keys());
+  const routes = site.routes === undefined || site.routes.rules.length === 0 ? undefined : compileSiteRoutes(site.routes.rules, {
+    fileOf: (path) => files.get(path),
+    answers: (key) => answered.has(key),
+    entryOf: (path) => entries.get(path),
+    page404: (f) => new StatusPage(make.page404(f), 404),
+  }, entries);
+  assertNormalKeys(entries.keys());
+  return Object.freeze({
+    root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, index: 'objects', notFound, fromManifest: site.fromManifest === true, preview,
+    routes, forcedRoutes: routes?.forced === true ? routes : undefined,
+  });
+}
+
+/** Builds the entries of one release: its header blocks interned, its operator rules compiled once. */
+export interface EntryMaker {
+  file(f: IndexedFile): FileEntry;
+  /** The file served as a 404 page: the short Cache-Control of a 404 (except in a preview, which stores nothing). */
+  page404(f: IndexedFile): FileEntry;
+}
+
+/**
+ * `internDates`: share Last-Modified strings between files of the same second (a few per site
+ * held as objects; a large release's entries come and go, so there they are not kept).
+ */
+export function entryMaker(releaseId: string, rules: readonly HeaderRule[], preview: boolean, internDates: boolean): EntryMaker {
   const compiled = compileRules(rules);
   const heads = new Map<string, HeadBlock>();
   const dates = new Map<number, string>();
-  const entries = new Map<string, Entry>();
-  let totalBytes = 0;
   // A few distinct blocks per site: one per type, encoding and set of rule lines.
   const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
     const key = JSON.stringify([type, encoding ?? '', vary, lines]);
     let head = heads.get(key);
     if (head === undefined) {
-      head = HeadBlock.build({ type, encoding, vary, releaseId: site.releaseId, lines });
+      head = HeadBlock.build({ type, encoding, vary, releaseId, lines });
       heads.set(key, head);
     }
     return head;
   };
   const dateOf = (ms: number): [number, string] => {
     const sec = Math.floor(ms / 1000);
-    let text = dates.get(sec);
+    let text = internDates ? dates.get(sec) : undefined;
     if (text === undefined) {
       text = new Date(sec * 1000).toUTCString();
-      dates.set(sec, text);
+      if (internDates) dates.set(sec, text);
     }
     return [sec, text];
   };
-  let notFound: FileEntry | undefined;
-  for (const f of site.files) {
-    totalBytes += f.size;
-    const lines = compiled.headersFor(f.path, f.type, f.headers);
-    entries.set(f.path, buildEntry(f, lines, internHead, dateOf));
-    if (f.path === '/404.html') notFound = buildEntry(f, preview ? lines : withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
-  }
-  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect');
-  for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
-  const routes = site.routes === undefined || site.routes.rules.length === 0 ? undefined : compileSiteRoutes(site, site.routes.rules, entries, (f) =>
-    new StatusPage(buildEntry(f, preview ? compiled.headersFor(f.path, f.type, f.headers) : withCacheControl(compiled.headersFor(f.path, f.type, f.headers), CACHE_NOT_FOUND), internHead, dateOf), 404),
-  );
-  assertNormalKeys(entries.keys());
-  return Object.freeze({
-    root: site.root, releaseId: site.releaseId, entries, fileCount: site.files.length, totalBytes, notFound, fromManifest: site.fromManifest === true, preview,
-    routes, forcedRoutes: routes?.forced === true ? routes : undefined,
-  });
+  const linesOf = (f: IndexedFile): [string, string][] => compiled.headersFor(f.path, f.type, f.headers);
+  return {
+    file: (f) => buildEntry(f, linesOf(f), internHead, dateOf),
+    page404: (f) => buildEntry(f, preview ? linesOf(f) : withCacheControl(linesOf(f), CACHE_NOT_FOUND), internHead, dateOf),
+  };
+}
+
+/** What compiling a site's `_redirects` rules asks of its files and answered keys. */
+export interface RouteSources {
+  fileOf(path: string): IndexedFile | undefined;
+  /** A file, directory key or redirect answers `key` before any rule. */
+  answers(key: string): boolean;
+  entryOf(path: string): Entry | undefined;
+  page404(f: IndexedFile): StatusPage;
 }
 
 /**
- * Sets the static `_redirects` rules into `entries` (over the files they force) and returns the
+ * Sets the static `_redirects` rules into `statics` (over the files they force) and returns the
  * dynamic ones. A 200 target is the file's own entry (its ETag, encodings and headers); a 404
  * page is built once per target file.
  */
-function compileSiteRoutes(site: SiteIndex, rules: readonly RouteRule[], entries: Map<string, Entry>, page404: (f: IndexedFile) => StatusPage): Routes<Entry> | undefined {
-  const files = new Map(site.files.map((f) => [f.path, f]));
-  const isFile = (path: string): boolean => files.has(path);
+export function compileSiteRoutes(rules: readonly RouteRule[], sources: RouteSources, statics: Map<string, Entry>): Routes<Entry> | undefined {
+  const isFile = (path: string): boolean => sources.fileOf(path) !== undefined;
   const pages = new Map<string, StatusPage>();
-  const answered = new Set(entries.keys());
   const compiled = compileRoutes<Entry>(rules, {
-    answers: (key) => answered.has(key),
+    answers: (key) => sources.answers(key),
     page: (path, status) => {
       const file = routeTarget(path, isFile);
       if (file === undefined) return undefined;
-      if (status === 200) return entries.get(file);
+      if (status === 200) return sources.entryOf(file);
       let page = pages.get(file);
-      if (page === undefined) pages.set(file, (page = page404(files.get(file) as IndexedFile)));
+      if (page === undefined) pages.set(file, (page = sources.page404(sources.fileOf(file) as IndexedFile)));
       return page;
     },
     redirect: (location, status) => new Redirect(location, status),
   });
-  for (const [key, entry] of compiled.statics) entries.set(key, entry);
+  for (const [key, entry] of compiled.statics) statics.set(key, entry);
   return compiled.dynamic;
 }
 
@@ -196,7 +234,7 @@ function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPoli
  * request for it (its `%` escaped). The scanner and the manifest reader admit only such paths
  * (content/servable.ts); a key that is not is a bug there, refused before it can be served.
  */
-function assertNormalKeys(keys: Iterable<string>): void {
+export function assertNormalKeys(keys: Iterable<string>): void {
   for (const key of keys) {
     if (normalisePath(key.replaceAll('%', '%25')) !== key) throw new Error(`index key ${JSON.stringify(key)} is not a normalised path (content/servable.ts let it through)`);
   }

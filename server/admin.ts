@@ -77,6 +77,8 @@ export interface Status {
   release: string | null;
   health: 'ok' | 'draining' | 'invalid-root';
   files: number;
+  /** How the release is held: `objects` (an entry per path), or `table` (the shared file table of a large release). */
+  index: 'objects' | 'table';
   contentBytes: number;
   cacheBytes: number;
   /** Each worker's cache: its bytes and the largest body it keeps (larger ones are streamed). */
@@ -105,6 +107,7 @@ export function status(state: NodeState): Status {
     release: index.releaseId,
     health: state.draining() ? 'draining' : state.invalidRoot() ? 'invalid-root' : 'ok',
     files: index.fileCount,
+    index: index.index,
     contentBytes: index.totalBytes,
     cacheBytes: t.cacheBytes,
     workerCache: state.workerCache,

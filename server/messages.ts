@@ -1,5 +1,5 @@
 /** Messages between the main thread (origin.ts) and worker threads (worker.ts). */
-import type { SiteIndex } from '../content/site-index.js';
+import type { ServedSite } from '../index/load-site.js';
 import type { ServeOptions } from './config.js';
 
 export interface WorkerData {
@@ -10,11 +10,11 @@ export interface WorkerData {
   readonly version: string;
   /** Concrete ports per listen address (port 0 resolved by the first worker), TLS after plain. */
   readonly ports: readonly number[] | undefined;
-  readonly site: SiteIndex;
+  readonly site: ServedSite;
 }
 
 export type ToWorker =
-  | { readonly type: 'index'; readonly site: SiteIndex }
+  | { readonly type: 'index'; readonly site: ServedSite }
   | { readonly type: 'invalid-root'; readonly reason: string }
   | { readonly type: 'drain' }
   | { readonly type: 'reopen-log' }

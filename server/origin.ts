@@ -7,9 +7,8 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { loadSite } from '../index/load-site.js';
+import { fileCount, loadSite, type ServedSite } from '../index/load-site.js';
 import type { ScanCache } from '../content/scan.js';
-import type { SiteIndex } from '../content/site-index.js';
 import type { ListenAddress, ServeOptions } from './config.js';
 import { sampleConnections } from './connections.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -66,7 +65,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
   const wanted: number[] = [];
   for (const a of addresses) wanted.push(await claimPort(a));
   let cache: ScanCache | undefined;
-  let site: SiteIndex;
+  let site: ServedSite;
   try {
     const scanned = await loadSite(options.root);
     site = scanned.index;
@@ -113,7 +112,7 @@ export async function startOrigin(options: ServeOptions, events: OriginEvents = 
       site = scanned.index;
       invalidRoot = undefined;
       pool.broadcast({ type: 'index', site });
-      if (changed) events.info?.(`re-indexed ${options.root}: release ${site.releaseId}, ${site.files.length} files`);
+      if (changed) events.info?.(`re-indexed ${options.root}: release ${site.releaseId}, ${fileCount(site)} files`);
       if (site.root !== rootReal) {
         rootReal = site.root;
         await content?.follow(rootReal);
@@ -244,6 +243,6 @@ export function urlFor(a: ListenAddress, port: number, scheme: 'http' | 'https')
   return `${scheme}://${host}:${port}/`;
 }
 
-function reportSkipped(site: SiteIndex, events: OriginEvents): void {
+function reportSkipped(site: ServedSite, events: OriginEvents): void {
   if (site.skipped.length > 0) events.warn?.(`skipped ${site.skipped.length} entries (symlinks leaving the root or unreadable): ${site.skipped.slice(0, 5).join(', ')}${site.skipped.length > 5 ? ', ...' : ''}`);
 }

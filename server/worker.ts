@@ -17,6 +17,8 @@ import { adminEndpoints } from './admin.js';
 import { BodyStore } from './body-store.js';
 import type { ListenAddress, ServeOptions } from './config.js';
 import { buildLookup, type Lookup } from '../index/lookup.js';
+import type { ServedSite } from '../index/load-site.js';
+import { tableLookup } from '../index/table-lookup.js';
 import { OriginHandler } from './handler.js';
 import { Previews } from './preview.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
@@ -36,7 +38,7 @@ metrics.resetGauges();
 const cacheBudget = workerCache(options.cacheSize, options.workers, options.cacheMaxFile);
 const bodies = new BodyStore(cacheBudget, metrics);
 const log = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog, options.logFormat);
-let index: Lookup = buildLookup(data.site, options.headers);
+let index: Lookup = lookupOf(data.site);
 // The plain-data index is only needed to build the first lookup: drop it so it can be collected.
 (data as { site?: unknown }).site = undefined;
 let draining = false;
@@ -77,6 +79,11 @@ type Route = OriginHandler['handle'];
  * never a 500, since the status line and headers of a 200 may already be written and a cache
  * would keep the wrong body under them. The worker carries on serving.
  */
+/** A release held as objects gets the Map lookup; a large one's shared file table, the table's. */
+function lookupOf(site: ServedSite): Lookup {
+  return 'kind' in site ? tableLookup(site, options.headers) : buildLookup(site, options.headers);
+}
+
 function guarded(next: Route): Route {
   return (res, req) => {
     try {
@@ -282,7 +289,7 @@ process.on('unhandledRejection', (e) => fault('unhandled promise rejection', e))
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'index':
-      index = buildLookup(m.site, options.headers);
+      index = lookupOf(m.site);
       handler.index = index;
       invalidRoot = false;
       break;
