@@ -16,6 +16,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   gate: async () => (await import('./gate.js')).GATE,
   soak: async () => (await import('./soak.js')).SOAK,
   plan: async () => (await import('./plan.js')).PLAN,
+  downloads: async () => (await import('./downloads.js')).DOWNLOADS,
   bench: async () => (await import('./bench.js')).BENCH,
   version: async () => (await import('./version.js')).VERSION,
   completion: async () => (await import('./completion.js')).COMPLETION,
