@@ -7,12 +7,13 @@
  * ETag and one small object; Last-Modified strings are interned too.
  */
 import { isCompressible } from '../common/compressible.js';
-import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
+import type { Alternates, Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
 import { routeTarget, type RouteRule, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { HeadBlock } from './head-block.js';
 import { encodeLocation, normalisePath } from './path.js';
 import { compileRoutes, type RedirectStatus, type Routes } from './routes.js';
+import { MediaChooser } from './negotiate.js';
 
 export class Representation {
   constructor(
@@ -36,7 +37,26 @@ export class FileEntry {
     readonly gzip: Representation | undefined,
     /** True for compressible types: Accept-Encoding is read and Vary is sent. */
     readonly negotiate: boolean,
+    /** Set only on a page's directory URL when the page has another media type (alternates); one slot, undefined for every other file. */
+    readonly alternate: Alternate | undefined = undefined,
   ) {}
+}
+
+/**
+ * The same resource in a second media type (a PEP 691 page's JSON beside its HTML), held by the
+ * page's entry the way it holds its br and gzip representations. Both entries send
+ * `Vary: Accept`; the chooser is shared by every page with the same pair of types.
+ */
+export class Alternate {
+  constructor(
+    readonly entry: FileEntry,
+    private readonly chooser: MediaChooser,
+  ) {}
+
+  /** `page` (the entry holding this) or the alternate, as the request's Accept header prefers. */
+  pick(page: FileEntry, accept: string): FileEntry {
+    return this.chooser.choose(accept) === 0 ? page : this.entry;
+  }
 }
 
 /** `/dir` answered with a redirect to `/dir/` (301), or a release's redirect rule. */
@@ -83,11 +103,11 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], previ
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
   // A few distinct blocks per site: one per type, encoding and set of rule lines.
-  const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
-    const key = JSON.stringify([type, encoding ?? '', vary, lines]);
+  const internHead: InternHead = (lines, type, vary, encoding, varyAccept) => {
+    const key = JSON.stringify([type, encoding ?? '', vary, varyAccept, lines]);
     let head = heads.get(key);
     if (head === undefined) {
-      head = HeadBlock.build({ type, encoding, vary, releaseId: site.releaseId, lines });
+      head = HeadBlock.build({ type, encoding, vary, varyAccept, releaseId: site.releaseId, lines });
       heads.set(key, head);
     }
     return head;
@@ -102,13 +122,15 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], previ
     return [sec, text];
   };
   let notFound: FileEntry | undefined;
+  const negotiated = site.alternates === undefined ? undefined : new NegotiatedPages(site.alternates);
   for (const f of site.files) {
     totalBytes += f.size;
     const lines = compiled.headersFor(f.path, f.type, f.headers);
     entries.set(f.path, buildEntry(f, lines, internHead, dateOf));
     if (f.path === '/404.html') notFound = buildEntry(f, preview ? lines : withCacheControl(lines, CACHE_NOT_FOUND), internHead, dateOf);
+    negotiated?.note(f, lines);
   }
-  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect');
+  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect', negotiated?.build(internHead, dateOf));
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
   const routes = site.routes === undefined || site.routes.rules.length === 0 ? undefined : compileSiteRoutes(site, site.routes.rules, entries, (f) =>
     new StatusPage(buildEntry(f, preview ? compiled.headersFor(f.path, f.type, f.headers) : withCacheControl(compiled.headersFor(f.path, f.type, f.headers), CACHE_NOT_FOUND), internHead, dateOf), 404),
@@ -146,18 +168,58 @@ function compileSiteRoutes(site: SiteIndex, rules: readonly RouteRule[], entries
   return compiled.dynamic;
 }
 
-type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;
+type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined, varyAccept: boolean) => HeadBlock;
+type DateOf = (ms: number) => [number, string];
 
-function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: (ms: number) => [number, string]): FileEntry {
+/** `varyAccept`: for a negotiated page's entries (the page, holding its `alternate`, and the alternate's own). */
+function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: DateOf, varyAccept = false, alternate?: Alternate): FileEntry {
   const negotiate = f.variants.length > 0 || isCompressible(f.type);
   const [sec, date] = dateOf(f.mtimeMs);
   const rep = (file: string, size: number, sha256: string, encoding: Encoding | undefined, ctimeMs: number): Representation =>
-    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding), ctimeMs);
+    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding, varyAccept), ctimeMs);
   const variant = (enc: Encoding): Representation | undefined => {
     const v = f.variants.find((x) => x.encoding === enc);
     return v === undefined ? undefined : rep(v.file, v.size, v.sha256, enc, NaN);
   };
-  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate));
+  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate, alternate));
+}
+
+/**
+ * The site's negotiated pages: collects each page's and alternate's file while the files are
+ * indexed (one Map lookup per file, only on sites that have any), then builds the entry each
+ * page's directory URL serves. The files' own URLs keep their plain entries: a URL that names a
+ * format (`index.html`, `index.json`) always answers that format.
+ */
+class NegotiatedPages {
+  private readonly wanted = new Map<string, [IndexedFile, [string, string][]] | undefined>();
+
+  constructor(private readonly alternates: Alternates) {
+    for (const [page, alternate] of Object.entries(alternates.pages)) {
+      this.wanted.set(page, undefined);
+      this.wanted.set(alternate, undefined);
+    }
+  }
+
+  note(f: IndexedFile, lines: [string, string][]): void {
+    if (this.wanted.has(f.path)) this.wanted.set(f.path, [f, lines]);
+  }
+
+  /** Page path -> the entry of its directory URL. A manifest names only files it has (validateManifest). */
+  build(internHead: InternHead, dateOf: DateOf): Map<string, FileEntry> {
+    const choosers = new Map<string, MediaChooser>();
+    const out = new Map<string, FileEntry>();
+    for (const [pagePath, alternatePath] of Object.entries(this.alternates.pages)) {
+      const page = this.wanted.get(pagePath);
+      const other = this.wanted.get(alternatePath);
+      if (page === undefined || other === undefined) throw new Error(`alternates: ${pagePath} -> ${alternatePath} names a file the index does not have`);
+      const key = `${page[0].type}\0${other[0].type}`;
+      let chooser = choosers.get(key);
+      if (chooser === undefined) choosers.set(key, (chooser = new MediaChooser([page[0].type, other[0].type], this.alternates.aliases)));
+      const alternate = new Alternate(buildEntry(other[0], other[1], internHead, dateOf, true), chooser);
+      out.set(pagePath, buildEntry(page[0], page[1], internHead, dateOf, true, alternate));
+    }
+    return out;
+  }
 }
 
 /**
@@ -172,18 +234,21 @@ function withCacheControl(lines: readonly [string, string][], cacheControl: stri
  * `/` serves `/index.html`. By the site's trailing-slash policy: `redirect` (the default) serves
  * `/dir/` from `/dir/index.html` and redirects `/dir` there; `always` does the same for a page
  * `/page.html` at `/page/`; `never` serves `/dir` and `/page` and redirects `/dir/` and `/page/`
- * to them. A file at a key always keeps it.
+ * to them. A file at a key always keeps it. A page in `negotiated` is served there by its
+ * negotiated entry.
  */
-function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPolicy): void {
+function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPolicy, negotiated: ReadonlyMap<string, FileEntry> | undefined): void {
   const serve = (canonical: string, other: string, entry: Entry): void => {
     if (!entries.has(canonical)) entries.set(canonical, entry);
     if (!entries.has(other)) entries.set(other, new Redirect(encodeLocation(canonical)));
   };
-  for (const [key, entry] of [...entries]) {
+  for (const [key, file] of [...entries]) {
     let bare: string;
     if (key.endsWith('/index.html')) bare = key.slice(0, -'/index.html'.length);
     else if (policy !== 'redirect' && key.endsWith('.html') && !key.endsWith('/.html')) bare = key.slice(0, -'.html'.length);
     else continue;
+    // A negotiated page's directory URL answers by Accept; its file URL stays plain HTML.
+    const entry = negotiated?.get(key) ?? file;
     if (bare === '') entries.set('/', entry);
     else if (policy === 'never') serve(bare, `${bare}/`, entry);
     else serve(`${bare}/`, bare, entry);

@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerProblem } from '../content/header-rules.js';
 import { routeLimitProblem, routeProblem, routeTargetProblem, trailingSlashProblem, type RouteRule, type SiteRoutes } from '../content/redirects-file.js';
-import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
+import { checkRedirect, essenceOf, filePathProblem, isMediaEssence, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Alternates, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
@@ -52,6 +52,8 @@ export interface Manifest {
   readonly preload?: Readonly<Record<string, readonly string[]>>;
   /** The `_redirects` rules and trailing-slash policy; absent when the site has neither. */
   readonly routes?: SiteRoutes;
+  /** Pages answered by Accept at their directory URL (a package index's HTML and JSON); absent when none. */
+  readonly alternates?: Alternates;
 }
 
 /** A file of an earlier release, hard-linked at its path, served with that release's headers. */
@@ -69,6 +71,8 @@ export interface Skew {
 
 /** At most this many preload links per page: a Link header stays well under header size limits. */
 export const MAX_PRELOAD_LINKS = 16;
+/** At most this many media type aliases: each is compared once per distinct Accept header. */
+export const MAX_MEDIA_ALIASES = 16;
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
@@ -140,6 +144,10 @@ export function validateManifest(data: unknown, where: string): Manifest {
   }
   if (m.skew !== undefined) checkSkew(m.skew, m.id, paths, fail);
   if (m.preload !== undefined) checkPreload(m.preload, m.files as readonly ManifestFile[], fail);
+  if (m.alternates !== undefined) {
+    const problem = alternatesProblem(m.alternates, m.files as readonly ManifestFile[]);
+    if (problem !== undefined) throw fail(`alternates${problem}`);
+  }
   return m as Manifest;
 }
 
@@ -173,6 +181,33 @@ function checkPreload(preload: unknown, files: readonly ManifestFile[], fail: (w
     if (!Array.isArray(links) || links.length > MAX_PRELOAD_LINKS) throw fail(`${at}: must be a list of at most ${MAX_PRELOAD_LINKS} Link values`);
     for (const link of links as unknown[]) if (typeof link !== 'string' || headerProblem('Link', link) !== undefined) throw fail(`${at}: ${JSON.stringify(link)} is not a Link value`);
   }
+}
+
+/**
+ * What is wrong with the `alternates` field (as `.field: message`), or undefined. A page is a
+ * directory index of this release (its directory URL is where it is negotiated), its alternate
+ * another file of the release (not carried, not a page) of another media type; aliases are
+ * bare media types naming another one, a few at most.
+ */
+function alternatesProblem(alternates: unknown, files: readonly ManifestFile[]): string | undefined {
+  const a = alternates as Partial<Alternates> | null;
+  const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isMap(a) || !isMap(a.aliases) || !isMap(a.pages)) return ': must be an object with aliases and pages objects';
+  const aliases = Object.entries(a.aliases);
+  if (aliases.length > MAX_MEDIA_ALIASES) return `.aliases: at most ${MAX_MEDIA_ALIASES}`;
+  for (const [alias, type] of aliases) {
+    if (!isMediaEssence(alias) || typeof type !== 'string' || !isMediaEssence(type) || alias === type) return `.aliases[${JSON.stringify(alias)}]: must map a media type (type/subtype, lower case) to another`;
+  }
+  const types = new Map(files.map((f) => [f.path, f.type]));
+  for (const [page, alternate] of Object.entries(a.pages)) {
+    const at = `.pages[${JSON.stringify(page)}]`;
+    const pageType = types.get(page);
+    if (pageType === undefined || !page.endsWith('/index.html')) return `${at}: must be a directory index (…/index.html) of this release`;
+    const otherType = typeof alternate === 'string' ? types.get(alternate) : undefined;
+    if (otherType === undefined || alternate === page || Object.hasOwn(a.pages, alternate)) return `${at}: ${JSON.stringify(alternate)} must be another file of this release, not a page`;
+    if (essenceOf(otherType) === essenceOf(pageType)) return `${at}: ${JSON.stringify(alternate)} has the page's own media type`;
+  }
+  return undefined;
 }
 
 /** What is wrong with the `routes` field (as `.field: message`), or undefined: the parser's checks, on what a node reads. */
@@ -239,5 +274,10 @@ export function manifestToSiteIndex(manifest: Manifest, realRoot: string): SiteI
       return v === undefined ? [] : [{ encoding, file: f.path.slice(1) + VARIANT_SUFFIX[encoding], size: v.size, sha256: v.sha256 }];
     }),
   }));
-  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, ...(manifest.routes === undefined ? {} : { routes: manifest.routes }), fromManifest: true };
+  return {
+    root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects,
+    ...(manifest.routes === undefined ? {} : { routes: manifest.routes }),
+    ...(manifest.alternates === undefined ? {} : { alternates: manifest.alternates }),
+    fromManifest: true,
+  };
 }
