@@ -10,6 +10,7 @@ import { readManifest, type Manifest } from '../release/manifest.js';
 import { resolveSkew, type SkewOptions } from '../release/skew.js';
 import { ENCODINGS } from '../content/site-index.js';
 import { trailingSlashProblem, type TrailingSlashPolicy } from '../content/redirects-file.js';
+import { packageIndexDirProblem } from '../release/package-index.js';
 import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
 
 
@@ -17,7 +18,7 @@ import { fail, UsageError, type Group, type Subcommand } from './subcommands.js'
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   build: {
     summary: 'build a release directory from a site',
-    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--redirects FILE] [--trailing-slash POLICY] [--skew-releases N] [--skew-assets immutable|hashed|both] [--preload] [--json]',
+    usage: 'pi-origin release build SITE_DIR --out RELEASES_DIR [--headers RULES] [--redirects FILE] [--trailing-slash POLICY] [--skew-releases N] [--skew-assets immutable|hashed|both] [--preload] [--package-index DIR] [--json]',
     help: [
       'Scans SITE_DIR, applies the rules file, precompresses text (brotli 11, gzip 9) and writes',
       'RELEASES_DIR/<id>, where <id> (12 hex digits) is derived from the content, headers and',
@@ -38,6 +39,9 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       '  --skew-assets KIND  which files are carried: immutable (Cache-Control immutable, default),',
       '                      hashed (a content hash in the name) or both',
       '  --preload           add Link preload headers to HTML pages for their stylesheets and scripts',
+      '  --package-index DIR generate a package index at /simple/ from the wheels under SITE_DIR/DIR',
+      '                      (. for the whole site): PEP 503 HTML and PEP 691 JSON pages, chosen by',
+      "                      Accept, and each wheel's METADATA beside it as <wheel>.metadata (PEP 658)",
       '  --json              print the result as JSON',
     ].join('\n'),
     examples: [
@@ -45,8 +49,9 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       'pi-origin release build site/ /srv/origin/releases --headers site/_headers --json',
       'pi-origin release build site/ --out /srv/origin/releases --skew-releases 3 --preload',
       'pi-origin release build site/ --out /srv/origin/releases --redirects site/_redirects --trailing-slash never',
+      'pi-origin release build wheelhouse/ --out /srv/origin/releases --package-index packages',
     ],
-    flags: { out: 'value', headers: 'value', redirects: 'value', 'trailing-slash': 'value', 'skew-releases': 'value', 'skew-assets': 'value', preload: 'boolean', json: 'boolean' },
+    flags: { out: 'value', headers: 'value', redirects: 'value', 'trailing-slash': 'value', 'skew-releases': 'value', 'skew-assets': 'value', preload: 'boolean', 'package-index': 'value', json: 'boolean' },
     positional: ['SITE_DIR'],
     optional: ['RELEASES_DIR'],
     run: build,
@@ -180,6 +185,9 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   const slash = flags.get('trailing-slash');
   const slashProblem = slash === undefined ? undefined : trailingSlashProblem(slash);
   if (slashProblem !== undefined) throw new UsageError(`--trailing-slash ${slashProblem}`);
+  const packageIndex = flags.get('package-index');
+  const indexProblem = typeof packageIndex === 'string' ? packageIndexDirProblem(packageIndex) : undefined;
+  if (indexProblem !== undefined) throw new UsageError(`--package-index ${indexProblem}`);
   const p = progress();
   let result;
   try {
@@ -190,6 +198,7 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
       ...(p.onProgress ? { onProgress: p.onProgress } : {}),
       skew,
       preload: flags.has('preload'),
+      ...(typeof packageIndex === 'string' ? { packageIndex } : {}),
     });
   } finally {
     p.end();
@@ -197,11 +206,11 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   const t = totals(result.manifest);
   if (flags.has('json')) {
     const { id, dir, copied, linked, carried, reused } = result;
-    process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, carried, reused }) + '\n');
-  } else if (result.reused) {
-    process.stdout.write(`reused release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, already built and verified -> ${result.dir}\n`);
+    process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, carried, reused, ...(result.packageIndex === undefined ? {} : { packageIndex: result.packageIndex }) }) + '\n');
   } else {
-    process.stdout.write(`built release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, copied ${result.copied}, linked ${result.linked}${result.carried > 0 ? `, carried ${result.carried} from earlier releases` : ''} -> ${result.dir}\n`);
+    const index = result.packageIndex === undefined ? '' : `, package index of ${result.packageIndex.wheels} wheels in ${result.packageIndex.projects} projects`;
+    if (result.reused) process.stdout.write(`reused release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants${index}, already built and verified -> ${result.dir}\n`);
+    else process.stdout.write(`built release ${result.id}: ${t.files} files (${humanBytes(t.bytes)}), ${t.variants} variants, copied ${result.copied}, linked ${result.linked}${result.carried > 0 ? `, carried ${result.carried} from earlier releases` : ''}${index} -> ${result.dir}\n`);
   }
   return 0;
 }

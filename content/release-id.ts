@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SiteRoutes } from './redirects-file.js';
+import type { Alternates } from './site-index.js';
 import type { RedirectRule } from './servable.js';
 
 /** 12 lower-case hex digits: the name of a release directory. */
@@ -28,15 +29,22 @@ export function byPath(a: { readonly path: string }, b: { readonly path: string 
 /**
  * sha256 over `path\0sha256\0JSON(headers)\n` for every file in path order, then the JSON of
  * the redirects (as `{from, to, status}`), then, when the site has any, the routes (`_redirects`
- * rules and trailing-slash policy: a site without keeps the id it had before they existed),
- * truncated to 12 hex digits.
+ * rules and trailing-slash policy: a site without keeps the id it had before they existed), then
+ * the pages negotiated by Accept (likewise only when there are any), truncated to 12 hex digits.
  */
-export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[], routes?: SiteRoutes): string {
+export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[], routes?: SiteRoutes, alternates?: Alternates): string {
   const h = createHash('sha256');
   for (const f of [...files].sort(byPath)) h.update(`${f.path}\0${f.sha256}\0${JSON.stringify(f.headers)}\n`);
   h.update(JSON.stringify(redirects.map((r) => ({ from: r.from, to: r.to, status: r.status }))));
   if (routes !== undefined) h.update(`\0routes${JSON.stringify(routesData(routes))}`);
+  if (alternates !== undefined) h.update(`\0alternates${JSON.stringify(alternatesData(alternates))}`);
   return h.digest('hex').slice(0, 12);
+}
+
+/** The alternates with their keys in code-unit order: what the id covers and the manifest holds. */
+export function alternatesData(alternates: Alternates): Alternates {
+  const sorted = (m: Readonly<Record<string, string>>): Record<string, string> => Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { aliases: sorted(alternates.aliases), pages: sorted(alternates.pages) };
 }
 
 /** The routes with their fields in a fixed order: what the id covers and the manifest holds. */

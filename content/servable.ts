@@ -80,6 +80,19 @@ const QUOTED = '"(?:[\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t\\x
 /** RFC 9110 media-type: `type/subtype *( OWS ";" OWS name=value )`. */
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|${QUOTED}))*$`);
 
+const ESSENCE = new RegExp(`^${TOKEN}/${TOKEN}$`);
+
+/** True for a bare media type in lower case, as Accept negotiation compares them (`text/html`); no wildcard. */
+export function isMediaEssence(text: string): boolean {
+  return ESSENCE.test(text) && text === text.toLowerCase() && !text.includes('*');
+}
+
+/** The media type without its parameters, in lower case: `text/html; charset=utf-8` -> `text/html`. */
+export function essenceOf(type: string): string {
+  const semi = type.indexOf(';');
+  return (semi === -1 ? type : type.slice(0, semi)).trim().toLowerCase();
+}
+
 /** Why `type` cannot be a Content-Type value, or undefined. */
 export function mediaTypeProblem(type: string): string | undefined {
   return MEDIA_TYPE.test(type) ? undefined : `${JSON.stringify(type)} is not a media type (type/subtype[; name=value]...)`;

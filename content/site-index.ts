@@ -39,6 +39,18 @@ export interface IndexedFile {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Pages answered at their directory URL in more than one media type, chosen by the request's
+ * Accept header (index/negotiate.ts): a PEP 691 package index's HTML and JSON pages. Plain data,
+ * one entry per page, so a file costs nothing more; absent on sites without such pages.
+ */
+export interface Alternates {
+  /** Other names a client may give a representation's type: `application/vnd.pypi.simple.v1+html` -> `text/html`. */
+  readonly aliases: Readonly<Record<string, string>>;
+  /** A directory index (`/simple/index.html`) -> the file holding the same resource in another type (`/simple/index.json`). */
+  readonly pages: Readonly<Record<string, string>>;
+}
+
 export interface SiteIndex {
   /** Real path of the content root at scan time (symlinks resolved). */
   readonly root: string;
@@ -51,6 +63,8 @@ export interface SiteIndex {
   readonly redirects?: readonly { readonly from: string; readonly to: string; readonly status: 301 | 302 | 307 | 308 }[];
   /** The site's `_redirects` rules and trailing-slash policy (redirects-file.ts), if any. */
   readonly routes?: SiteRoutes;
+  /** Pages negotiated by Accept, from a release manifest; absent when none. */
+  readonly alternates?: Alternates;
   /**
    * True when the index came from a release manifest: sizes and hashes are trusted, and disk
    * times are not compared (Last-Modified comes from the manifest).

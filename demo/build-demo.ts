@@ -5,10 +5,11 @@
  *
  * 1. copies demo/site/ into a fresh temp dir (dist/.demo-site.tmp-<pid>),
  * 2. generates a deterministic, incompressible 4 MiB download,
- *    and a PEP 503 package index (simple/ + packages/, see packages.ts),
+ *    and three tiny wheels in packages/ (packages.ts),
  * 3. swaps the temp dir into place, so a half-built site is never left behind,
  * 4. builds and activates a release of it (dist/demo-releases/current), which makes the
- *    precompressed variants itself: the plain tree gets no .br / .gz siblings.
+ *    precompressed variants itself (the plain tree gets no .br / .gz siblings) and the package
+ *    index from the wheels (`--package-index packages`: /simple/ in HTML and JSON, .metadata).
  *
  * All mtimes in the output are truncated to whole seconds: HTTP dates have
  * second resolution.
@@ -27,7 +28,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { writePackageIndex } from './packages.js';
+import { PACKAGES_DIR, writeDemoWheels } from './packages.js';
 
 const DOWNLOAD_NAME = 'downloads/pi-origin-demo-4MiB.img';
 const DOWNLOAD_SIZE = 4 * 1024 * 1024;
@@ -137,7 +138,7 @@ function build(): void {
   try {
     copyTree(srcDir, tmpDir, totals);
     writeDownload(tmpDir, totals);
-    const index = writePackageIndex(tmpDir);
+    const index = writeDemoWheels(tmpDir);
     totals.files += index.files.length;
     totals.bytes += index.bytes;
 
@@ -178,7 +179,7 @@ async function buildDemoRelease(): Promise<void> {
   const root = packageRoot();
   const releases = join(root, 'dist', 'demo-releases');
   mkdirSync(releases, { recursive: true });
-  const built = await buildRelease(join(root, 'dist', 'demo-site'), releases);
+  const built = await buildRelease(join(root, 'dist', 'demo-site'), releases, { packageIndex: PACKAGES_DIR });
   await activateRelease(releases, built.id);
   await pruneReleases(releases, 2);
   console.log(`build-demo: release ${built.id} ${built.reused ? 'unchanged' : 'built'} and active in ${relative(process.cwd(), releases) || '.'}${sep}current`);

@@ -1,11 +1,13 @@
 /**
- * A minimal, deterministic zip writer: STORED entries only (no compression), one fixed
- * timestamp for every entry, no extra fields, no data descriptors, no zip64. Enough for
- * the demo's tiny wheels; the same entries always give the same bytes, on any machine and
- * any Node version (deflate output may change with the bundled zlib, so it is not offered).
+ * A minimal, deterministic zip writer: STORED entries (no compression), one fixed timestamp
+ * for every entry, no extra fields, no data descriptors, no zip64. Enough for the demo's tiny
+ * wheels; the same entries always give the same bytes, on any machine and any Node version.
+ * `deflate` compresses instead, as real wheels are: its output may change with the bundled
+ * zlib, so the demo never uses it (tests of the wheel reader do).
  *
  * Layout (APPNOTE.TXT 4.3): [local file header + data]... central directory, end record.
  */
+import { deflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
   /** Path inside the archive, `/`-separated, no leading `/`. Encoded as UTF-8 (flag bit 11). */
@@ -16,6 +18,8 @@ export interface ZipEntry {
 export interface ZipOptions {
   /** Timestamp of every entry, in UTC (zip stores local DOS time; UTC fields are written). */
   readonly mtime?: Date;
+  /** DEFLATE every entry (method 8) instead of storing it; not byte-stable across zlib versions. */
+  readonly deflate?: boolean;
 }
 
 /** 2025-01-01 00:00:00 (the demo download's mtime). */
@@ -28,6 +32,7 @@ const VERSION_NEEDED = 20; // 2.0: directories / plain STORED files
 const VERSION_MADE_BY = (3 << 8) | 20; // host 3 = Unix, so external attributes carry a mode
 const FLAG_UTF8 = 0x0800;
 const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
 const FILE_MODE = 0o100644; // regular file, rw-r--r--
 const MAX_16 = 0xffff;
 const MAX_32 = 0xffffffff;
@@ -77,31 +82,33 @@ export function zip(entries: readonly ZipEntry[], options: ZipOptions = {}): Buf
     const data = typeof entry.data === 'string' ? Buffer.from(entry.data, 'utf8') : entry.data;
     if (name.length > MAX_16 || data.length >= MAX_32) throw new Error(`zip entry too large for a non-zip64 archive: ${entry.name}`);
     const crc = crc32(data);
+    const method = options.deflate === true ? METHOD_DEFLATE : METHOD_STORED;
+    const stored = options.deflate === true ? deflateRawSync(data) : data;
 
     const local = Buffer.alloc(30);
     local.writeUInt32LE(LOCAL_SIG, 0);
     local.writeUInt16LE(VERSION_NEEDED, 4);
     local.writeUInt16LE(FLAG_UTF8, 6);
-    local.writeUInt16LE(METHOD_STORED, 8);
+    local.writeUInt16LE(method, 8);
     local.writeUInt16LE(time, 10);
     local.writeUInt16LE(date, 12);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18); // compressed size
+    local.writeUInt32LE(stored.length, 18); // compressed size
     local.writeUInt32LE(data.length, 22); // uncompressed size
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(0, 28); // extra field length
-    locals.push(local, name, data);
+    locals.push(local, name, stored);
 
     const central = Buffer.alloc(46);
     central.writeUInt32LE(CENTRAL_SIG, 0);
     central.writeUInt16LE(VERSION_MADE_BY, 4);
     central.writeUInt16LE(VERSION_NEEDED, 6);
     central.writeUInt16LE(FLAG_UTF8, 8);
-    central.writeUInt16LE(METHOD_STORED, 10);
+    central.writeUInt16LE(method, 10);
     central.writeUInt16LE(time, 12);
     central.writeUInt16LE(date, 14);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(stored.length, 20);
     central.writeUInt32LE(data.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt16LE(0, 30); // extra field length
@@ -112,7 +119,7 @@ export function zip(entries: readonly ZipEntry[], options: ZipOptions = {}): Buf
     central.writeUInt32LE(offset, 42); // offset of the local header
     centrals.push(central, name);
 
-    offset += local.length + name.length + data.length;
+    offset += local.length + name.length + stored.length;
     if (offset >= MAX_32) throw new Error('zip archive too large for a non-zip64 archive');
   }
   if (entries.length > MAX_16) throw new Error('too many zip entries for a non-zip64 archive');

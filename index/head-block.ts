@@ -17,6 +17,8 @@ export interface HeadParts {
   readonly encoding: Encoding | undefined;
   /** True for negotiated resources: every response carries `Vary: Accept-Encoding`. */
   readonly vary: boolean;
+  /** True for a page chosen by Accept (index/negotiate.ts): `Vary` names `Accept` too. */
+  readonly varyAccept?: boolean;
   readonly releaseId: string;
   /** The resource's own headers from the rules (Cache-Control among them, when set). */
   readonly lines: readonly (readonly [string, string])[];
@@ -30,6 +32,8 @@ export class HeadBlock {
     private readonly notModified: string,
     /** The Content-Encoding sent, `identity` for none: what the access log records. */
     readonly contentEncoding: string,
+    /** The `Vary` line of this resource (`Vary: Accept-Encoding`), '' when it varies on nothing: for a 406 about it. */
+    readonly varyLine: string,
   ) {
     Object.freeze(this);
   }
@@ -43,7 +47,9 @@ export class HeadBlock {
       if (problem !== undefined) throw new Error(`header block: ${problem}`);
     }
     const extra = parts.lines.map(([n, v]) => `\r\n${n}: ${v}`).join('');
-    const common = `${parts.vary ? '\r\nVary: Accept-Encoding' : ''}\r\nX-Content-Type-Options: nosniff\r\nX-Origin-Release: ${parts.releaseId}`;
+    const vary = [...(parts.varyAccept === true ? ['Accept'] : []), ...(parts.vary ? ['Accept-Encoding'] : [])];
+    const varyLine = vary.length === 0 ? '' : `Vary: ${vary.join(', ')}`;
+    const common = `${varyLine === '' ? '' : `\r\n${varyLine}`}\r\nX-Content-Type-Options: nosniff\r\nX-Origin-Release: ${parts.releaseId}`;
     // The 304 carries Cache-Control as its key's value, so that line is left out of the rest.
     const at = parts.lines.findIndex(([n]) => n.toLowerCase() === 'cache-control');
     const cacheControl = parts.lines[at]?.[1] ?? 'no-cache';
@@ -52,6 +58,7 @@ export class HeadBlock {
       `${parts.type}${parts.encoding === undefined ? '' : `\r\nContent-Encoding: ${parts.encoding}`}\r\nAccept-Ranges: bytes${common}${extra}`,
       `${cacheControl}${common}${others}`,
       parts.encoding ?? 'identity',
+      varyLine,
     );
   }
 

@@ -7,12 +7,13 @@
  * ETag and one small object; Last-Modified strings are interned too.
  */
 import { isCompressible } from '../common/compressible.js';
-import type { Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
+import type { Alternates, Encoding, IndexedFile, SiteIndex } from '../content/site-index.js';
 import { CACHE_NOT_FOUND, compileRules, type HeaderRule } from '../content/header-rules.js';
 import { routeTarget, type RouteRule, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { HeadBlock } from './head-block.js';
 import { encodeLocation, normalisePath } from './path.js';
 import { compileRoutes, type RedirectStatus, type Routes } from './routes.js';
+import { MediaChooser } from './negotiate.js';
 
 export class Representation {
   constructor(
@@ -36,7 +37,26 @@ export class FileEntry {
     readonly gzip: Representation | undefined,
     /** True for compressible types: Accept-Encoding is read and Vary is sent. */
     readonly negotiate: boolean,
+    /** Set only on a page's directory URL when the page has another media type (alternates); one slot, undefined for every other file. */
+    readonly alternate: Alternate | undefined = undefined,
   ) {}
+}
+
+/**
+ * The same resource in a second media type (a PEP 691 page's JSON beside its HTML), held by the
+ * page's entry the way it holds its br and gzip representations. Both entries send
+ * `Vary: Accept`; the chooser is shared by every page with the same pair of types.
+ */
+export class Alternate {
+  constructor(
+    readonly entry: FileEntry,
+    private readonly chooser: MediaChooser,
+  ) {}
+
+  /** `page` (the entry holding this) or the alternate, as the request's Accept header prefers. */
+  pick(page: FileEntry, accept: string): FileEntry {
+    return this.chooser.choose(accept) === 0 ? page : this.entry;
+  }
 }
 
 /** `/dir` answered with a redirect to `/dir/` (301), or a release's redirect rule. */
@@ -88,12 +108,14 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], previ
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
   let notFound: FileEntry | undefined;
+  const pages = site.alternates === undefined ? undefined : new NegotiatedPages(site.alternates);
   for (const f of site.files) {
     totalBytes += f.size;
     entries.set(f.path, make.file(f));
     if (f.path === '/404.html') notFound = make.page404(f);
+    pages?.note(f);
   }
-  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect');
+  addDirectoryKeys(entries, site.routes?.trailingSlash ?? 'redirect', pages?.build(make));
   for (const r of site.redirects ?? []) if (!entries.has(r.from)) entries.set(r.from, new Redirect(r.to, r.status));
   const files = new Map(site.files.map((f) => [f.path, f]));
   const answered = new Set(entries.keys());
@@ -113,6 +135,8 @@ export function buildLookup(site: SiteIndex, rules: readonly HeaderRule[], previ
 /** Builds the entries of one release: its header blocks interned, its operator rules compiled once. */
 export interface EntryMaker {
   file(f: IndexedFile): FileEntry;
+  /** A page's directory URL: the page, holding `alternate` to choose by Accept; both send `Vary: Accept`. */
+  negotiated(page: IndexedFile, alternate: IndexedFile, aliases: Alternates['aliases']): FileEntry;
   /** The file served as a 404 page: the short Cache-Control of a 404 (except in a preview, which stores nothing). */
   page404(f: IndexedFile): FileEntry;
 }
@@ -125,17 +149,18 @@ export function entryMaker(releaseId: string, rules: readonly HeaderRule[], prev
   const compiled = compileRules(rules);
   const heads = new Map<string, HeadBlock>();
   const dates = new Map<number, string>();
+  const choosers = new Map<string, MediaChooser>();
   // A few distinct blocks per site: one per type, encoding and set of rule lines.
-  const internHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined): HeadBlock => {
-    const key = JSON.stringify([type, encoding ?? '', vary, lines]);
+  const internHead: InternHead = (lines, type, vary, encoding, varyAccept) => {
+    const key = JSON.stringify([type, encoding ?? '', vary, varyAccept, lines]);
     let head = heads.get(key);
     if (head === undefined) {
-      head = HeadBlock.build({ type, encoding, vary, releaseId, lines });
+      head = HeadBlock.build({ type, encoding, vary, varyAccept, releaseId, lines });
       heads.set(key, head);
     }
     return head;
   };
-  const dateOf = (ms: number): [number, string] => {
+  const dateOf: DateOf = (ms) => {
     const sec = Math.floor(ms / 1000);
     let text = internDates ? dates.get(sec) : undefined;
     if (text === undefined) {
@@ -145,8 +170,19 @@ export function entryMaker(releaseId: string, rules: readonly HeaderRule[], prev
     return [sec, text];
   };
   const linesOf = (f: IndexedFile): [string, string][] => compiled.headersFor(f.path, f.type, f.headers);
+  // One chooser per pair of types (and aliases), shared by every page that has that pair.
+  const chooserOf = (types: [string, string], aliases: Alternates['aliases']): MediaChooser => {
+    const key = JSON.stringify([types, aliases]);
+    let chooser = choosers.get(key);
+    if (chooser === undefined) choosers.set(key, (chooser = new MediaChooser(types, aliases)));
+    return chooser;
+  };
   return {
     file: (f) => buildEntry(f, linesOf(f), internHead, dateOf),
+    negotiated: (page, other, aliases) => {
+      const alternate = new Alternate(buildEntry(other, linesOf(other), internHead, dateOf, true), chooserOf([page.type, other.type], aliases));
+      return buildEntry(page, linesOf(page), internHead, dateOf, true, alternate);
+    },
     page404: (f) => buildEntry(f, preview ? linesOf(f) : withCacheControl(linesOf(f), CACHE_NOT_FOUND), internHead, dateOf),
   };
 }
@@ -184,18 +220,53 @@ export function compileSiteRoutes(rules: readonly RouteRule[], sources: RouteSou
   return compiled.dynamic;
 }
 
-type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined) => HeadBlock;
+type InternHead = (lines: [string, string][], type: string, vary: boolean, encoding: Encoding | undefined, varyAccept: boolean) => HeadBlock;
+type DateOf = (ms: number) => [number, string];
 
-function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: (ms: number) => [number, string]): FileEntry {
+/** `varyAccept`: for a negotiated page's entries (the page, holding its `alternate`, and the alternate's own). */
+function buildEntry(f: IndexedFile, lines: [string, string][], internHead: InternHead, dateOf: DateOf, varyAccept = false, alternate?: Alternate): FileEntry {
   const negotiate = f.variants.length > 0 || isCompressible(f.type);
   const [sec, date] = dateOf(f.mtimeMs);
   const rep = (file: string, size: number, sha256: string, encoding: Encoding | undefined, ctimeMs: number): Representation =>
-    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding), ctimeMs);
+    new Representation(file, size, etagOf(sha256), sec, date, internHead(lines, f.type, negotiate, encoding, varyAccept), ctimeMs);
   const variant = (enc: Encoding): Representation | undefined => {
     const v = f.variants.find((x) => x.encoding === enc);
     return v === undefined ? undefined : rep(v.file, v.size, v.sha256, enc, NaN);
   };
-  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate));
+  return Object.freeze(new FileEntry(rep(f.file, f.size, f.sha256, undefined, f.ctimeMs ?? NaN), variant('br'), variant('gzip'), negotiate, alternate));
+}
+
+/**
+ * The site's negotiated pages: collects each page's and alternate's file while the files are
+ * indexed (one Map lookup per file, only on sites that have any), then builds the entry each
+ * page's directory URL serves. The files' own URLs keep their plain entries: a URL that names a
+ * format (`index.html`, `index.json`) always answers that format.
+ */
+class NegotiatedPages {
+  private readonly wanted = new Map<string, IndexedFile | undefined>();
+
+  constructor(private readonly alternates: Alternates) {
+    for (const [page, alternate] of Object.entries(alternates.pages)) {
+      this.wanted.set(page, undefined);
+      this.wanted.set(alternate, undefined);
+    }
+  }
+
+  note(f: IndexedFile): void {
+    if (this.wanted.has(f.path)) this.wanted.set(f.path, f);
+  }
+
+  /** Page path -> the entry of its directory URL. A manifest names only files it has (validateManifest). */
+  build(make: EntryMaker): Map<string, FileEntry> {
+    const out = new Map<string, FileEntry>();
+    for (const [pagePath, alternatePath] of Object.entries(this.alternates.pages)) {
+      const page = this.wanted.get(pagePath);
+      const other = this.wanted.get(alternatePath);
+      if (page === undefined || other === undefined) throw new Error(`alternates: ${pagePath} -> ${alternatePath} names a file the index does not have`);
+      out.set(pagePath, make.negotiated(page, other, this.alternates.aliases));
+    }
+    return out;
+  }
 }
 
 /**
@@ -210,18 +281,21 @@ function withCacheControl(lines: readonly [string, string][], cacheControl: stri
  * `/` serves `/index.html`. By the site's trailing-slash policy: `redirect` (the default) serves
  * `/dir/` from `/dir/index.html` and redirects `/dir` there; `always` does the same for a page
  * `/page.html` at `/page/`; `never` serves `/dir` and `/page` and redirects `/dir/` and `/page/`
- * to them. A file at a key always keeps it.
+ * to them. A file at a key always keeps it. A page in `negotiated` is served there by its
+ * negotiated entry.
  */
-function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPolicy): void {
+function addDirectoryKeys(entries: Map<string, Entry>, policy: TrailingSlashPolicy, negotiated: ReadonlyMap<string, FileEntry> | undefined): void {
   const serve = (canonical: string, other: string, entry: Entry): void => {
     if (!entries.has(canonical)) entries.set(canonical, entry);
     if (!entries.has(other)) entries.set(other, new Redirect(encodeLocation(canonical)));
   };
-  for (const [key, entry] of [...entries]) {
+  for (const [key, file] of [...entries]) {
     let bare: string;
     if (key.endsWith('/index.html')) bare = key.slice(0, -'/index.html'.length);
     else if (policy !== 'redirect' && key.endsWith('.html') && !key.endsWith('/.html')) bare = key.slice(0, -'.html'.length);
     else continue;
+    // A negotiated page's directory URL answers by Accept; its file URL stays plain HTML.
+    const entry = negotiated?.get(key) ?? file;
     if (bare === '') entries.set('/', entry);
     else if (policy === 'never') serve(bare, `${bare}/`, entry);
     else serve(`${bare}/`, bare, entry);

@@ -30,8 +30,12 @@ export function tableLookup(data: SiteTable, rules: readonly HeaderRule[], previ
     const f = fileOf(key);
     if (f !== undefined) return make.file(f);
     const dir = directoryKey(key, policy, (path) => table.find(path) !== -1);
-    if (dir !== undefined) return typeof dir === 'string' ? make.file(fileOf(dir) as IndexedFile) : dir;
-    return redirects.get(key);
+    if (dir === undefined) return redirects.get(key);
+    if (typeof dir !== 'string') return dir;
+    // A negotiated page's directory URL answers by Accept; its file URL stays plain (above).
+    const page = table.find(dir);
+    const alternate = table.alternateOf(page);
+    return alternate === -1 ? make.file(table.file(page, dir)) : make.negotiated(table.file(page, dir), table.file(alternate, table.pathAt(alternate)), data.aliases ?? {});
   };
   const known = (key: string): Entry | undefined => {
     let entry = cache.get(key);

@@ -5,7 +5,7 @@
  * every worker looks paths up in the same bytes.
  *
  * Layout: one fixed-size record per file (size, mtime, sha256, path offset and length, type and
- * header-set numbers, variants), a UTF-8 pool of paths, variant records (size, sha256) for the
+ * header-set numbers, variants, a page's alternate), a UTF-8 pool of paths, variant records (size, sha256) for the
  * few files that have them, and an open-addressing hash table from a path's hash to its record.
  * Types and header sets are few per site: they are stored once and referred to by number.
  * About 80 bytes per file plus its path, against ~2 KB per file as objects in every worker.
@@ -15,7 +15,7 @@ import type { ManifestHead, ManifestSink } from '../release/manifest-stream.js';
 import { ENCODINGS, VARIANT_SUFFIX, type IndexedFile, type IndexedVariant } from '../content/site-index.js';
 
 /** Bytes per file record. */
-const RECORD = 72;
+const RECORD = 80;
 // Offsets within a record.
 const SIZE = 0; // f64
 const MTIME = 8; // f64
@@ -27,6 +27,7 @@ const VARIANT_COUNT = 58; // u8
 const HEADERS = 60; // u32
 const VARIANTS = 64; // u32: the first variant record
 const HASH = 68; // u32: hash of the path
+const ALTERNATE = 72; // u32: a negotiated page's alternate (PEP 691 JSON beside HTML): its record + 1, or 0
 /** Bytes per variant record: size (f64), encoding (u32), pad, sha256. */
 const VARIANT = 48;
 
@@ -45,6 +46,8 @@ export interface SiteTable {
   readonly types: readonly string[];
   readonly headerSets: readonly Readonly<Record<string, string>>[];
   readonly redirects: ManifestHead['redirects'];
+  /** Other names of media types for pages with an alternate (release/package-index.ts); absent when no page has one. */
+  readonly aliases?: Readonly<Record<string, string>>;
   readonly routes?: ManifestHead['routes'];
   readonly skipped: readonly string[];
   readonly fromManifest: true;
@@ -132,11 +135,25 @@ export class TableBuilder implements ManifestSink {
     else place(this.slots, hash, this.count - 1);
   }
 
+  typeOf(path: string): string | undefined {
+    const i = this.find(path);
+    return i === -1 ? undefined : (this.typeList()[this.records.view.getUint16(i * RECORD + TYPE, true)] as string);
+  }
+
   has(path: string): boolean {
-    if (this.extra.has(path)) return true;
+    return this.extra.has(path) || this.find(path) !== -1;
+  }
+
+  private find(path: string): number {
     // The arrays move when they grow: a reader of the old ones would miss the newest files.
     if (this.reader?.over(this.records.buffer, this.pool.buffer) !== true) this.reader = new Reader(this.records.buffer, this.pool.buffer);
-    return findIn(this.slots, this.reader, path) !== -1;
+    return findIn(this.slots, this.reader, path);
+  }
+
+  private typeList(): string[] {
+    const types = new Array<string>(this.types.size);
+    for (const [type, n] of this.types) types[n] = type;
+    return types;
   }
 
   /** A carried (skew) path, announced before its entry arrives through `file`. */
@@ -145,14 +162,17 @@ export class TableBuilder implements ManifestSink {
   }
 
   finish(root: string, head: ManifestHead): SiteTable {
+    // Each negotiated page points at its alternate (validated by the stream: both are files).
+    for (const [page, alternate] of Object.entries(head.alternates?.pages ?? {})) {
+      this.records.view.setUint32(this.find(page) * RECORD + ALTERNATE, this.find(alternate) + 1, true);
+    }
     const slots = new SharedArrayBuffer(this.slots.byteLength);
     new Uint32Array(slots).set(this.slots);
-    const types = new Array<string>(this.types.size);
-    for (const [type, n] of this.types) types[n] = type;
+    const types = this.typeList();
     return {
       kind: 'table', root, releaseId: head.id, count: this.count, totalBytes: this.totalBytes,
       records: this.records.shared(), paths: this.pool.shared(), variants: this.variantBytes.shared(), slots,
-      types, headerSets: this.headerList, redirects: head.redirects, ...(head.routes === undefined ? {} : { routes: head.routes }),
+      types, headerSets: this.headerList, redirects: head.redirects, ...(head.alternates === undefined ? {} : { aliases: head.alternates.aliases }), ...(head.routes === undefined ? {} : { routes: head.routes }),
       skipped: [], fromManifest: true,
     };
   }
@@ -276,6 +296,18 @@ export class FileTable {
   /** The record number of `path`, or -1. */
   find(path: string): number {
     return findIn(this.slots, this.reader, path);
+  }
+
+  /** The record of the alternate of the page at record `i`, or -1. */
+  alternateOf(i: number): number {
+    return this.reader.view.getUint32(i * RECORD + ALTERNATE, true) - 1;
+  }
+
+  /** The path of record `i`. */
+  pathAt(i: number): string {
+    const at = i * RECORD;
+    const off = this.reader.view.getUint32(at + PATH_OFF, true);
+    return this.reader.pool.toString('utf8', off, off + this.reader.view.getUint32(at + PATH_LEN, true));
   }
 
   /** The file at record `i`, whose path is `path` (the caller found it by that path). */

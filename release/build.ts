@@ -21,12 +21,13 @@ import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type Manif
 import { releasesLiveFirst, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
 import { carryAssets, releasesInWindow, resolveSkew, type SkewOptions } from './skew.js';
 import { preloadLinks } from './preload.js';
+import { planPackageIndex, type GeneratedFile, type PackageIndex } from './package-index.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
-import { releaseIdFor, routesData, withCacheTags } from '../content/release-id.js';
+import { alternatesData, byPath, releaseIdFor, routesData, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
 import { linkFrom } from './link.js';
 import { ScanError, scanTree } from '../content/scan.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Alternates, type Encoding, type IndexedFile } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
 
 export interface BuildOptions {
@@ -44,6 +45,8 @@ export interface BuildOptions {
   readonly skew?: SkewOptions;
   /** Add `Link` preload headers to HTML pages from their stylesheets and scripts (release/preload.ts). */
   readonly preload?: boolean;
+  /** Generate a package index at `/simple/` from the wheels under this site directory (release/package-index.ts). */
+  readonly packageIndex?: string;
 }
 
 export interface BuildResult {
@@ -58,6 +61,8 @@ export interface BuildResult {
   readonly carried: number;
   /** The release already existed and verified; nothing was written. */
   readonly reused: boolean;
+  /** What `packageIndex` indexed; undefined without it. */
+  readonly packageIndex: { readonly projects: number; readonly wheels: number } | undefined;
 }
 
 /** Larger files are copied as they are: brotli 11 over them would take minutes and the memory of the whole file. */
@@ -79,11 +84,13 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   const releases = ensureReleasesDir(releasesDir, site);
   const skew = resolveSkew(options.skew);
   if (options.preload !== undefined && typeof options.preload !== 'boolean') throw new ReleaseError(`preload must be true or false (got ${JSON.stringify(options.preload)})`, 'PI_ORIGIN_RELEASE_USAGE');
+  if (options.packageIndex !== undefined && typeof options.packageIndex !== 'string') throw new ReleaseError(`packageIndex must be a directory of the site (got ${JSON.stringify(options.packageIndex)})`, 'PI_ORIGIN_RELEASE_USAGE');
   const rules = options.headersFile !== undefined ? readRulesFile(options.headersFile) : readSiteRules(site);
   const plan = await planRelease(site, rules, options);
   const dir = join(releases, plan.id);
   removeStaleTemporaries(releases, building);
-  if (existsSync(dir)) return reuse(dir, plan.id);
+  const packageIndex = plan.packageIndex === undefined ? undefined : { projects: plan.packageIndex.projects, wheels: plan.packageIndex.wheels };
+  if (existsSync(dir)) return reuse(dir, plan.id, packageIndex);
   const tmp = join(releases, `.tmp-${plan.id}-${process.pid}`);
   if (building.has(tmp)) throw new ReleaseError(`release ${plan.id} is already being built into ${releases} by this process`, 'PI_ORIGIN_RELEASE_BUSY');
   building.add(tmp);
@@ -99,10 +106,11 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
       ...(carried.files.length > 0 ? { skew: carried } : {}),
       ...(plan.preload !== undefined ? { preload: plan.preload } : {}),
       ...(plan.routes === undefined ? {} : { routes: plan.routes }),
+      ...(plan.packageIndex === undefined ? {} : { alternates: plan.packageIndex.alternates }),
     };
     writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
-    if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id);
-    return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, carried: carried.files.length, reused: false };
+    if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id, packageIndex);
+    return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, carried: carried.files.length, reused: false, packageIndex };
   } catch (e) {
     signals.check();
     throw e instanceof ReleaseError ? e : new ReleaseError(`cannot build release ${plan.id} in ${releases}: ${errnoText(e)}`, 'PI_ORIGIN_RELEASE_IO');
@@ -136,7 +144,8 @@ function ensureReleasesDir(releasesDir: string, site: string): string {
 }
 
 interface PlannedFile {
-  readonly source: IndexedFile;
+  /** A file of the site, or one the package index generates (its bytes from `generate`). */
+  readonly source: IndexedFile | GeneratedFile;
   /** Rule headers and default Cache-Control, without the cache tags. */
   readonly headers: Readonly<Record<string, string>>;
 }
@@ -148,6 +157,8 @@ interface Plan {
   /** Each HTML page's preload Link values, when asked for and any were found. */
   readonly preload: Record<string, string[]> | undefined;
   readonly routes: SiteRoutes | undefined;
+  /** The generated package index, when asked for. */
+  readonly packageIndex: PackageIndex | undefined;
 }
 
 /** Scans the site, drops what is not published, and derives every file's headers, its routes and the id. */
@@ -165,15 +176,34 @@ async function planRelease(site: string, rules: ReleaseRules, options: BuildOpti
   }
   const paths = new Set(index.files.map((f) => f.path));
   const headersFor = ruleHeaders(rules);
-  const published = index.files.filter((f) => !isSiblingVariant(f.path, paths));
+  const fromSite = index.files.filter((f) => !isSiblingVariant(f.path, paths));
+  const packageIndex = options.packageIndex === undefined ? undefined : planPackageIndex(site, fromSite, options.packageIndex);
+  const published: (IndexedFile | GeneratedFile)[] = packageIndex === undefined ? fromSite : [...fromSite, ...packageIndex.files].sort(byPath);
   const publishedPaths = new Set(published.map((f) => f.path));
   const isPublished = (path: string): boolean => publishedPaths.has(path);
   const preload = options.preload === true;
-  const links = preload ? pagePreloads(site, published, isPublished) : new Map<string, string[]>();
-  const files = published.map((source) => ({ source, headers: withLinks(headersFor(source.path, source.type), links.get(source.path)) }));
+  // Generated pages link no stylesheet or script, and are not on disk to be read.
+  const links = preload ? pagePreloads(site, fromSite, isPublished) : new Map<string, string[]>();
+  const cachedLike = cachedLikePages(packageIndex?.alternates, published);
+  const files = published.map((source) => ({ source, headers: withLinks(headersFor(source.path, cachedLike.get(source.path) ?? source.type), links.get(source.path)) }));
   const routes = siteRoutes(site, options, isPublished);
-  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects, routes);
-  return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined, routes };
+  const id = releaseIdFor(files.map((f) => ({ path: f.source.path, sha256: f.source.sha256, headers: f.headers })), rules.redirects, routes, packageIndex?.alternates);
+  return { id, files, redirects: rules.redirects, preload: preload ? Object.fromEntries(links) : undefined, routes, packageIndex };
+}
+
+/**
+ * Alternate path -> its page's type: an alternate takes its page's default Cache-Control (a
+ * JSON index page is as short-lived as its HTML), so neither outlives the other in a cache.
+ */
+function cachedLikePages(alternates: Alternates | undefined, files: readonly IndexedFile[]): Map<string, string> {
+  if (alternates === undefined) return new Map();
+  const pages = new Map(Object.entries(alternates.pages));
+  const out = new Map<string, string>();
+  for (const f of files) {
+    const alternate = pages.get(f.path);
+    if (alternate !== undefined) out.set(alternate, f.type);
+  }
+  return out;
 }
 
 /** Every HTML page's preload links (pages with none left out), read from the bytes the scan hashed. */
@@ -215,11 +245,11 @@ function isSiblingVariant(path: string, paths: ReadonlySet<string>): boolean {
   return ENCODINGS.some((e) => path.endsWith(VARIANT_SUFFIX[e]) && paths.has(path.slice(0, -VARIANT_SUFFIX[e].length)));
 }
 
-async function reuse(dir: string, id: string): Promise<BuildResult> {
+async function reuse(dir: string, id: string, packageIndex: BuildResult['packageIndex']): Promise<BuildResult> {
   const problems = await verifyRelease(dir);
   if (problems.length > 0) throw new ReleaseError(`release ${id} already exists at ${dir} but does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); remove it and build again`, 'PI_ORIGIN_RELEASE_INVALID', problems);
   const entry = { id, dir, manifest: readReleaseManifest(dir) };
-  return { ...entry, copied: 0, linked: 0, carried: 0, reused: true };
+  return { ...entry, copied: 0, linked: 0, carried: 0, reused: true, packageIndex };
 }
 
 function readReleaseManifest(dir: string): Manifest {
@@ -298,7 +328,7 @@ async function placeAll(
     const variants = previous !== undefined && old?.sha256 === source.sha256 && old.size === source.size ? linkFrom(previous.dir, old, target) : undefined;
     if (variants !== undefined) linked++;
     else copied++;
-    files.push({ ...base, variants: variants ?? (await copyFile(join(site, source.file), target, source)) });
+    files.push({ ...base, variants: variants ?? (await ('generate' in source ? writeGenerated(target, source) : copyFile(join(site, source.file), target, source))) });
     onProgress?.(files.length, plan.files.length);
     if (Date.now() - last > 50) {
       // Let signals and progress timers run between files that need no asynchronous work.
@@ -328,6 +358,19 @@ async function copyFile(abs: string, target: string, source: IndexedFile): Promi
   } finally {
     closeSync(fd);
   }
+  return finishPlaced(target, source, body);
+}
+
+/** Writes a generated file, whose bytes must hash as they did when the id was computed (a wheel may have changed since). */
+async function writeGenerated(target: string, source: GeneratedFile): Promise<Partial<Record<Encoding, ManifestVariant>>> {
+  const body = source.generate();
+  if (body.length !== source.size || sha256(body) !== source.sha256) throw changed(source.path);
+  writeFileSync(target, body, { flag: 'wx', mode: 0o644 });
+  return finishPlaced(target, source, body);
+}
+
+/** Gives a placed file its source's mtime and writes the variants worth keeping (none for a streamed copy: `body` undefined). */
+async function finishPlaced(target: string, source: IndexedFile, body: Buffer | undefined): Promise<Partial<Record<Encoding, ManifestVariant>>> {
   const mtime = new Date(source.mtimeMs);
   utimesSync(target, mtime, mtime);
   return body !== undefined && shouldPrecompress(source) ? writeVariants(body, target, mtime) : {};
@@ -410,8 +453,16 @@ export function manifestJson(m: Manifest): string {
     `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
     `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]${skew}${preload}` +
     (m.routes === undefined ? '' : `,\n  "routes": ${routesJson(m.routes)}`) +
+    (m.alternates === undefined ? '' : `,\n  "alternates": ${alternatesJson(m.alternates)}`) +
     '\n}\n'
   );
+}
+
+/** The alternates field, one page per line. */
+function alternatesJson(alternates: Alternates): string {
+  const data = alternatesData(alternates);
+  const pages = Object.entries(data.pages).map(([page, alternate]) => `      ${JSON.stringify(page)}: ${JSON.stringify(alternate)}`).join(',\n');
+  return `{\n    "aliases": ${JSON.stringify(data.aliases)},\n    "pages": {${pages === '' ? '' : `\n${pages}\n    `}}\n  }`;
 }
 
 /** The routes field, one rule per line. */

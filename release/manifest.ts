@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headerProblem } from '../content/header-rules.js';
 import { routeLimitProblem, routeProblem, routeTargetProblem, trailingSlashProblem, type RouteRule, type SiteRoutes } from '../content/redirects-file.js';
-import { checkRedirect, filePathProblem, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
+import { checkRedirect, essenceOf, filePathProblem, isMediaEssence, mediaTypeProblem, type RedirectRule } from '../content/servable.js';
+import { ENCODINGS, VARIANT_SUFFIX, type Alternates, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from '../content/site-index.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_FORMAT = 1;
@@ -52,6 +52,8 @@ export interface Manifest {
   readonly preload?: Readonly<Record<string, readonly string[]>>;
   /** The `_redirects` rules and trailing-slash policy; absent when the site has neither. */
   readonly routes?: SiteRoutes;
+  /** Pages answered by Accept at their directory URL (a package index's HTML and JSON); absent when none. */
+  readonly alternates?: Alternates;
 }
 
 /** A file of an earlier release, hard-linked at its path, served with that release's headers. */
@@ -69,6 +71,8 @@ export interface Skew {
 
 /** At most this many preload links per page: a Link header stays well under header size limits. */
 export const MAX_PRELOAD_LINKS = 16;
+/** At most this many media type aliases: each is compared once per distinct Accept header. */
+export const MAX_MEDIA_ALIASES = 16;
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
@@ -109,14 +113,14 @@ export function validateManifest(data: unknown, where: string): Manifest {
   const fail = (what: string): ManifestError => new ManifestError(`${where}: ${what}`);
   const m = checkHead(data, fail);
   if (!Array.isArray(m.files)) throw fail('files must be a list');
-  const paths = new Set<string>();
+  const paths = new FilePaths();
   for (const f of m.files as unknown[]) {
     const file = f as Partial<ManifestFile> | null;
     const at = `files[${JSON.stringify(file?.path)}]`;
     const problem = manifestFileProblem(file);
     if (problem !== undefined) throw fail(`${at}: ${problem}`);
     if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
-    paths.add(file?.path as string);
+    paths.file(file?.path as string, file?.type as string);
   }
   checkRest(m, paths, fail);
   return m as Manifest;
@@ -136,7 +140,28 @@ export function checkHead(data: unknown, fail: (what: string) => ManifestError):
 /** The set of paths a manifest's files take, as the checks after `files` need it. */
 export interface PathSet {
   has(path: string): boolean;
+  /** A carried (skew) file's path, taken after the files'. */
   add(path: string): unknown;
+  /** The type of a file of this release (not a carried one), or undefined. */
+  typeOf(path: string): string | undefined;
+}
+
+/** The PathSet of a manifest held as objects: its files' paths and types, plus carried paths. */
+class FilePaths implements PathSet {
+  private readonly types = new Map<string, string>();
+  private readonly carried = new Set<string>();
+  has(path: string): boolean {
+    return this.types.has(path) || this.carried.has(path);
+  }
+  file(path: string, type: string): void {
+    this.types.set(path, type);
+  }
+  add(path: string): void {
+    this.carried.add(path);
+  }
+  typeOf(path: string): string | undefined {
+    return this.types.get(path);
+  }
 }
 
 /**
@@ -160,6 +185,11 @@ export function checkRest(m: Partial<Manifest>, paths: PathSet, fail: (what: str
     if (problem !== undefined) throw fail(`routes${problem}`);
   }
   if (m.preload !== undefined) checkPreload(m.preload, paths, fail);
+  // alternates before skew: a page and its alternate are files of this release, not carried ones.
+  if (m.alternates !== undefined) {
+    const problem = alternatesProblem(m.alternates, paths);
+    if (problem !== undefined) throw fail(`alternates${problem}`);
+  }
   if (m.skew !== undefined) checkSkew(m.skew, m.id as string, paths, fail);
 }
 
@@ -192,6 +222,32 @@ function checkPreload(preload: unknown, pages: PathSet, fail: (what: string) => 
     if (!Array.isArray(links) || links.length > MAX_PRELOAD_LINKS) throw fail(`${at}: must be a list of at most ${MAX_PRELOAD_LINKS} Link values`);
     for (const link of links as unknown[]) if (typeof link !== 'string' || headerProblem('Link', link) !== undefined) throw fail(`${at}: ${JSON.stringify(link)} is not a Link value`);
   }
+}
+
+/**
+ * What is wrong with the `alternates` field (as `.field: message`), or undefined. A page is a
+ * directory index of this release (its directory URL is where it is negotiated), its alternate
+ * another file of the release (not carried, not a page) of another media type; aliases are
+ * bare media types naming another one, a few at most.
+ */
+function alternatesProblem(alternates: unknown, paths: PathSet): string | undefined {
+  const a = alternates as Partial<Alternates> | null;
+  const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isMap(a) || !isMap(a.aliases) || !isMap(a.pages)) return ': must be an object with aliases and pages objects';
+  const aliases = Object.entries(a.aliases);
+  if (aliases.length > MAX_MEDIA_ALIASES) return `.aliases: at most ${MAX_MEDIA_ALIASES}`;
+  for (const [alias, type] of aliases) {
+    if (!isMediaEssence(alias) || typeof type !== 'string' || !isMediaEssence(type) || alias === type) return `.aliases[${JSON.stringify(alias)}]: must map a media type (type/subtype, lower case) to another`;
+  }
+  for (const [page, alternate] of Object.entries(a.pages)) {
+    const at = `.pages[${JSON.stringify(page)}]`;
+    const pageType = paths.typeOf(page);
+    if (pageType === undefined || !page.endsWith('/index.html')) return `${at}: must be a directory index (…/index.html) of this release`;
+    const otherType = typeof alternate === 'string' ? paths.typeOf(alternate) : undefined;
+    if (otherType === undefined || alternate === page || Object.hasOwn(a.pages, alternate)) return `${at}: ${JSON.stringify(alternate)} must be another file of this release, not a page`;
+    if (essenceOf(otherType) === essenceOf(pageType)) return `${at}: ${JSON.stringify(alternate)} has the page's own media type`;
+  }
+  return undefined;
 }
 
 /** What is wrong with the `routes` field (as `.field: message`), or undefined: the parser's checks, on what a node reads. */
@@ -274,5 +330,10 @@ export function manifestToSiteIndex(manifest: Manifest, realRoot: string): SiteI
       return v === undefined ? [] : [{ encoding, file: f.path.slice(1) + VARIANT_SUFFIX[encoding], size: v.size, sha256: v.sha256 }];
     }),
   }));
-  return { root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects, ...(manifest.routes === undefined ? {} : { routes: manifest.routes }), fromManifest: true };
+  return {
+    root: realRoot, releaseId: manifest.id, files, skipped: [], redirects: manifest.redirects,
+    ...(manifest.routes === undefined ? {} : { routes: manifest.routes }),
+    ...(manifest.alternates === undefined ? {} : { alternates: manifest.alternates }),
+    fromManifest: true,
+  };
 }

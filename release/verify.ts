@@ -64,6 +64,7 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
     manifest.files.map((f) => ({ path: f.path, sha256: f.sha256, headers: withoutCacheTags(f.headers, manifest.id) })),
     manifest.redirects,
     manifest.routes,
+    manifest.alternates,
   );
   if (recomputed !== manifest.id) head.push(`id: the manifest's files, headers and redirects give ${recomputed}, manifest says ${manifest.id}`);
   const shared = options.parent === undefined ? undefined : sharedWith(options.parent, head);

@@ -171,7 +171,8 @@ export class OriginHandler {
     } else if (index.forcedRoutes !== undefined) {
       entry = index.forcedRoutes.hit(url) ?? entry;
     }
-    if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry, isHead);
+    // A negotiated page (index/negotiate.ts): its HTML or its alternate, by Accept.
+    if (entry instanceof FileEntry) return this.serveFile(res, req, index, entry.alternate === undefined ? entry : entry.alternate.pick(entry, req.getHeader('accept')), isHead);
     if (entry instanceof StatusPage) return this.sendRepresentation(res, index, representationFor(entry.page, req) ?? entry.page.identity, undefined, isHead, entry.status);
     const query = queryOf(req);
     const target = base !== '' && entry.location.startsWith('/') ? base + entry.location : entry.location;
@@ -246,7 +247,7 @@ export class OriginHandler {
 
   private serveFile(res: HttpResponse, req: HttpRequest, index: Lookup, entry: FileEntry, isHead: boolean): void {
     const rep = representationFor(entry, req);
-    if (rep === undefined) return this.plain(res, index, 406, isHead, 'Vary: Accept-Encoding');
+    if (rep === undefined) return this.plain(res, index, 406, isHead, entry.identity.head.varyLine);
     if (this.record !== undefined) this.record.encoding = rep.head.contentEncoding;
     const inm = req.getHeader('if-none-match');
     if (inm !== '' ? noneMatch(inm, rep.etag) : notModified(req.getHeader('if-modified-since'), rep.mtimeSec)) {

@@ -15,6 +15,7 @@ import { manifestToSiteIndex, ManifestError, readManifest, type Manifest } from 
 import { activateRelease, buildRelease } from '../release/release.js';
 import type { TrailingSlashPolicy } from '../content/redirects-file.js';
 import { SKEW_RULES, writeSkewSite } from './helpers/skew-site.js';
+import { PACKAGES_DIR, writeDemoWheels } from '../demo/packages.js';
 
 const TEXT = 'compressible text, long enough to be worth a variant. '.repeat(40);
 
@@ -52,7 +53,10 @@ function repOf(rep: Representation | undefined): unknown {
 
 function describe(entry: Entry | undefined): unknown {
   if (entry === undefined) return null;
-  if (entry instanceof FileEntry) return { identity: repOf(entry.identity), br: repOf(entry.br), gzip: repOf(entry.gzip), negotiate: entry.negotiate };
+  if (entry instanceof FileEntry) {
+    const json = entry.alternate?.pick(entry, 'application/vnd.pypi.simple.v1+json');
+    return { identity: repOf(entry.identity), br: repOf(entry.br), gzip: repOf(entry.gzip), negotiate: entry.negotiate, alternate: json === undefined ? null : { json: describe(json), html: entry.alternate?.pick(entry, 'text/html') === entry } };
+  }
   if (entry instanceof StatusPage) return { page: describe(entry.page), status: entry.status };
   if (entry instanceof Redirect) return { location: entry.location, status: entry.status };
   return 'unknown entry';
@@ -81,6 +85,21 @@ for (const policy of ['redirect', 'always', 'never'] as const satisfies readonly
     t.not(some, null, 'the comparison compares something');
   });
 }
+
+t.test('a package index: negotiated pages answer the same from the table', async (t) => {
+  const dir = t.testdir({ site: {}, releases: {} });
+  writeDemoWheels(join(dir, 'site'));
+  const built = await buildRelease(join(dir, 'site'), join(dir, 'releases'), { packageIndex: PACKAGES_DIR, now: new Date('2026-05-06T07:08:09Z') });
+  const pages = Object.keys(built.manifest.alternates?.pages ?? {});
+  t.ok(pages.length >= 3, 'the index and a page per project are negotiated');
+  const objects = buildLookup(manifestToSiteIndex(built.manifest, built.dir), []);
+  const fromTable = tableLookup(loadTable(built.dir) ?? (undefined as never), []);
+  const keys = [...built.manifest.files.map((f) => f.path), ...pages.flatMap((p) => [p.slice(0, -'index.html'.length), p.slice(0, -'/index.html'.length)])];
+  for (const key of keys) t.same(answers(fromTable, key), answers(objects, key), key);
+  const page = fromTable.entries.get('/simple/');
+  t.ok(page instanceof FileEntry && page.alternate !== undefined, '/simple/ is negotiated');
+  t.ok((fromTable.entries.get('/simple/index.html') as FileEntry).alternate === undefined, 'its file URL is not');
+});
 
 t.test('directory keys follow the policy', (t) => {
   const files = new Set(['/index.html', '/a.html', '/a/index.html', '/b/index.html', '/c.html', '/x/index.html']);
