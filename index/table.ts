@@ -137,7 +137,7 @@ export class TableBuilder implements ManifestSink {
 
   typeOf(path: string): string | undefined {
     const i = this.find(path);
-    return i === -1 ? undefined : (this.typeList()[this.records.view.getUint16(i * RECORD + TYPE, true)] as string);
+    return i === -1 ? undefined : (this.typeList()[this.records.view.getUint16(i * RECORD + TYPE, true)]);
   }
 
   has(path: string): boolean {
