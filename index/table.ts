@@ -11,7 +11,7 @@
  * About 80 bytes per file plus its path, against ~2 KB per file as objects in every worker.
  */
 import { ManifestError, type ManifestFile } from '../release/manifest.js';
-import type { ManifestHead, ManifestSink } from '../release/manifest-stream.js';
+import { streamManifest, type ManifestHead, type ManifestSink } from '../release/manifest-stream.js';
 import { ENCODINGS, VARIANT_SUFFIX, type IndexedFile, type IndexedVariant } from '../content/site-index.js';
 
 /** Bytes per file record. */
@@ -51,6 +51,13 @@ export interface SiteTable {
   readonly routes?: ManifestHead['routes'];
   readonly skipped: readonly string[];
   readonly fromManifest: true;
+}
+
+/** A release's manifest streamed into the file table; undefined when it has none. Throws ManifestError. */
+export function loadTable(dir: string): SiteTable | undefined {
+  const builder = new TableBuilder();
+  const head = streamManifest(dir, builder);
+  return head === undefined ? undefined : builder.finish(dir, head);
 }
 
 /** FNV-1a over the UTF-16 code units: the same for a path as the builder and a request see it. */

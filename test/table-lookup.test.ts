@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { HttpResponse } from 'uWebSockets.js';
 import { buildLookup, FileEntry, Redirect, StatusPage, type Entry, type Lookup, type Representation } from '../index/lookup.js';
-import { fileCount, loadSite, loadTable } from '../index/load-site.js';
+import { fileCount } from '../index/load-site.js';
+import { loadTable } from '../index/table.js';
+// loadSite builds a large release's table in a thread of compiled code: from dist/.
+import { loadSite } from '../dist/index/load-site.js';
 import { directoryKey, tableLookup } from '../index/table-lookup.js';
 import { manifestToSiteIndex, ManifestError, readManifest, type Manifest } from '../release/manifest.js';
 import { activateRelease, buildRelease } from '../release/release.js';
@@ -152,6 +155,9 @@ t.test('loadSite uses the table from a manifest size on, and another layout is r
   t.same(again?.types, first?.types);
   t.equal(again?.count, first?.count);
   t.same(Buffer.from(again?.records ?? new SharedArrayBuffer(0)), Buffer.from(first?.records ?? new SharedArrayBuffer(1)), 'the same records');
+  // Built in a thread of its own: a bad manifest is still a ManifestError naming the entry.
+  writeFileSync(path, readFileSync(path, 'utf8').replace(/"sha256": ?"[0-9a-f]{64}"/, '"sha256":"bad"'));
+  await t.rejects(loadSite(built.dir, { tableFrom: 0 }), { name: 'ManifestError', code: 'PI_ORIGIN_BAD_MANIFEST', message: /manifest\.json: files\["[^"]+"\]: sha256 must be 64 hex digits$/ });
 });
 
 t.test('a streamed manifest is refused for what readManifest refuses', async (t) => {

@@ -20,7 +20,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../../common/package-root.js';
-import { loadTable } from '../../index/load-site.js';
+import { loadTable } from '../../index/table.js';
 import { FileTable } from '../../index/table.js';
 import { indexCostRuns, type IndexCostRun } from './index-cost-section.js';
 
