@@ -115,7 +115,10 @@ export class TableBuilder implements ManifestSink {
   private count = 0;
   private totalBytes = 0;
 
-  file(f: ManifestFile): void {
+  /** Adds `f`; false (and nothing added) when its path is in the table already. */
+  file(f: ManifestFile): boolean {
+    const hash = pathHash(f.path);
+    if (this.find(f.path, hash) !== -1) return false;
     const at = this.records.reserve(RECORD);
     const view = this.records.view;
     const bytes = this.records.buffer;
@@ -134,12 +137,12 @@ export class TableBuilder implements ManifestSink {
     const [first, n] = this.addVariants(f);
     view.setUint32(at + VARIANTS, first, true);
     view.setUint8(at + VARIANT_COUNT, n);
-    const hash = pathHash(f.path);
     view.setUint32(at + HASH, hash, true);
     this.count++;
     this.totalBytes += f.size;
     if (this.count * 2 > this.slots.length) this.slots = placeAll(new Uint32Array(this.slots.length * 2), this.records.view, this.count);
     else place(this.slots, hash, this.count - 1);
+    return true;
   }
 
   typeOf(path: string): string | undefined {
@@ -151,10 +154,10 @@ export class TableBuilder implements ManifestSink {
     return this.extra.has(path) || this.find(path) !== -1;
   }
 
-  private find(path: string): number {
+  private find(path: string, hash = pathHash(path)): number {
     // The arrays move when they grow: a reader of the old ones would miss the newest files.
     if (this.reader?.over(this.records.buffer, this.pool.buffer) !== true) this.reader = new Reader(this.records.buffer, this.pool.buffer);
-    return findIn(this.slots, this.reader, path);
+    return findIn(this.slots, this.reader, path, hash);
   }
 
   private typeList(): string[] {
@@ -241,8 +244,7 @@ function placeAll(slots: Uint32Array, records: DataView, count: number): Uint32A
 }
 
 /** The record number of `path` in `slots`, or -1. */
-function findIn(slots: Uint32Array, reader: Reader, path: string): number {
-  const hash = pathHash(path);
+function findIn(slots: Uint32Array, reader: Reader, path: string, hash = pathHash(path)): number {
   const mask = slots.length - 1;
   for (let s = hash & mask; ; s = (s + 1) & mask) {
     const r = slots[s] as number;

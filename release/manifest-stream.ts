@@ -15,8 +15,11 @@ import { checkHead, checkRest, headersProblem, ManifestError, manifestFieldsProb
 
 /** Receives every file of a manifest (then every carried skew file) and answers for their paths. */
 export interface ManifestSink extends PathSet {
-  /** `release` is set for a file carried from an earlier release (skew protection). */
-  file(f: ManifestFile, release?: string): void;
+  /**
+   * `release` is set for a file carried from an earlier release (skew protection). False when
+   * the path was given before (nothing is added then).
+   */
+  file(f: ManifestFile, release?: string): boolean;
 }
 
 /** A manifest without its `files` (they went to the sink); `skew.files` empty too. */
@@ -139,16 +142,14 @@ class EntryReader {
     const v = h === -1 ? -1 : json.indexOf(VARIANTS_KEY, h);
     const headersText = v === -1 ? undefined : json.slice(h + HEADERS_KEY.length, v);
     const known = headersText === undefined ? undefined : this.headerSets.get(headersText);
-    let file: Partial<ManifestFile> | null | undefined = known === undefined ? undefined : fastEntry(json, h, v, known);
-    if (file === undefined) {
-      try {
-        file = JSON.parse(known === undefined ? json : json.slice(0, h) + json.slice(v)) as Partial<ManifestFile> | null;
-      } catch (e) {
-        throw this.fail(`is not valid JSON: ${(e as Error).message} in ${JSON.stringify(line.slice(0, 120))}`);
-      }
+    let file: Partial<ManifestFile> | null;
+    try {
+      file = JSON.parse(known === undefined ? json : json.slice(0, h) + json.slice(v)) as Partial<ManifestFile> | null;
+    } catch (e) {
+      throw this.fail(`is not valid JSON: ${(e as Error).message} in ${JSON.stringify(line.slice(0, 120))}`);
     }
     const at = `files[${JSON.stringify(file?.path)}]`;
-    let problem = manifestFieldsProblem(file ?? null, this.types);
+    let problem = manifestFieldsProblem(file, this.types);
     if (problem === undefined && known === undefined) {
       problem = headersProblem(file?.headers);
       if (problem === undefined && headersText !== undefined) this.headerSets.set(headersText, (file as ManifestFile).headers);
@@ -156,47 +157,8 @@ class EntryReader {
     if (problem !== undefined) throw this.fail(`${at}: ${problem}`);
     const entry = file as ManifestFile & { headers: Readonly<Record<string, string>> };
     if (known !== undefined) entry.headers = known;
-    if (this.sink.has(entry.path)) throw this.fail(`${at}: duplicate path`);
-    this.sink.file(entry);
+    if (!this.sink.file(entry)) throw this.fail(`${at}: duplicate path`);
   }
-}
-
-const NO_VARIANTS = Object.freeze({});
-const INTEGER = /^-?(?:0|[1-9]\d*)$/;
-
-/**
- * The entry of a line in the builder's exact form, read without JSON.parse (which costs most of
- * a large release's start): strings without escapes, integers in plain digits, no variants or
- * variants parsed as JSON. Anything else gives undefined and the line is parsed as JSON, so
- * both ways accept the same lines and give the same entry; the caller checks the fields as for
- * any entry.
- */
-function fastEntry(json: string, h: number, v: number, headers: Readonly<Record<string, string>>): Partial<ManifestFile> | undefined {
-  const field = (key: string, from: number, quoted: boolean): [string, number] | undefined => {
-    const start = from + key.length;
-    if (!json.startsWith(key, from)) return undefined;
-    const end = quoted ? json.indexOf('"', start) : json.indexOf(',', start);
-    if (end === -1) return undefined;
-    const text = json.slice(start, end);
-    if (quoted ? text.includes('\\') : !INTEGER.test(text)) return undefined;
-    return [text, quoted ? end + 1 : end];
-  };
-  const path = field('{"path":"', 0, true);
-  const size = path && field(',"size":', path[1], false);
-  const sha = size && field(',"sha256":"', size[1], true);
-  const type = sha && field(',"type":"', sha[1], true);
-  const mtime = type && field(',"mtime":', type[1], false);
-  if (mtime === undefined || mtime[1] !== h || !json.endsWith('}')) return undefined;
-  const variantsText = json.slice(v + VARIANTS_KEY.length, -1);
-  let variants: unknown = NO_VARIANTS;
-  if (variantsText !== '{}') {
-    try {
-      variants = JSON.parse(variantsText);
-    } catch {
-      return undefined;
-    }
-  }
-  return { path: path?.[0], size: Number(size?.[0]), sha256: sha?.[0], type: type?.[0], mtime: Number(mtime[0]), headers, variants: variants as ManifestFile['variants'] };
 }
 
 /** The fallback for another layout: the whole manifest, fed to the sink. */
