@@ -43,6 +43,11 @@ export interface Manifest {
   readonly id: string;
   /** ISO 8601 build time (informational; not part of the id). */
   readonly created: string;
+  /**
+   * The release an incremental build started from (`release build --parent`): informational,
+   * not part of the id; absent on a full build and on releases built before it existed.
+   */
+  readonly parent?: string;
   /** Sorted by path. */
   readonly files: readonly ManifestFile[];
   readonly redirects: readonly RedirectRule[];
@@ -107,23 +112,46 @@ export function readManifest(dir: string): Manifest | undefined {
  */
 export function validateManifest(data: unknown, where: string): Manifest {
   const fail = (what: string): ManifestError => new ManifestError(`${where}: ${what}`);
+  const m = checkHead(data, fail);
+  if (!Array.isArray(m.files)) throw fail('files must be a list');
+  const paths = new Set<string>();
+  for (const f of m.files as unknown[]) {
+    const file = f as Partial<ManifestFile> | null;
+    const at = `files[${JSON.stringify(file?.path)}]`;
+    const problem = manifestFileProblem(file);
+    if (problem !== undefined) throw fail(`${at}: ${problem}`);
+    if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
+    paths.add(file?.path as string);
+  }
+  checkRest(m, paths, fail);
+  return m as Manifest;
+}
+
+/** The fields a manifest starts with: format, id, created and (optional) parent. */
+export function checkHead(data: unknown, fail: (what: string) => ManifestError): Partial<Manifest> {
   const m = data as Partial<Manifest> | null;
   if (typeof m !== 'object' || m === null) throw fail('not a JSON object');
   if (m.format !== MANIFEST_FORMAT) throw fail(`format must be ${MANIFEST_FORMAT} (got ${JSON.stringify(m.format)})`);
   if (typeof m.id !== 'string' || !ID.test(m.id)) throw fail(`id must be 12 hex digits (got ${JSON.stringify(m.id)})`);
   // `release list` prints it and `prune` orders by it: the builder's own form only.
   if (typeof m.created !== 'string' || !CREATED.test(m.created)) throw fail(`created must be an ISO 8601 UTC time (got ${JSON.stringify(m.created)})`);
-  if (!Array.isArray(m.files)) throw fail('files must be a list');
+  // `verify --parent` and the rollout name a release by it: an id, and not this release's own.
+  if (m.parent !== undefined && (typeof m.parent !== 'string' || !ID.test(m.parent) || m.parent === m.id)) throw fail(`parent must be the id of another release (got ${JSON.stringify(m.parent)})`);
+  return m;
+}
+
+/** The paths a manifest's files take, as the checks after `files` need them (a Set, or a streamed reader's own index). */
+export interface PathSet {
+  has(path: string): boolean;
+  add(path: string): unknown;
+}
+
+/**
+ * Everything after `files`, given the set of their paths: redirects, routes (whose targets must
+ * be files of this release), skew (whose files join `paths`) and preload.
+ */
+export function checkRest(m: Partial<Manifest>, paths: PathSet, fail: (what: string) => ManifestError): void {
   if (!Array.isArray(m.redirects)) throw fail('redirects must be a list');
-  const paths = new Set<string>();
-  for (const f of m.files as unknown[]) {
-    const file = f as Partial<ManifestFile> | null;
-    const at = `files[${JSON.stringify(file?.path)}]`;
-    const problem = checkFile(file);
-    if (problem !== undefined) throw fail(`${at}: ${problem}`);
-    if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
-    paths.add(file?.path as string);
-  }
   const froms = new Set<string>();
   (m.redirects as unknown[]).forEach((r, i) => {
     const rule = r as Partial<RedirectRule> | null;
@@ -133,18 +161,17 @@ export function validateManifest(data: unknown, where: string): Manifest {
     if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
     froms.add(rule.from);
   });
-  // routes before skew: a rule's target must be a file of this release, not a carried one.
+  // routes and preload before skew: a rule's target and a page must be files of this release, not carried ones.
   if (m.routes !== undefined) {
     const problem = routesProblem(m.routes, paths);
     if (problem !== undefined) throw fail(`routes${problem}`);
   }
-  if (m.skew !== undefined) checkSkew(m.skew, m.id, paths, fail);
-  if (m.preload !== undefined) checkPreload(m.preload, m.files as readonly ManifestFile[], fail);
-  return m as Manifest;
+  if (m.preload !== undefined) checkPreload(m.preload, paths, fail);
+  if (m.skew !== undefined) checkSkew(m.skew, m.id as string, paths, fail);
 }
 
 /** `skew`: carried files pass the same checks as files, belong to a listed release, and take no path twice. */
-function checkSkew(skew: unknown, id: string, paths: Set<string>, fail: (what: string) => ManifestError): void {
+function checkSkew(skew: unknown, id: string, paths: PathSet, fail: (what: string) => ManifestError): void {
   const s = skew as Partial<Skew> | null;
   if (typeof s !== 'object' || s === null || !Array.isArray(s.releases) || !Array.isArray(s.files)) throw fail('skew must be an object with releases and files lists');
   const releases = new Set<unknown>();
@@ -155,7 +182,7 @@ function checkSkew(skew: unknown, id: string, paths: Set<string>, fail: (what: s
   for (const f of s.files as unknown[]) {
     const file = f as Partial<SkewFile> | null;
     const at = `skew.files[${JSON.stringify(file?.path)}]`;
-    const problem = checkFile(file);
+    const problem = manifestFileProblem(file);
     if (problem !== undefined) throw fail(`${at}: ${problem}`);
     if (!releases.has(file?.release)) throw fail(`${at}: release ${JSON.stringify(file?.release)} is not in skew.releases`);
     if (paths.has(file?.path as string)) throw fail(`${at}: duplicate path`);
@@ -164,9 +191,8 @@ function checkSkew(skew: unknown, id: string, paths: Set<string>, fail: (what: s
 }
 
 /** `preload`: keys are HTML files of this release, values lists of header-safe Link values. */
-function checkPreload(preload: unknown, files: readonly ManifestFile[], fail: (what: string) => ManifestError): void {
+function checkPreload(preload: unknown, pages: PathSet, fail: (what: string) => ManifestError): void {
   if (typeof preload !== 'object' || preload === null || Array.isArray(preload)) throw fail('preload must map page paths to lists of Link values');
-  const pages = new Set(files.map((f) => f.path));
   for (const [path, links] of Object.entries(preload as Record<string, unknown>)) {
     const at = `preload[${JSON.stringify(path)}]`;
     if (!pages.has(path)) throw fail(`${at}: not a file of this release`);
@@ -176,7 +202,7 @@ function checkPreload(preload: unknown, files: readonly ManifestFile[], fail: (w
 }
 
 /** What is wrong with the `routes` field (as `.field: message`), or undefined: the parser's checks, on what a node reads. */
-function routesProblem(routes: unknown, paths: ReadonlySet<string>): string | undefined {
+function routesProblem(routes: unknown, paths: PathSet): string | undefined {
   const r = routes as Partial<SiteRoutes> | null;
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return ': must be an object';
   const policy = trailingSlashProblem(r.trailingSlash);
@@ -198,7 +224,7 @@ function routesProblem(routes: unknown, paths: ReadonlySet<string>): string | un
 const MAX_TIME = 8.64e15;
 
 /** What is wrong with one `files[]` entry, naming the field, or undefined. */
-function checkFile(file: Partial<ManifestFile> | null): string | undefined {
+export function manifestFileProblem(file: Partial<ManifestFile> | null): string | undefined {
   if (typeof file?.path !== 'string') return 'path must be a string';
   const path = filePathProblem(file.path);
   if (path !== undefined) return `path ${path}`;
