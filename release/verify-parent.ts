@@ -138,7 +138,7 @@ class ParentCheck {
     const skew = rest.skew?.files ?? [];
     if (skew.length > 0) this.expectCarried(skew);
     this.walk();
-    this.found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.found.sort(byPathThenProblem);
     const problems = [...this.head, ...this.found.map(([, problem]) => problem)];
     if (problems.length === 0 && this.options.summary !== undefined) Object.assign(this.options.summary, { id, ...this.totals });
     return problems;
@@ -299,6 +299,11 @@ class ParentCheck {
       }
     }
   }
+}
+
+/** Problems in path order, and for one path in the order of their text: the same list however the tree was walked. */
+export function byPathThenProblem(a: readonly [string, string], b: readonly [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 }
 
 /** Reads and hashes one file (never through a symlink): a problem line, or undefined when it is the manifest's. */

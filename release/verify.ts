@@ -10,7 +10,7 @@ import { errnoText, ReleaseError } from '../content/release-error.js';
 import { releaseIdFor, withoutCacheTags } from '../content/release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
-import { verifyWithParent } from './verify-parent.js';
+import { byPathThenProblem, verifyWithParent } from './verify-parent.js';
 
 export interface VerifyOptions {
   /** Called after each file with the count checked so far and the total. */
@@ -131,7 +131,7 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
     }
   }
   for (const path of expected.keys()) if (!seen.has(path)) found.push([path, `missing: ${path}`]);
-  found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  found.sort(byPathThenProblem);
   const problems = [...head, ...found.map(([, problem]) => problem)];
   if (problems.length === 0 && options.summary !== undefined) Object.assign(options.summary, releaseTotals(manifest));
   return problems;
