@@ -75,8 +75,9 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       '',
       'With --parent, a release verified before (the node\'s current one): a file that is a hard',
       'link to the parent\'s file at its path, with the same SHA-256 in both manifests, is not',
-      'hashed again; the rest is. A release built or pushed with --link-dest over its parent then',
-      'costs what changed. Every file is still checked for presence and size.',
+      'hashed again; the rest is. A release built or staged from its parent (build --parent,',
+      'stage) then costs what changed: per unchanged file its manifest line and two lstat calls',
+      '(its own, the parent\'s), no read. Every file is still checked for presence and size.',
       '',
       'Options:',
       '  --parent DIR   a verified release to share bytes with (see above)',
@@ -195,7 +196,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
 };
 
 export const RELEASE: Group = {
-  summary: 'build, verify, activate, roll back and prune content releases',
+  summary: 'build, verify, diff, stage, activate, roll back and prune content releases',
   subcommands: SUBCOMMANDS,
   onError: (e) => {
     if (!(e instanceof ReleaseError)) return undefined;

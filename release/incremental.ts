@@ -30,11 +30,12 @@ import {
   type BuildOptions, type BuildResult,
 } from './build.js';
 import type { Change } from './changes.js';
-import { readPointer, releasesLiveFirst, removeStaleTemporaries } from './dir.js';
+import { readPointer, removeStaleTemporaries } from './dir.js';
 import { TreeLinker } from './link.js';
-import { checkHead, ManifestError, MANIFEST_FORMAT, MANIFEST_NAME, type Manifest, type ManifestVariant } from './manifest.js';
+import { checkHead, ManifestError, MANIFEST_FORMAT, MANIFEST_NAME, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
 import { EntryReader, hasNoVariants, ManifestWriter, readManifestLines, retype, TagSwap, type EntryLine, type ManifestTail, type SplitLine } from './manifest-text.js';
-import { carryAssets, releasesInWindow, resolveSkew } from './skew.js';
+import { carryAssets, releasesInWindow, resolveSkew, type SkewAssets } from './skew.js';
+import { windowCandidates, windowRelevant } from './window.js';
 
 export interface IncrementalOptions extends BuildOptions {
   /** The release to build from: an id in the releases directory, or `current`. */
@@ -101,7 +102,7 @@ export async function buildIncremental(siteDir: string, releasesDir: string, opt
       const headers = withLinks(set.headers, pageLinks);
       return { headers, json: JSON.stringify(headers) };
     };
-    const plan = await planChild(merge, headersFor, linker, wantPaths && links === undefined);
+    const plan = await planChild(merge, headersFor, linker, wantPaths && links === undefined, skew.releases > 0 ? skew.assets : undefined);
     signals.check();
     const paths = links?.paths ?? plan.paths;
     const isPublished = (path: string): boolean => (paths as Set<string>).has(path);
@@ -114,7 +115,7 @@ export async function buildIncremental(siteDir: string, releasesDir: string, opt
     }
     const fresh = await copyFresh(plan.fresh, site, tmp, options.onProgress, signals.check);
     const now = options.now ?? new Date();
-    const earlier = skew.releases === 0 ? [] : releasesLiveFirst(releases).filter((r) => r.id !== id);
+    const earlier = skew.releases === 0 ? [] : windowCandidates(releases, id, skew.assets, { id: parent.id, files: plan.parentWindow });
     const carried = carryAssets(releasesInWindow(earlier, skew, now), paths ?? new Set(), tmp, skew.assets, makeParent);
     const tail: ManifestTail = {
       redirects: rules.redirects,
@@ -342,6 +343,8 @@ interface ChildPlan {
   /** Files, bytes and variants of the kept files. */
   readonly totals: IncrementalResult['totals'];
   readonly paths: Set<string> | undefined;
+  /** The parent's files a skew window may need (window.ts), gathered on the way. */
+  readonly parentWindow: readonly ManifestFile[];
 }
 
 /**
@@ -349,7 +352,13 @@ interface ChildPlan {
  * id's hash over them, and the parent's own id checked (its entries, headers and redirects must
  * give its id: a parent whose manifest was edited is refused). Unchanged files go to the linker.
  */
-async function planChild(merge: ParentMerge, headersFor: (path: string, type: string) => HeaderSet, linker: TreeLinker, wantPaths: boolean): Promise<ChildPlan> {
+async function planChild(
+  merge: ParentMerge,
+  headersFor: (path: string, type: string) => HeaderSet,
+  linker: TreeLinker,
+  wantPaths: boolean,
+  skewAssets: SkewAssets | undefined,
+): Promise<ChildPlan> {
   const hash = new ReleaseIdHash();
   const parentHash = new ReleaseIdHash();
   const untag = new TagSwap((text) => merge.reader.headers(text), merge.parent.id);
@@ -362,7 +371,12 @@ async function planChild(merge: ParentMerge, headersFor: (path: string, type: st
   const paths = wantPaths ? new Set<string>() : undefined;
   const counts: Counts = { added: 0, replaced: 0, removed: 0, kept: 0 };
   const totals = { files: 0, bytes: 0, variants: 0 };
-  const parentLine = (e: EntryLine): void => parentHash.file(e.path, e.sha256, untag.without(e.headersJson));
+  const parentWindow: ManifestFile[] = [];
+  const parentLine = (e: EntryLine): void => {
+    parentHash.file(e.path, e.sha256, untag.without(e.headersJson));
+    const f = skewAssets === undefined ? undefined : windowRelevant(e, merge.reader, skewAssets);
+    if (f !== undefined) parentWindow.push(f);
+  };
   const addFresh = (source: IndexedFile): void => {
     const { headers, json } = headersFor(source.path, source.type);
     hash.file(source.path, source.sha256, json);
@@ -420,7 +434,7 @@ async function planChild(merge: ParentMerge, headersFor: (path: string, type: st
     },
   });
   checkParentId(merge, rest, parentHash);
-  return { hash, fresh, kept, shared, counts, totals, paths };
+  return { hash, fresh, kept, shared, counts, totals, paths, parentWindow };
 }
 
 /** The entry's path as a string of its own: a slice would keep the whole manifest line alive in a set of a million paths. */

@@ -282,3 +282,38 @@ t.test('hard links only: a linked file of the parent keeps its inode, a copied o
   t.equal(readFileSync(join(b.dir, 'b.txt'), 'utf8'), 'B\n');
   t.equal(lstatSync(join(a.dir, 'a.txt')).nlink, 2, 'one inode, two releases');
 });
+
+t.test('skew protection across several earlier releases: the window a full build takes', async (t) => {
+  // Four releases, each with its own script; the HTML may be cached for a day, so the window
+  // (2 releases) grows by the older ones whose successor was built less than a day before.
+  const root = t.testdir({});
+  const site = join(root, 'site');
+  const incr = join(root, 'incr');
+  const full = join(root, 'full');
+  const rules = ['/*.html', '  Cache-Control: public, max-age=60, s-maxage=86400', ''].join('\n');
+  const version = (n: number): Tree => ({ _headers: rules, 'index.html': page(`v${n}`, `/assets/app.${n}a${n}b${n}c${n}d.js`), [`assets/app.${n}a${n}b${n}c${n}d.js`]: JS + `// v${n}\n` });
+  let previous: Tree = {};
+  for (let n = 1; n <= 4; n++) {
+    for (const rel of Object.keys(previous)) if (!(rel in version(n))) rmSync(join(site, rel));
+    write(site, version(n));
+    const now = new Date(T1.getTime() + n * 3_600_000);
+    const f = await buildRelease(site, full, { now });
+    await activateRelease(full, f.id);
+    if (n === 1) {
+      const i = await buildRelease(site, incr, { now });
+      await activateRelease(incr, i.id);
+    } else {
+      const list = `M\tindex.html\nD\tassets/app.${n - 1}a${n - 1}b${n - 1}c${n - 1}d.js\nA\tassets/app.${n}a${n}b${n}c${n}d.js\n`;
+      const i = await buildIncremental(site, incr, { now, parent: 'current', changes: changes(list) });
+      await activateRelease(incr, i.id);
+      t.equal(i.id, f.id, `v${n}: the same id`);
+      t.equal(comparable(i.dir), comparable(f.dir), `v${n}: the same manifest, skew field included`);
+      if (n === 4) {
+        const m = JSON.parse(readFileSync(join(i.dir, 'manifest.json'), 'utf8')) as { skew: { releases: string[]; files: { path: string }[] } };
+        t.equal(m.skew.releases.length, 3, 'three earlier releases carried: two by count, one by its HTML lifetime');
+        t.same(m.skew.files.map((x) => x.path), ['/assets/app.1a1b1c1d.js', '/assets/app.2a2b2c2d.js', '/assets/app.3a3b3c3d.js']);
+      }
+    }
+    previous = version(n);
+  }
+});
