@@ -3,7 +3,7 @@
  * a site directory and switch the `current` symlink between them. The work is in
  * release/; this module parses arguments and prints.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   activateRelease, buildIncremental, buildRelease, diffReleases, stageRelease, isReleaseId, listReleases, parseChanges, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type BuildOptions, type Change, type ReleaseSummary, type VerifySummary, type VerifyTally,
 } from '../release/release.js';
@@ -116,7 +116,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
   stage: {
     summary: 'stage a release on a node from the release it has and a patch',
-    usage: 'pi-origin release stage RELEASES_DIR --patch FILE [--json]',
+    usage: 'pi-origin release stage RELEASES_DIR --patch FILE [--list FILE] [--json]',
     help: [
       'Makes RELEASES_DIR/.incoming-<id> from the release of RELEASES_DIR the patch starts from',
       '(made by release diff): writes the new manifest, refused unless it hashes to what the',
@@ -127,10 +127,12 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       '',
       'Options:',
       '  --patch FILE   the patch from release diff (required)',
-      '  --json         print {from, to, dir, linked, present}',
+      '  --list FILE    write the files still to receive there, one relative path per line (the',
+      '                 diff\'s files list, found again: for rsync --files-from on the node)',
+      '  --json         print {from, to, dir, linked, receive, present} (receive: how many)',
     ].join('\n'),
     examples: ['pi-origin release stage /srv/origin/releases --patch /srv/origin/releases/.incoming-8b02d4e6f1a7.patch'],
-    flags: { patch: 'value', json: 'boolean' },
+    flags: { patch: 'value', list: 'value', json: 'boolean' },
     positional: ['RELEASES_DIR'],
     run: stage,
   },
@@ -355,10 +357,19 @@ async function diff([from, to]: readonly string[], flags: ReadonlyMap<string, st
 async function stage([releases]: readonly string[], flags: ReadonlyMap<string, string | true>): Promise<number> {
   const patch = flags.get('patch');
   if (typeof patch !== 'string') throw new UsageError('--patch FILE is required');
+  const list = flags.get('list');
   const r = await stageRelease(releases as string, patch);
-  if (flags.has('json')) process.stdout.write(JSON.stringify(r) + '\n');
-  else if (r.present) process.stdout.write(`release ${r.to} is in place already: nothing to stage\n`);
-  else process.stdout.write(`staged ${r.to} from ${r.from}: ${r.linked} files linked -> ${r.dir}\n`);
+  if (typeof list === 'string') {
+    try {
+      writeFileSync(list, r.receive.map((rel) => rel + '\n').join(''), { mode: 0o644 });
+    } catch (e) {
+      throw new ReleaseError(`cannot write --list ${list}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'PI_ORIGIN_RELEASE_IO');
+    }
+  }
+  const { from, to, dir, linked, present } = r;
+  if (flags.has('json')) process.stdout.write(JSON.stringify({ from, to, dir, linked, receive: r.receive.length, present }) + '\n');
+  else if (present) process.stdout.write(`release ${to} is in place already: nothing to stage\n`);
+  else process.stdout.write(`staged ${to} from ${from}: ${linked} files linked, ${r.receive.length} to receive -> ${dir}\n`);
   return 0;
 }
 

@@ -27,7 +27,7 @@ import { releaseIdFor, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
 import { linkFrom } from './link.js';
 import { ScanError, scanTree } from '../content/scan.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
+import { ENCODINGS, VARIANT_SUFFIX, variantBase, type Encoding, type IndexedFile } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
 
 export interface BuildOptions {
@@ -213,7 +213,8 @@ export function siteRoutes(site: string, options: BuildOptions, isFile: (path: s
 
 /** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
 function isSiblingVariant(path: string, paths: ReadonlySet<string>): boolean {
-  return ENCODINGS.some((e) => path.endsWith(VARIANT_SUFFIX[e]) && paths.has(path.slice(0, -VARIANT_SUFFIX[e].length)));
+  const base = variantBase(path);
+  return base !== undefined && paths.has(base);
 }
 
 export async function reuse(dir: string, id: string, parent?: string): Promise<BuildResult> {

@@ -258,6 +258,8 @@ export interface StageResult {
   readonly dir: string;
   /** Files and variants hard-linked from FROM. */
   readonly linked: number;
+  /** The files and variants still to receive (relative paths): the diff's `files`, found again from the patch. */
+  readonly receive: readonly string[];
   /** The release was in place already: nothing was staged. */
   readonly present: boolean;
 }
@@ -278,12 +280,13 @@ export async function stageRelease(releasesDir: string, patchFile: string): Prom
   if ('problem' in releases) throw new ReleaseError(`releases directory ${releasesDir} ${releases.problem}`, 'PI_ORIGIN_RELEASE_NOT_FOUND');
   const patch = readPatch(patchFile);
   const staging = stagingDir(releases.real, patch.header.to);
-  if (existsSync(join(releases.real, patch.header.to, MANIFEST_NAME))) return { from: patch.header.from, to: patch.header.to, dir: join(releases.real, patch.header.to), linked: 0, present: true };
+  if (existsSync(join(releases.real, patch.header.to, MANIFEST_NAME))) return { from: patch.header.from, to: patch.header.to, dir: join(releases.real, patch.header.to), linked: 0, receive: [], present: true };
   const from = releaseAt(join(releases.real, patch.header.from), 'release');
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { mode: 0o755 });
   const linker = new TreeLinker(from.dir, staging);
   let linked = 0;
+  const receive: string[] = [];
   const link = (rel: string): void => {
     linker.add(rel);
     linked++;
@@ -304,7 +307,10 @@ export async function stageRelease(releasesDir: string, patchFile: string): Prom
       const added = (op: PatchOp, theirs: ReadonlyMap<string, string>): void => {
         const t = toReader.entry(op.json as string);
         writer.entry(t.json);
-        for (const [rel, p] of entryParts(toReader, t)) if (theirs.get(rel) === p.sha256) link(rel);
+        for (const [rel, p] of entryParts(toReader, t)) {
+          if (theirs.get(rel) === p.sha256) link(rel);
+          else receive.push(rel);
+        }
       };
       for (let f = nextEntry(lines, reader); f !== undefined; f = nextEntry(lines, reader)) {
         const parts = hashes(entryParts(reader, f));
@@ -318,7 +324,11 @@ export async function stageRelease(releasesDir: string, patchFile: string): Prom
       }
       for (; j < ops.length; j++) added(ops[j] as PatchOp, new Map());
       for (const f of lines.rest().skew?.files ?? []) for (const [rel, p] of partsOf(f)) if (wanted.has(rel)) carried.set(rel, p.sha256);
-      for (const c of patch.tail.skew?.files ?? []) for (const [rel, p] of partsOf(c)) if (carried.get(rel) === p.sha256) link(rel);
+      for (const c of patch.tail.skew?.files ?? [])
+        for (const [rel, p] of partsOf(c)) {
+          if (carried.get(rel) === p.sha256) link(rel);
+          else receive.push(rel);
+        }
       written = writer.finish(patch.tail);
     } catch (e) {
       writer.abort();
@@ -333,7 +343,7 @@ export async function stageRelease(releasesDir: string, patchFile: string): Prom
       );
     const outcome = await linker.finish();
     if (outcome.failures > 0) throw new ReleaseError(`release ${from.id} does not have files the patch says it shares (${outcome.failed.join(', ')}): copy the whole release instead`, 'PI_ORIGIN_RELEASE_INVALID');
-    return { from: from.id, to: patch.header.to, dir: staging, linked, present: false };
+    return { from: from.id, to: patch.header.to, dir: staging, linked, receive, present: false };
   } catch (e) {
     await linker.stop();
     rmSync(staging, { recursive: true, force: true });

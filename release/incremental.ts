@@ -24,7 +24,7 @@ import { contentTypeFor } from '../content/mime.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
 import { byPath, isReleaseId, ReleaseIdHash, withCacheTags } from '../content/release-id.js';
 import { hashSiteFile, siteFile, type SiteFile } from '../content/scan.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile } from '../content/site-index.js';
+import { ENCODINGS, VARIANT_SUFFIX, variantBase, type Encoding, type IndexedFile } from '../content/site-index.js';
 import {
   building, copyFile, ensureReleasesDir, makeParent, MAX_PRECOMPRESS_BYTES, moveIntoPlace, pagePreloads, removeOnSignal, resolveSite, reuse, siteRoutes, withLinks,
   type BuildOptions, type BuildResult,
@@ -212,17 +212,11 @@ function resolveChanges(site: string, changes: readonly Change[]): { affected: A
     const at = change?.at ?? `/${rel}, beside a changed file,`;
     const v = verdict(rel, at);
     if (v.kind === 'never') continue;
-    const base = siblingBase(rel);
+    const base = variantBase(rel);
     const published = v.kind === 'file' && (base === undefined || verdict(base, at).kind !== 'file');
     affected.push({ path: '/' + rel, change, source: published && v.kind === 'file' ? hashed(v.abs, rel) : undefined });
   }
   return { affected: affected.sort(byPath), ignored };
-}
-
-/** `x` for `x.br` or `x.gz`: a file the builder makes its own variants of, so it does not publish these beside it. */
-function siblingBase(rel: string): string | undefined {
-  for (const e of ENCODINGS) if (rel.endsWith(VARIANT_SUFFIX[e]) && rel.length > VARIANT_SUFFIX[e].length) return rel.slice(0, -VARIANT_SUFFIX[e].length);
-  return undefined;
 }
 
 function hashed(abs: string, rel: string): IndexedFile {
@@ -279,7 +273,7 @@ class ParentMerge {
     const affected = this.affected;
     const added = (a: Affected): void => {
       const op = a.change?.op;
-      if ((op === 'M' || op === 'D') && siblingBase(a.path.slice(1)) === undefined)
+      if ((op === 'M' || op === 'D') && variantBase(a.path.slice(1)) === undefined)
         throw new ReleaseError(`${a.change?.at}: ${a.path} is listed as ${op === 'M' ? 'replaced' : 'removed'}, but the parent release ${this.parent.id} does not have it`, 'PI_ORIGIN_RELEASE_CHANGES');
       if (a.source !== undefined) visit.add(a);
     };

@@ -16,8 +16,7 @@
  * Used when both manifests are in the layout `release build` writes (one file per line, sorted);
  * for any other, `verifyRelease` falls back to its own reading, which reaches the same verdict.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { errnoText } from '../content/release-error.js';
 import { ReleaseIdHash } from '../content/release-id.js';
@@ -25,9 +24,7 @@ import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
 import { checkHead, checkRest, ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.js';
 import { EntryReader, hasNoVariants, ManifestLines, TagSwap, type EntryLine } from './manifest-text.js';
 import type { VerifyOptions } from './verify.js';
-
-/** One read buffer for hashing: verification is synchronous per file, so never shared. */
-const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
+import { byPathThenProblem, bytesProblem } from './verify-file.js';
 
 interface Dir {
   /** Entries the manifest puts here: files, variants and subdirectories. */
@@ -301,12 +298,7 @@ class ParentCheck {
   }
 }
 
-/** Problems in path order, and for one path in the order of their text: the same list however the tree was walked. */
-export function byPathThenProblem(a: readonly [string, string], b: readonly [string, string]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-}
-
-/** Reads and hashes one file (never through a symlink): a problem line, or undefined when it is the manifest's. */
+/** Reads and hashes one file (never through a symlink, and the inode `lstat` saw): a problem line, or undefined. */
 function hashProblem(abs: string, path: string, size: number, sha256: string, st: Stats): string | undefined {
   let fd: number;
   try {
@@ -317,12 +309,7 @@ function hashProblem(abs: string, path: string, size: number, sha256: string, st
   try {
     const now = fstatSync(fd);
     if (now.ino !== st.ino || now.dev !== st.dev) return `unreadable: ${path} (replaced while it was verified)`;
-    const h = createHash('sha256');
-    let read = 0;
-    for (let n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, read)) > 0; read += n) h.update(READ_BUFFER.subarray(0, n));
-    if (read !== size) return `size: ${path} is ${read} bytes, manifest says ${size}`;
-    const got = h.digest('hex');
-    return got === sha256 ? undefined : `sha256: ${path} is ${got}, manifest says ${sha256}`;
+    return bytesProblem(fd, path, { size, sha256 });
   } catch (e) {
     return `unreadable: ${path} (${errnoText(e)})`;
   } finally {

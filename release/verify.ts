@@ -2,15 +2,15 @@
  * `verify`: a release directory is exactly what its manifest says: every file and variant with
  * its size and SHA-256 (the bytes are hashed), nothing else, and no symlinks anywhere.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
 import { releaseIdFor, withoutCacheTags } from '../content/release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
-import { byPathThenProblem, verifyWithParent } from './verify-parent.js';
+import { verifyWithParent } from './verify-parent.js';
+import { byPathThenProblem, bytesProblem } from './verify-file.js';
 
 export interface VerifyOptions {
   /** Called after each file with the count checked so far and the total. */
@@ -51,9 +51,6 @@ interface Expected {
   readonly size: number;
   readonly sha256: string;
 }
-
-/** One read buffer for hashing: verification is synchronous per file, so never shared. */
-const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
 
 /**
  * Every problem with the release at `releaseDir`, one line each (`missing: /a.txt`,
@@ -222,12 +219,7 @@ function checkFile(abs: string, path: string, want: Expected, hash: boolean, sha
       return undefined;
     }
     if (tally !== undefined) tally.hashed++;
-    const h = createHash('sha256');
-    let size = 0;
-    for (let n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, size)) > 0; size += n) h.update(READ_BUFFER.subarray(0, n));
-    if (size !== want.size) return `size: ${path} is ${size} bytes, manifest says ${want.size}`;
-    const sha256 = h.digest('hex');
-    return sha256 === want.sha256 ? undefined : `sha256: ${path} is ${sha256}, manifest says ${want.sha256}`;
+    return bytesProblem(fd, path, want);
   } catch (e) {
     return `unreadable: ${path} (${errnoText(e)})`;
   } finally {

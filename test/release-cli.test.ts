@@ -230,9 +230,10 @@ t.test('diff and stage: what a node holding one release needs for the next', asy
   // The node: its own copy of A (other inodes), then the stage, the listed file, the check.
   const node = join(dir, 'node');
   cpSync(join(releases, a), join(node, a), { recursive: true });
-  const stage = await runCli(['release', 'stage', node, '--patch', join(out, 'patch')]);
+  const stage = await runCli(['release', 'stage', node, '--patch', join(out, 'patch'), '--list', join(dir, 'receive')]);
   t.equal(stage.code, 0, stage.stderr);
-  t.equal(stage.stdout, `staged ${b} from ${a}: 4 files linked -> ${join(node, `.incoming-${b}`)}\n`);
+  t.equal(stage.stdout, `staged ${b} from ${a}: 4 files linked, 1 to receive -> ${join(node, `.incoming-${b}`)}\n`);
+  t.equal(readFileSync(join(dir, 'receive'), 'utf8'), readFileSync(join(out, 'files'), 'utf8'), '--list: what the node still needs, the diff\'s own list');
   writeFileSync(join(node, `.incoming-${b}`, 'c.txt'), 'c\n');
   const v = await runCli(['release', 'verify', join(node, `.incoming-${b}`), '--parent', join(node, a)]);
   t.equal(v.code, 0, v.stdout);

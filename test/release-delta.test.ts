@@ -59,6 +59,7 @@ t.test('the node rebuilds B from its A and the patch, and receives only what cha
 
   const staged = await stageRelease(node, join(out, 'patch'));
   t.same({ from: staged.from, to: staged.to, dir: staged.dir, present: staged.present }, { from: a, to: b, dir: stagingDir(node, b), present: false });
+  t.same([...staged.receive].sort(), readFileSync(join(out, 'files'), 'utf8').split('\n').filter(Boolean).sort(), 'the node finds the same list of files to receive');
   t.equal(readFileSync(join(staged.dir, 'manifest.json'), 'utf8'), readFileSync(join(controller, b, 'manifest.json'), 'utf8'), 'the manifest is the controller\'s, byte for byte');
   t.equal(lstatSync(join(staged.dir, 'b.css.br')).ino, lstatSync(join(node, a, 'b.css.br')).ino, 'a shared variant is the node\'s A, linked');
   t.equal(lstatSync(join(staged.dir, 'assets', 'app.3f9a1c2b.js')).ino, lstatSync(join(node, a, 'assets', 'app.3f9a1c2b.js')).ino, 'the carried script is linked from A, not sent');
