@@ -46,13 +46,21 @@ const { linkSync, mkdirSync } = require('node:fs');
 const { from, to, keep } = workerData;
 let dir = null, linked = 0, failures = 0;
 const failed = [];
+// Directories below \`to\` one level at a time, never \`to\` itself: once the build removes
+// it (an interrupt), nothing here makes it again.
+const mkdirs = (d) => {
+  for (let i = d.indexOf('/'); ; i = d.indexOf('/', i + 1)) {
+    try { mkdirSync(to + (i === -1 ? d : d.slice(0, i)), { mode: 0o755 }); } catch (e) { if (e.code !== 'EEXIST') throw e; }
+    if (i === -1) return;
+  }
+};
 parentPort.on('message', (batch) => {
   if (batch === null) return parentPort.postMessage({ linked, failures, failed });
   for (const rel of batch.split('\\n')) {
     const slash = rel.lastIndexOf('/');
     const d = slash === -1 ? '' : rel.slice(0, slash);
     try {
-      if (d !== dir) { if (d !== '') mkdirSync(to + d, { recursive: true, mode: 0o755 }); dir = d; }
+      if (d !== dir) { if (d !== '') mkdirs(d); dir = d; }
       linkSync(from + rel, to + rel);
       linked++;
     } catch (e) {
@@ -89,7 +97,9 @@ export class TreeLinker {
   private turn = 0;
 
   constructor(fromDir: string, toDir: string, threads = LINK_THREADS) {
-    this.workers = Array.from({ length: threads }, () => new Worker(LINK_WORKER, { eval: true, workerData: { from: fromDir + sep, to: toDir + sep, keep: KEEP_FAILED } }));
+    // execArgv []: the source is CommonJS whatever flags this process runs with (--input-type).
+    const options = { eval: true, execArgv: [], workerData: { from: fromDir + sep, to: toDir + sep, keep: KEEP_FAILED } };
+    this.workers = Array.from({ length: threads }, () => new Worker(LINK_WORKER, options));
     this.results = this.workers.map((w) => {
       const result = new Promise<LinkOutcome>((resolve, reject) => {
         w.once('message', (m: LinkOutcome) => resolve(m));
