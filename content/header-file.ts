@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileRules, headerProblem, type HeaderRule } from './header-rules.js';
+import { compilePattern, compileRules, defaultCacheControl, headerProblem, type HeaderRule } from './header-rules.js';
 import { errnoText, ReleaseError } from './release-error.js';
 import { checkRedirect, type RedirectRule, type RedirectStatus } from './servable.js';
 
@@ -42,6 +42,34 @@ export function readSiteRules(root: string): ReleaseRules {
 export function ruleHeaders(rules: ReleaseRules): (path: string, type: string) => Record<string, string> {
   const compiled = compileRules(rules.headers);
   return (path, type) => Object.fromEntries(compiled.headersFor(path, type));
+}
+
+/** One distinct header set of a release, shared by every file that has it, and its JSON. */
+export interface HeaderSet {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly json: string;
+}
+
+/**
+ * {@link ruleHeaders} for many files at once (an incremental build of a million): a file's
+ * headers depend only on its default Cache-Control (by kind: HTML, fingerprinted, other) and on
+ * which rules match its path, so files alike share one frozen set, made and serialised once.
+ */
+export function ruleHeaderSets(rules: ReleaseRules): (path: string, type: string) => HeaderSet {
+  const compiled = compileRules(rules.headers);
+  const matchers = rules.headers.map((r) => compilePattern(r.pattern));
+  const sets = new Map<string, HeaderSet>();
+  return (path, type) => {
+    let key = defaultCacheControl(path, type);
+    for (let i = 0; i < matchers.length; i++) if ((matchers[i] as (p: string) => boolean)(path)) key += `\0${i}`;
+    let set = sets.get(key);
+    if (set === undefined) {
+      const headers = Object.freeze(Object.fromEntries(compiled.headersFor(path, type)));
+      set = { headers, json: JSON.stringify(headers) };
+      sets.set(key, set);
+    }
+    return set;
+  };
 }
 
 const DEFAULT_STATUS: RedirectStatus = 301;

@@ -33,12 +33,38 @@ export function byPath(a: { readonly path: string }, b: { readonly path: string 
  * the pages negotiated by Accept (likewise only when there are any), truncated to 12 hex digits.
  */
 export function releaseIdFor(files: readonly IdInput[], redirects: readonly RedirectRule[], routes?: SiteRoutes, alternates?: Alternates): string {
-  const h = createHash('sha256');
-  for (const f of [...files].sort(byPath)) h.update(`${f.path}\0${f.sha256}\0${JSON.stringify(f.headers)}\n`);
-  h.update(JSON.stringify(redirects.map((r) => ({ from: r.from, to: r.to, status: r.status }))));
-  if (routes !== undefined) h.update(`\0routes${JSON.stringify(routesData(routes))}`);
-  if (alternates !== undefined) h.update(`\0alternates${JSON.stringify(alternatesData(alternates))}`);
-  return h.digest('hex').slice(0, 12);
+  const h = new ReleaseIdHash();
+  for (const f of [...files].sort(byPath)) h.file(f.path, f.sha256, JSON.stringify(f.headers));
+  return h.finish(redirects, routes, alternates);
+}
+
+/**
+ * {@link releaseIdFor} one file at a time, for a manifest read or written as a stream (an
+ * incremental build, `verify --parent`): the caller feeds the files in path order, each with its
+ * headers (without the cache tags) already as JSON, so a header set shared by many files is
+ * serialised once.
+ */
+export class ReleaseIdHash {
+  private readonly h = createHash('sha256');
+  /** Text not hashed yet: one `update` per 64 KiB instead of one per file (a call costs more than its bytes). */
+  private pending = '';
+
+  file(path: string, sha256: string, headersJson: string): void {
+    this.pending += `${path}\0${sha256}\0${headersJson}\n`;
+    if (this.pending.length > 65536) {
+      this.h.update(this.pending);
+      this.pending = '';
+    }
+  }
+
+  finish(redirects: readonly RedirectRule[], routes?: SiteRoutes, alternates?: Alternates): string {
+    this.h.update(this.pending);
+    this.pending = '';
+    this.h.update(JSON.stringify(redirects.map((r) => ({ from: r.from, to: r.to, status: r.status }))));
+    if (routes !== undefined) this.h.update(`\0routes${JSON.stringify(routesData(routes))}`);
+    if (alternates !== undefined) this.h.update(`\0alternates${JSON.stringify(alternatesData(alternates))}`);
+    return this.h.digest('hex').slice(0, 12);
+  }
 }
 
 /** The alternates with their keys in code-unit order: what the id covers and the manifest holds. */

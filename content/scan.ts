@@ -11,7 +11,7 @@
  * bytes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { sep } from 'node:path';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
@@ -218,6 +218,67 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
       }
     }
   }
+}
+
+/** What a scan makes of one path of the site (see {@link siteFile}). */
+export type SiteFile =
+  /** A file the scan publishes at the path, read from `abs` (the path itself, or a symlink's target inside the site). */
+  | { readonly kind: 'file'; readonly abs: string }
+  /** Nothing there (or nothing a scan indexes: a socket, a fifo). */
+  | { readonly kind: 'none' }
+  /** A name that is never content: a dotfile (`/.well-known/` aside), a control file (`_headers`), a symlink to one. */
+  | { readonly kind: 'never' }
+  /** What a scan reports as skipped, which stops a build: a symlink leaving the site or dangling, a directory, an unreadable entry, a name no URL reaches. */
+  | { readonly kind: 'problem'; readonly problem: string };
+
+/**
+ * The scan's verdict on one relative path (`/` separators) of the site at `realRoot`, without
+ * walking the tree: an incremental build asks this of the paths its change set names, so that
+ * it publishes exactly what a scan of the whole site would.
+ */
+export function siteFile(realRoot: string, rel: string): SiteFile {
+  if (isNeverContent(rel)) return { kind: 'never' };
+  const problem = pathProblem('/' + rel);
+  if (problem !== undefined) return { kind: 'problem', problem: `its name ${problem}` };
+  const abs = realRoot + sep + rel.split('/').join(sep);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !isLink(abs)) return { kind: 'none' };
+    return { kind: 'problem', problem: code === 'ENOENT' ? 'is a dangling symlink' : `cannot be read (${code ?? String(e)})` };
+  }
+  if (real !== abs) {
+    if (!real.startsWith(realRoot + sep)) return { kind: 'problem', problem: 'is a symlink leaving the site' };
+    // `ln -s .git gitlink` must not publish what the name .git would not (as in walk).
+    if (isNeverContent(real.slice(realRoot.length + 1).split(sep).join('/'))) return { kind: 'never' };
+  }
+  let st: Stats;
+  try {
+    st = statSync(real);
+  } catch (e) {
+    return { kind: 'problem', problem: `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+  }
+  if (st.isDirectory()) return { kind: 'problem', problem: 'is a directory' };
+  return st.isFile() ? { kind: 'file', abs: real } : { kind: 'none' };
+}
+
+function isLink(abs: string): boolean {
+  try {
+    return lstatSync(abs).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Hashes one file as the scan does (retrying one being written): its size, floored mtime and
+ * SHA-256, or undefined when it cannot be read or keeps changing.
+ */
+export function hashSiteFile(abs: string): { readonly size: number; readonly mtimeMs: number; readonly sha256: string } | undefined {
+  const hashed = hashIfChanged({ file: '', abs, stats: undefined }, undefined);
+  return hashed === undefined ? undefined : { size: hashed.stats.size, mtimeMs: Math.floor(hashed.stats.mtimeMs), sha256: hashed.sha256 };
 }
 
 /** A relative path that is never content: one with a dotfile segment (except a first `.well-known`), or a site control file. */

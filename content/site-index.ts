@@ -12,6 +12,15 @@ export type Encoding = (typeof ENCODINGS)[number];
 /** Sibling suffix of each precompressed encoding, in server preference order. */
 export const VARIANT_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 
+/**
+ * `x` for `x.br` or `x.gz` (a `/`-separated path), else undefined: where the site has `x`, a
+ * release does not publish these beside it (the builder makes its own variants).
+ */
+export function variantBase(path: string): string | undefined {
+  for (const e of ENCODINGS) if (path.endsWith(VARIANT_SUFFIX[e]) && path.length > VARIANT_SUFFIX[e].length) return path.slice(0, -VARIANT_SUFFIX[e].length);
+  return undefined;
+}
+
 export interface IndexedVariant {
   readonly encoding: Encoding;
   /** Path of the variant file relative to the root, with '/' separators. */

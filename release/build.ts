@@ -18,16 +18,17 @@ import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
 import { readRedirectsFile, readSiteRedirects, type SiteRoutes, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
+import { manifestJson } from './manifest-text.js';
 import { releasesLiveFirst, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
 import { carryAssets, releasesInWindow, resolveSkew, type SkewOptions } from './skew.js';
 import { preloadLinks } from './preload.js';
 import { planPackageIndex, type GeneratedFile, type PackageIndex } from './package-index.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
-import { alternatesData, byPath, releaseIdFor, routesData, withCacheTags } from '../content/release-id.js';
+import { byPath, releaseIdFor, withCacheTags } from '../content/release-id.js';
 import { verifyRelease } from './verify.js';
 import { linkFrom } from './link.js';
 import { ScanError, scanTree } from '../content/scan.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Alternates, type Encoding, type IndexedFile } from '../content/site-index.js';
+import { ENCODINGS, VARIANT_SUFFIX, variantBase, type Alternates, type Encoding, type IndexedFile } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
 
 export interface BuildOptions {
@@ -77,7 +78,7 @@ const gzipAsync = promisify(gzip);
 const COPY_BUFFER = Buffer.allocUnsafe(1 << 20);
 
 /** Temporaries of builds running in this process: never taken for stale. */
-const building = new Set<string>();
+export const building = new Set<string>();
 
 export async function buildRelease(siteDir: string, releasesDir: string, options: BuildOptions = {}): Promise<BuildResult> {
   const site = resolveSite(siteDir);
@@ -121,14 +122,14 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
   }
 }
 
-function resolveSite(siteDir: string): string {
+export function resolveSite(siteDir: string): string {
   const d = realDirectory(siteDir);
   if ('problem' in d) throw new ReleaseError(`site directory ${siteDir} ${d.problem}${d.problem === 'does not exist' ? ` (${d.detail})` : ''}`, 'PI_ORIGIN_RELEASE_SITE');
   return d.real;
 }
 
 /** Creates the releases directory; refuses one the site scan would publish (inside the site, not under a dot-directory). */
-function ensureReleasesDir(releasesDir: string, site: string): string {
+export function ensureReleasesDir(releasesDir: string, site: string): string {
   let real: string;
   try {
     mkdirSync(releasesDir, { recursive: true, mode: 0o755 });
@@ -207,7 +208,7 @@ function cachedLikePages(alternates: Alternates | undefined, files: readonly Ind
 }
 
 /** Every HTML page's preload links (pages with none left out), read from the bytes the scan hashed. */
-function pagePreloads(site: string, files: readonly IndexedFile[], isPublished: (path: string) => boolean): Map<string, string[]> {
+export function pagePreloads(site: string, files: readonly Pick<IndexedFile, 'path' | 'file' | 'size' | 'sha256' | 'type'>[], isPublished: (path: string) => boolean): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const f of files) {
     if (!f.type.startsWith('text/html') || f.size > MAX_PRECOMPRESS_BYTES) continue;
@@ -226,7 +227,7 @@ function pagePreloads(site: string, files: readonly IndexedFile[], isPublished: 
 }
 
 /** The rules' own `Link` value first, then the preload links. */
-function withLinks(headers: Readonly<Record<string, string>>, links: readonly string[] | undefined): Readonly<Record<string, string>> {
+export function withLinks(headers: Readonly<Record<string, string>>, links: readonly string[] | undefined): Readonly<Record<string, string>> {
   if (links === undefined) return headers;
   const name = Object.keys(headers).find((k) => k.toLowerCase() === 'link') ?? 'Link';
   const own = headers[name];
@@ -234,7 +235,7 @@ function withLinks(headers: Readonly<Record<string, string>>, links: readonly st
 }
 
 /** The `_redirects` rules (checked against the published files) and the policy; undefined when the site has neither. */
-function siteRoutes(site: string, options: BuildOptions, isFile: (path: string) => boolean): SiteRoutes | undefined {
+export function siteRoutes(site: string, options: BuildOptions, isFile: (path: string) => boolean): SiteRoutes | undefined {
   const rules = options.redirectsFile !== undefined ? readRedirectsFile(options.redirectsFile, isFile) : readSiteRedirects(site, isFile);
   const trailingSlash = options.trailingSlash ?? 'redirect';
   return rules.length === 0 && trailingSlash === 'redirect' ? undefined : { trailingSlash, rules };
@@ -242,11 +243,12 @@ function siteRoutes(site: string, options: BuildOptions, isFile: (path: string) 
 
 /** `x.br` / `x.gz` beside a source `x`: the builder makes its own variants. */
 function isSiblingVariant(path: string, paths: ReadonlySet<string>): boolean {
-  return ENCODINGS.some((e) => path.endsWith(VARIANT_SUFFIX[e]) && paths.has(path.slice(0, -VARIANT_SUFFIX[e].length)));
+  const base = variantBase(path);
+  return base !== undefined && paths.has(base);
 }
 
-async function reuse(dir: string, id: string, packageIndex: BuildResult['packageIndex']): Promise<BuildResult> {
-  const problems = await verifyRelease(dir);
+export async function reuse(dir: string, id: string, packageIndex: BuildResult['packageIndex'], parent?: string): Promise<BuildResult> {
+  const problems = await verifyRelease(dir, parent === undefined ? {} : { parent });
   if (problems.length > 0) throw new ReleaseError(`release ${id} already exists at ${dir} but does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); remove it and build again`, 'PI_ORIGIN_RELEASE_INVALID', problems);
   const entry = { id, dir, manifest: readReleaseManifest(dir) };
   return { ...entry, copied: 0, linked: 0, carried: 0, reused: true, packageIndex };
@@ -258,7 +260,7 @@ function readReleaseManifest(dir: string): Manifest {
 }
 
 /** Renames the finished temporary into place; false when the same release appeared meanwhile. */
-function moveIntoPlace(tmp: string, dir: string): boolean {
+export function moveIntoPlace(tmp: string, dir: string): boolean {
   try {
     renameSync(tmp, dir);
     return true;
@@ -274,7 +276,7 @@ function moveIntoPlace(tmp: string, dir: string): boolean {
  * raised again so the process ends as it would have; otherwise (a host application, a test
  * harness) the build stops at the next file and rejects with PI_ORIGIN_RELEASE_INTERRUPTED.
  */
-function removeOnSignal(tmp: string): { check: () => void; stop: () => void } {
+export function removeOnSignal(tmp: string): { check: () => void; stop: () => void } {
   const signals = ['SIGINT', 'SIGTERM'] as const;
   let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -295,7 +297,7 @@ function removeOnSignal(tmp: string): { check: () => void; stop: () => void } {
   };
 }
 
-function makeParent(target: string): void {
+export function makeParent(target: string): void {
   mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
 }
 
@@ -343,7 +345,7 @@ async function placeAll(
  * Copies one source file, checking that its bytes still hash to what the scan saw (the id names
  * those bytes), sets its mtime, and writes the precompressed variants worth keeping.
  */
-async function copyFile(abs: string, target: string, source: IndexedFile): Promise<Partial<Record<Encoding, ManifestVariant>>> {
+export async function copyFile(abs: string, target: string, source: IndexedFile): Promise<Partial<Record<Encoding, ManifestVariant>>> {
   const fd = openFile(abs, source.path);
   let body: Buffer | undefined;
   try {
@@ -441,33 +443,4 @@ async function writeVariants(body: Buffer, target: string, mtime: Date): Promise
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** One file per line: small enough for 100,000 files, readable in a diff. */
-export function manifestJson(m: Manifest): string {
-  const files = m.files.map((f) => '    ' + JSON.stringify(f)).join(',\n');
-  const redirects = m.redirects.map((r) => '    ' + JSON.stringify({ from: r.from, to: r.to, status: r.status })).join(',\n');
-  const skew = m.skew === undefined ? '' : `,\n  "skew": {\n    "releases": ${JSON.stringify(m.skew.releases)},\n    "files": [\n${m.skew.files.map((f) => '      ' + JSON.stringify(f)).join(',\n')}\n    ]\n  }`;
-  const preload = m.preload === undefined ? '' : `,\n  "preload": {${Object.entries(m.preload).map(([page, links]) => `\n    ${JSON.stringify(page)}: ${JSON.stringify(links)}`).join(',')}${Object.keys(m.preload).length > 0 ? '\n  ' : ''}}`;
-  return (
-    `{\n  "format": ${m.format},\n  "id": ${JSON.stringify(m.id)},\n  "created": ${JSON.stringify(m.created)},\n` +
-    `  "files": [${files === '' ? '' : `\n${files}\n  `}],\n  "redirects": [${redirects === '' ? '' : `\n${redirects}\n  `}]${skew}${preload}` +
-    (m.routes === undefined ? '' : `,\n  "routes": ${routesJson(m.routes)}`) +
-    (m.alternates === undefined ? '' : `,\n  "alternates": ${alternatesJson(m.alternates)}`) +
-    '\n}\n'
-  );
-}
-
-/** The alternates field, one page per line. */
-function alternatesJson(alternates: Alternates): string {
-  const data = alternatesData(alternates);
-  const pages = Object.entries(data.pages).map(([page, alternate]) => `      ${JSON.stringify(page)}: ${JSON.stringify(alternate)}`).join(',\n');
-  return `{\n    "aliases": ${JSON.stringify(data.aliases)},\n    "pages": {${pages === '' ? '' : `\n${pages}\n    `}}\n  }`;
-}
-
-/** The routes field, one rule per line. */
-function routesJson(routes: SiteRoutes): string {
-  const data = routesData(routes);
-  const rules = data.rules.map((r) => '      ' + JSON.stringify(r)).join(',\n');
-  return `{\n    "trailingSlash": ${JSON.stringify(data.trailingSlash)},\n    "rules": [${rules === '' ? '' : `\n${rules}\n    `}]\n  }`;
 }

@@ -43,6 +43,11 @@ export interface Manifest {
   readonly id: string;
   /** ISO 8601 build time (informational; not part of the id). */
   readonly created: string;
+  /**
+   * The release an incremental build started from (`release build --parent`): informational,
+   * not part of the id; absent on a full build and on releases built before it existed.
+   */
+  readonly parent?: string;
   /** Sorted by path. */
   readonly files: readonly ManifestFile[];
   readonly redirects: readonly RedirectRule[];
@@ -126,7 +131,7 @@ export function validateManifest(data: unknown, where: string): Manifest {
   return m as Manifest;
 }
 
-/** The fields every manifest starts with: format, id, created. */
+/** The fields a manifest starts with: format, id, created and (optional) parent. */
 export function checkHead(data: unknown, fail: (what: string) => ManifestError): Partial<Manifest> {
   const m = data as Partial<Manifest> | null;
   if (typeof m !== 'object' || m === null) throw fail('not a JSON object');
@@ -134,6 +139,8 @@ export function checkHead(data: unknown, fail: (what: string) => ManifestError):
   if (typeof m.id !== 'string' || !ID.test(m.id)) throw fail(`id must be 12 hex digits (got ${JSON.stringify(m.id)})`);
   // `release list` prints it and `prune` orders by it: the builder's own form only.
   if (typeof m.created !== 'string' || !CREATED.test(m.created)) throw fail(`created must be an ISO 8601 UTC time (got ${JSON.stringify(m.created)})`);
+  // `verify --parent` and the rollout name a release by it: an id, and not this release's own.
+  if (m.parent !== undefined && (typeof m.parent !== 'string' || !ID.test(m.parent) || m.parent === m.id)) throw fail(`parent must be the id of another release (got ${JSON.stringify(m.parent)})`);
   return m;
 }
 
@@ -179,7 +186,7 @@ export function checkRest(m: Partial<Manifest>, paths: PathSet, fail: (what: str
     if (froms.has(rule.from)) throw fail(`${at}: redirect from ${rule.from} is already defined`);
     froms.add(rule.from);
   });
-  // routes before skew: a rule's target must be a file of this release, not a carried one.
+  // routes and preload before skew: a rule's target and a page must be files of this release, not carried ones.
   if (m.routes !== undefined) {
     const problem = routesProblem(m.routes, paths);
     if (problem !== undefined) throw fail(`routes${problem}`);

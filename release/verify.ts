@@ -2,14 +2,15 @@
  * `verify`: a release directory is exactly what its manifest says: every file and variant with
  * its size and SHA-256 (the bytes are hashed), nothing else, and no symlinks anywhere.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
 import { releaseIdFor, withoutCacheTags } from '../content/release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
 import { realDirectory } from '../content/real-dir.js';
+import { verifyWithParent } from './verify-parent.js';
+import { byPathThenProblem, bytesProblem } from './verify-file.js';
 
 export interface VerifyOptions {
   /** Called after each file with the count checked so far and the total. */
@@ -23,11 +24,14 @@ export interface VerifyOptions {
    * A release verified before (the node's current one): a file that is the same inode as the
    * parent's file at its path, with the same SHA-256 in both manifests, is not hashed again (a
    * hard link shares the bytes the parent's verification read); every other file is. The cost
-   * is the change, not the tree. Default: none, every file hashed.
+   * is the change, not the tree: for each unchanged file, its manifest line and two `lstat`
+   * calls (release/verify-parent.ts). Default: none, every file hashed.
    */
   readonly parent?: string;
   /** Filled in as files are checked: how many were hashed and how many shared the parent's verified bytes. */
   readonly tally?: VerifyTally;
+  /** Filled in when the release verifies (so that a caller need not read a large manifest again). */
+  readonly summary?: Partial<VerifySummary>;
 }
 
 export interface VerifyTally {
@@ -35,13 +39,18 @@ export interface VerifyTally {
   shared: number;
 }
 
+/** What `release verify` prints of a release that verifies: its id and its own files (not carried ones), bytes and variants. */
+export interface VerifySummary {
+  id: string;
+  files: number;
+  bytes: number;
+  variants: number;
+}
+
 interface Expected {
   readonly size: number;
   readonly sha256: string;
 }
-
-/** One read buffer for hashing: verification is synchronous per file, so never shared. */
-const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
 
 /**
  * Every problem with the release at `releaseDir`, one line each (`missing: /a.txt`,
@@ -50,6 +59,14 @@ const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
  */
 export async function verifyRelease(releaseDir: string, options: VerifyOptions = {}): Promise<string[]> {
   const root = resolveReleaseDir(releaseDir);
+  const parent = options.parent === undefined ? undefined : realDirectory(options.parent);
+  if (parent !== undefined && !('problem' in parent)) {
+    const before = options.tally === undefined ? undefined : { ...options.tally };
+    const problems = await verifyWithParent(root, parent.real, options);
+    if (problems !== undefined) return problems;
+    // Another layout: verified below, from the start.
+    if (before !== undefined && options.tally !== undefined) Object.assign(options.tally, before);
+  }
   let manifest: Manifest | undefined;
   try {
     manifest = readManifest(root);
@@ -112,8 +129,20 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
     }
   }
   for (const path of expected.keys()) if (!seen.has(path)) found.push([path, `missing: ${path}`]);
-  found.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return [...head, ...found.map(([, problem]) => problem)];
+  found.sort(byPathThenProblem);
+  const problems = [...head, ...found.map(([, problem]) => problem)];
+  if (problems.length === 0 && options.summary !== undefined) Object.assign(options.summary, releaseTotals(manifest));
+  return problems;
+}
+
+function releaseTotals(m: Manifest): VerifySummary {
+  let bytes = 0;
+  let variants = 0;
+  for (const f of m.files) {
+    bytes += f.size;
+    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
+  }
+  return { id: m.id, files: m.files.length, bytes, variants };
 }
 
 function resolveReleaseDir(releaseDir: string): string {
@@ -191,12 +220,7 @@ function checkFile(abs: string, path: string, want: Expected, hash: boolean, sha
       return undefined;
     }
     if (tally !== undefined) tally.hashed++;
-    const h = createHash('sha256');
-    let size = 0;
-    for (let n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, size)) > 0; size += n) h.update(READ_BUFFER.subarray(0, n));
-    if (size !== want.size) return `size: ${path} is ${size} bytes, manifest says ${want.size}`;
-    const sha256 = h.digest('hex');
-    return sha256 === want.sha256 ? undefined : `sha256: ${path} is ${sha256}, manifest says ${want.sha256}`;
+    return bytesProblem(fd, path, want);
   } catch (e) {
     return `unreadable: ${path} (${errnoText(e)})`;
   } finally {

@@ -113,6 +113,8 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
     const cluster = clusterIn(t);
     const rolloutA = await cluster(['rollout', A.dir]);
     t.equal(rolloutA.code, 0, `rollout of A exits 0 (${rolloutA.ms} ms)`, out(rolloutA));
+    const whole = [...rolloutA.stdout.matchAll(new RegExp(`Report why the whole release is copied · (node\\d+) ok: copying all of release ${A.id}: the node has no current release$`, 'gm'))].map((m) => m[1]);
+    t.same(whole.sort(), ['node1', 'node2', 'node3'], 'a node with no release takes all of it, and the push says why');
     for (const n of rig.nodes) t.equal(await health(n), `200 ok ${A.id}`, `${n.name} reports release A`);
     t.ok(await until(() => [...proxyServers().values()].filter((s) => s.status === 'UP').length === 3, 15000), 'HAProxy sees all three nodes UP');
     const viaProxy = await Promise.all(Array.from({ length: 30 }, () => httpGet(`http://127.0.0.1:${proxyPort}/index.html`)));
@@ -165,10 +167,14 @@ t.test('cluster: provision, roll out, gate, break, roll back', async (t) => {
     const sent = controllerBytes() - before;
     const samples = await load.stop();
     t.equal(rolloutB.code, 0, `rollout of B exits 0 (${rolloutB.ms} ms)`, out(rolloutB));
-    // Peer fan-out: the seed (node1) copies B from the controller, the others from a node that has it.
+    // Each node has A, which the controller holds too: B is staged from A on the node (manifest
+    // from a patch, unchanged files linked) and only the files that differ travel. Peer fan-out:
+    // the seed (node1) takes them from the controller, the others from a node that has B.
     const copied = (how: string): string[] => [...rolloutB.stdout.matchAll(new RegExp(`Push the release to every node: ${how} · (node\\d+) changed`, 'g'))].map((m) => m[1] as string).sort();
-    t.same(copied('Copy the release into staging, hard-linking unchanged files'), ['node1'], 'only the seed copied B from the controller');
-    t.same(copied('Copy the release from a peer into staging, hard-linking unchanged files'), ['node2', 'node3'], 'the other nodes copied it from a peer');
+    t.same(copied('Stage the release from the node\'s current one, hard-linking what they share'), ['node1', 'node2', 'node3'], 'every node staged B from A');
+    t.same(copied('Copy the changed files into staging'), ['node1'], 'only the seed copied the changed files from the controller');
+    t.same(copied('Copy the changed files from a peer into staging'), ['node2', 'node3'], 'the other nodes copied them from a peer');
+    t.notMatch(rolloutB.stdout, /Report why the whole release is copied · node\d+ ok/, 'no node copied the whole release');
     t.comment(`controller sent ${sent} bytes for ${NEW_BYTES} new bytes on 3 nodes (${(sent / NEW_BYTES).toFixed(2)} copies)`);
     t.ok(sent > NEW_BYTES && sent < 2 * NEW_BYTES, `the controller sent the new bytes once, not once per node (${sent} bytes; 3 copies without fan-out)`);
     const peerKeys = (await rig.exec(3, ['cat', '/srv/peer/authorized_keys'])).stdout.split('\n').filter((l) => l.startsWith('from='));

@@ -10,7 +10,7 @@ import t from 'tap';
 import { buildDemoWheels, PACKAGES_DIR, writeDemoWheels } from '../demo/packages.js';
 import { zip, type ZipEntry } from '../demo/zip.js';
 import { buildRelease, verifyRelease } from '../release/release.js';
-import { manifestJson } from '../release/build.js';
+import { manifestJson } from '../release/manifest-text.js';
 import type { Manifest } from '../release/manifest.js';
 import { runCli } from './helpers/cli.js';
 import { sha256 } from './helpers/hash.js';

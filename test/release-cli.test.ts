@@ -2,14 +2,15 @@
  * `pi-origin release ...` through the built binary (`npm run build` first): exit codes, one-line
  * errors without stack traces, every --help, output formats, and SIGINT during a build.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, watch, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { ReleaseSummary } from '../dist/release/release.js';
-import { runCli, start, type Result } from './helpers/cli.js';
+import { cleanEnv, MAIN, runCli, start, type Result } from './helpers/cli.js';
 
 const STACK_LINE = /^\s+at /m;
-const SUBCOMMANDS = ['build', 'verify', 'activate', 'rollback', 'list', 'prune'];
+const SUBCOMMANDS = ['build', 'verify', 'diff', 'stage', 'activate', 'rollback', 'list', 'prune'];
 const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);
 
 /**
@@ -54,6 +55,11 @@ t.test('usage errors exit 2 with one line', async (t) => {
     [['release', 'prune', join(dir, 'r')], /prune: --keep N is required/],
     [['release', 'prune', join(dir, 'r'), '--keep', 'two'], /prune: --keep must be a non-negative integer \(got "two"\)/],
     [['release', 'list', join(dir, 'r'), '--json=yes'], /list: --json takes no value/],
+    [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--parent', 'current'], /build: --parent needs --changes FILE \(what changed in the site since that release\)/],
+    [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--changes', 'c.txt'], /build: --changes needs --parent ID\|current \(the release the changes are relative to\)/],
+    [['release', 'build', join(dir, 'site'), join(dir, 'r'), '--parent', 'latest', '--changes', 'c.txt'], /build: --parent must be a release id \(12 hex digits\) or current \(got "latest"\)/],
+    [['release', 'diff', join(dir, 'a'), join(dir, 'b')], /diff: --out DIR is required/],
+    [['release', 'stage', join(dir, 'r')], /stage: --patch FILE is required/],
   ];
   const results = await Promise.all(cases.map(([args]) => runCli(args)));
   for (const [i, [, message]] of cases.entries()) failsWith(t, results[i] as Result, 2, message);
@@ -176,6 +182,63 @@ t.test('failures exit 1 with one line', async (t) => {
   failsWith(t, await runCli(['release', 'activate', releases, 'abcdefabcdef']), 1, /no release abcdefabcdef in /);
   failsWith(t, await runCli(['release', 'rollback', releases]), 1, /no previous release recorded in /);
   failsWith(t, await runCli(['release', 'list', join(dir, 'missing')]), 1, /releases directory .*missing does not exist/);
+});
+
+t.test('build --parent --changes: from a file or standard input, as text or JSON; refusals exit 1', async (t) => {
+  const dir = t.testdir({ site: { 'a.txt': 'a\n', 'b.css': CSS }, releases: {} });
+  const site = join(dir, 'site');
+  const releases = join(dir, 'releases');
+  const first = JSON.parse((await runCli(['release', 'build', site, releases, '--json'])).stdout) as { id: string };
+  t.equal((await runCli(['release', 'activate', releases, first.id])).code, 0);
+  writeFileSync(join(site, 'c.txt'), 'c\n');
+  writeFileSync(join(dir, 'changes'), 'A\tc.txt\n');
+  const text = await runCli(['release', 'build', site, releases, '--parent', 'current', '--changes', join(dir, 'changes')]);
+  t.equal(text.code, 0, text.stderr);
+  const id = /^built release ([0-9a-f]{12}) /.exec(text.stdout)?.[1] as string;
+  t.equal(text.stdout, `built release ${id} from ${first.id}: 3 files (1.1 kB), 2 variants; added 1, replaced 0, removed 0; copied 1, linked 2 -> ${join(releases, id)}\n`);
+  const verify = await runCli(['release', 'verify', join(releases, id), '--parent', join(releases, first.id)]);
+  t.equal(verify.stdout, `release ${id} verified: 3 files (1.1 kB), 2 variants; 1 hashed, 4 shared with ${join(releases, first.id)} by hard link\n`, 'verify --parent hashes only the new file');
+
+  writeFileSync(join(site, 'd.txt'), 'd\n');
+  const json = spawnSync(process.execPath, [MAIN, 'release', 'build', site, releases, '--parent', id, '--changes', '-', '--json'], { input: 'A\td.txt\n', encoding: 'utf8', env: cleanEnv() });
+  t.equal(json.status, 0, json.stderr);
+  const r = JSON.parse(json.stdout) as Record<string, unknown>;
+  t.same(Object.keys(r), ['id', 'dir', 'parent', 'files', 'bytes', 'variants', 'copied', 'linked', 'carried', 'reused', 'added', 'replaced', 'removed', 'ignored']);
+  t.same({ parent: r.parent, files: r.files, added: r.added, linked: r.linked, reused: r.reused }, { parent: id, files: 4, added: 1, linked: 3, reused: false });
+
+  writeFileSync(join(dir, 'bad'), 'A\tmissing.txt\n');
+  failsWith(t, await runCli(['release', 'build', site, releases, '--parent', 'current', '--changes', join(dir, 'bad')]), 1, new RegExp(`^pi-origin: error: ${join(dir, 'bad')} line 1: /missing\\.txt is not a file of the site `));
+  failsWith(t, await runCli(['release', 'build', site, releases, '--parent', 'current', '--changes', join(dir, 'none')]), 1, /^pi-origin: error: cannot read --changes .*none: ENOENT$/m);
+  failsWith(t, await runCli(['release', 'build', site, releases, '--parent', 'abcdefabcdef', '--changes', join(dir, 'changes')]), 1, /^pi-origin: error: parent release abcdefabcdef is not in /);
+  t.same(readdirSync(releases).filter((e) => e.startsWith('.')), [], 'no temporary left');
+});
+
+t.test('diff and stage: what a node holding one release needs for the next', async (t) => {
+  const dir = t.testdir({ site: { 'a.txt': 'a\n', 'b.css': CSS }, releases: {}, node: {} });
+  const site = join(dir, 'site');
+  const releases = join(dir, 'releases');
+  const a = (JSON.parse((await runCli(['release', 'build', site, releases, '--json'])).stdout) as { id: string }).id;
+  writeFileSync(join(site, 'c.txt'), 'c\n');
+  const b = (JSON.parse((await runCli(['release', 'build', site, releases, '--json'])).stdout) as { id: string }).id;
+  const out = join(dir, 'delta');
+  const diff = await runCli(['release', 'diff', join(releases, a), join(releases, b), '--out', out]);
+  t.equal(diff.code, 0, diff.stderr);
+  t.match(diff.stdout, new RegExp(`^diff ${a} -> ${b}: 1 entries new or changed, 0 removed; 1 files to send \\(2 B\\), patch [\\d.]+ (B|kB) -> ${out}\n$`));
+  t.equal(readFileSync(join(out, 'files'), 'utf8'), 'c.txt\n');
+  const again = JSON.parse((await runCli(['release', 'diff', join(releases, a), join(releases, b), '--out', out, '--json'])).stdout) as Record<string, unknown>;
+  t.same({ reused: again.reused, files: again.files, entries: again.entries }, { reused: true, files: 1, entries: 1 }, 'a diff made before is kept');
+  // The node: its own copy of A (other inodes), then the stage, the listed file, the check.
+  const node = join(dir, 'node');
+  cpSync(join(releases, a), join(node, a), { recursive: true });
+  const stage = await runCli(['release', 'stage', node, '--patch', join(out, 'patch'), '--list', join(dir, 'receive')]);
+  t.equal(stage.code, 0, stage.stderr);
+  t.equal(stage.stdout, `staged ${b} from ${a}: 4 files linked, 1 to receive -> ${join(node, `.incoming-${b}`)}\n`);
+  t.equal(readFileSync(join(dir, 'receive'), 'utf8'), readFileSync(join(out, 'files'), 'utf8'), '--list: what the node still needs, the diff\'s own list');
+  writeFileSync(join(node, `.incoming-${b}`, 'c.txt'), 'c\n');
+  const v = await runCli(['release', 'verify', join(node, `.incoming-${b}`), '--parent', join(node, a)]);
+  t.equal(v.code, 0, v.stdout);
+  t.equal(readFileSync(join(node, `.incoming-${b}`, 'manifest.json'), 'utf8'), readFileSync(join(releases, b, 'manifest.json'), 'utf8'), 'the manifest rebuilt on the node is the controller\'s, byte for byte');
+  failsWith(t, await runCli(['release', 'stage', node, '--patch', join(dir, 'nope')]), 1, /^pi-origin: error: cannot read the patch .*nope: ENOENT$/m);
 });
 
 t.test('SIGINT during a build removes the temporary directory', async (t) => {

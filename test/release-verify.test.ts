@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { buildRelease, verifyRelease } from '../release/release.js';
+import { buildIncremental, buildRelease, parseChanges, verifyRelease } from '../release/release.js';
 import { sha256 } from './helpers/hash.js';
 
 const CSS = 'body { margin: 0; font-family: system-ui, sans-serif; }\n'.repeat(20);
@@ -103,4 +103,62 @@ t.test('--parent: files hard-linked to the verified parent with the same hash ar
 
   writeFileSync(join(a.dir, 'b.css'), CSS);
   t.same(await verifyRelease(b.dir, { parent: join(root, 'site') }), [`parent: ${join(root, 'site')} is not a release with a readable manifest`]);
+});
+
+/** A (full) and B built from A (incremental): B adds sub/f.txt, replaces c.txt, removes d.txt; a.txt, b.css and sub/e.txt are A's inodes. */
+async function parentAndChild(t: Test): Promise<{ a: string; b: string }> {
+  const root = t.testdir({ site: { 'a.txt': 'a\n', 'b.css': CSS, 'c.txt': 'cccc\n', 'd.txt': 'd\n', sub: { 'e.txt': 'e\n' } } });
+  const site = join(root, 'site');
+  const releases = join(root, 'releases');
+  const a = await buildRelease(site, releases);
+  writeFileSync(join(site, 'sub', 'f.txt'), 'f\n');
+  writeFileSync(join(site, 'c.txt'), 'CCCC\n');
+  unlinkSync(join(site, 'd.txt'));
+  const b = await buildIncremental(site, releases, { parent: a.id, changes: parseChanges('A\tsub/f.txt\nM\tc.txt\nD\td.txt\n', 'changes') });
+  return { a: a.dir, b: b.dir };
+}
+
+t.test('--parent (streamed): only the changed files are read, and every problem a full verification finds is found', async (t) => {
+  const sound = await parentAndChild(t);
+  const tally = { hashed: 0, shared: 0 };
+  const summary = {};
+  t.same(await verifyRelease(sound.b, { parent: sound.a, tally, summary }), []);
+  t.same(tally, { hashed: 2, shared: 5 }, 'c.txt and sub/f.txt hashed; a.txt, b.css (+2 variants), sub/e.txt shared');
+  t.match(summary, { files: 5, bytes: 2 + CSS.length + 5 + 2 + 2, variants: 2 }, 'the totals verify prints');
+  const scenarios: [string, (b: string) => void][] = [
+    ['a changed file with other bytes', (b) => writeFileSync(join(b, 'c.txt'), 'cccC\n')],
+    ['a shared file replaced by another inode with other bytes', (b) => (unlinkSync(join(b, 'a.txt')), writeFileSync(join(b, 'a.txt'), 'A\n'))],
+    ['a shared file gone', (b) => unlinkSync(join(b, 'sub', 'e.txt'))],
+    ['a shared variant truncated', (b) => truncateSync(join(b, 'b.css.gz'), 3)],
+    ['an extra file, an extra directory, a symlink for a file', (b) => {
+      writeFileSync(join(b, 'sub', 'extra.txt'), 'x');
+      mkdirSync(join(b, 'more'));
+      unlinkSync(join(b, 'a.txt'));
+      symlinkSync('c.txt', join(b, 'a.txt'));
+    }],
+    ['a directory gone and a file in its place count', (b) => {
+      rmSync(join(b, 'sub'), { recursive: true });
+      writeFileSync(join(b, 'intruder.txt'), 'x');
+    }],
+    ['a directory where a file was', (b) => (unlinkSync(join(b, 'c.txt')), mkdirSync(join(b, 'c.txt')))],
+    ['edited headers', (b) => writeFileSync(join(b, 'manifest.json'), readFileSync(join(b, 'manifest.json'), 'utf8').replace('"Cache-Control":"public, max-age=3600"', '"Cache-Control":"no-store"'))],
+  ];
+  for (const [what, corrupt] of scenarios) {
+    await t.test(what, async (t) => {
+      const { a, b } = await parentAndChild(t);
+      corrupt(b);
+      const full = await verifyRelease(b);
+      t.not(full.length, 0, 'a full verification finds a problem');
+      t.same(await verifyRelease(b, { parent: a }), full, 'verification against the parent finds the same ones');
+    });
+  }
+});
+
+t.test('--parent trusts a shared inode: a byte changed in place is the parent\'s problem, found by verifying it', async (t) => {
+  const { a, b } = await parentAndChild(t);
+  const file = join(b, 'sub', 'e.txt');
+  writeFileSync(file, 'E\n');
+  t.same(await verifyRelease(b, { parent: a }), [], 'same inode, same hash in both manifests: not read');
+  t.same(await verifyRelease(b), [`sha256: /sub/e.txt is ${sha256('E\n')}, manifest says ${sha256('e\n')}`], 'a full verification reads it');
+  t.same(await verifyRelease(a), [`sha256: /sub/e.txt is ${sha256('E\n')}, manifest says ${sha256('e\n')}`], 'and so does the parent\'s');
 });

@@ -1,0 +1,342 @@
+/**
+ * `release verify --parent`: a release checked against a verified parent in time proportional to
+ * what changed. Both manifests are read one line at a time, side by side (both are in path
+ * order), with no object per file and no map of every path to what it should be:
+ *
+ * - every entry of the release is checked as `validateManifest` checks it, and its id recomputed;
+ * - a file (or variant) whose path and SHA-256 are the same in both manifests is checked by two
+ *   `lstat` calls, the release's and the parent's: the same inode, of the manifest's size, shares
+ *   the bytes the parent's verification read, and is not read again;
+ * - every other file is read and hashed;
+ * - each directory is listed once, to find symlinks and entries the manifest does not name.
+ *
+ * Memory: the set of the release's paths (the `_redirects` targets, the preload pages and the
+ * carried assets are checked against it) and a count per directory.
+ *
+ * Used when both manifests are in the layout `release build` writes (one file per line, sorted);
+ * for any other, `verifyRelease` falls back to its own reading, which reaches the same verdict.
+ */
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { errnoText } from '../content/release-error.js';
+import { ReleaseIdHash } from '../content/release-id.js';
+import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
+import { checkHead, checkRest, ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
+import { EntryReader, hasNoVariants, ManifestLines, TagSwap, type EntryLine } from './manifest-text.js';
+import type { VerifyOptions } from './verify.js';
+import { byPathThenProblem, bytesProblem } from './verify-file.js';
+
+interface Dir {
+  /** Entries the manifest puts here: files, variants and subdirectories. */
+  expected: number;
+  /** Of those, files that are not there as regular files (reported where they were expected). */
+  absent: number;
+}
+
+/**
+ * Every problem with the release at `root` (real path), checked against the verified release at
+ * `parentRoot`; undefined when either manifest is not in the builder's layout (the caller then
+ * verifies the other way).
+ */
+export async function verifyWithParent(root: string, parentRoot: string, options: VerifyOptions): Promise<string[] | undefined> {
+  const childFile = join(root, MANIFEST_NAME);
+  const parentFile = join(parentRoot, MANIFEST_NAME);
+  let child: ManifestLines | undefined;
+  let parent: ManifestLines | undefined;
+  try {
+    child = ManifestLines.open(childFile);
+    parent = ManifestLines.open(parentFile);
+    if (child === undefined || parent === undefined) return undefined;
+    return await new ParentCheck(root, parentRoot, child, parent, options).run();
+  } catch (e) {
+    // Another layout, or a manifest the generic reader will name the problem of.
+    if (e instanceof ManifestError || e instanceof NotInOrder) return undefined;
+    throw e;
+  } finally {
+    child?.close();
+    parent?.close();
+  }
+}
+
+class NotInOrder extends Error {}
+
+/** The child's paths with their types (for `alternates`), and the carried paths `checkRest` adds. */
+class PathTypes implements PathSet {
+  private readonly types = new Map<string, string>();
+  private readonly typeOfJson = new Map<string, string>();
+  private readonly carried = new Set<string>();
+  file(path: string, typeJson: string): void {
+    let type = this.typeOfJson.get(typeJson);
+    if (type === undefined) this.typeOfJson.set(typeJson, (type = JSON.parse(typeJson) as string));
+    this.types.set(path, type);
+  }
+  has(path: string): boolean {
+    return this.types.has(path) || this.carried.has(path);
+  }
+  add(path: string): void {
+    this.carried.add(path);
+  }
+  typeOf(path: string): string | undefined {
+    return this.types.get(path);
+  }
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.types.keys();
+  }
+}
+
+class ParentCheck {
+  private readonly childReader: EntryReader;
+  private readonly parentReader: EntryReader;
+  private readonly hash: boolean;
+  private readonly found: [string, string][] = [];
+  private readonly dirs = new Map<string, Dir>([['', { expected: 0, absent: 0 }]]);
+  private readonly paths = new PathTypes();
+  /** Variant paths (`/a.css.br`): a file may not take one. */
+  private readonly variantPaths = new Set<string>();
+  private readonly head: string[] = [];
+  private readonly totals = { files: 0, bytes: 0, variants: 0 };
+
+  constructor(
+    private readonly root: string,
+    private readonly parentRoot: string,
+    private readonly child: ManifestLines,
+    private readonly parent: ManifestLines,
+    private readonly options: VerifyOptions,
+  ) {
+    this.childReader = new EntryReader(child.file);
+    this.parentReader = new EntryReader(parent.file);
+    this.hash = options.hash ?? true;
+  }
+
+  async run(): Promise<string[]> {
+    const fail = (what: string): ManifestError => new ManifestError(`${this.child.file}: ${what}`);
+    const head = checkHead({ ...this.child.head(), files: [] }, fail);
+    const id = head.id as string;
+    const untag = new TagSwap((text) => this.childReader.headers(text), id);
+    const idHash = new ReleaseIdHash();
+    let p = this.nextParent();
+    let previous: string | undefined;
+    let last = Date.now();
+    for (let json = this.child.next(); json !== undefined; json = this.child.next()) {
+      const e = this.childReader.entry(json);
+      if (previous !== undefined && !(previous < e.path)) throw new NotInOrder();
+      previous = e.path;
+      this.paths.file(JSON.parse(e.pathJson) as string, e.typeJson);
+      idHash.file(e.path, e.sha256, untag.without(e.headersJson));
+      while (p !== undefined && p.path < e.path) p = this.nextParent();
+      const same = p?.path === e.path ? p : undefined;
+      if (this.variantPaths.has(e.path) || e.path === `/${MANIFEST_NAME}`) this.head.push(`manifest: ${e.path} is listed twice (as a file and as a variant, or as the manifest)`);
+      this.expect(e.path, e.size, e.sha256, same?.sha256);
+      this.totals.files++;
+      this.totals.bytes += e.size;
+      if (!hasNoVariants(e)) {
+        const variants = this.childReader.variants(e);
+        const theirs = same === undefined ? {} : this.parentReader.variants(same);
+        for (const enc of ENCODINGS) {
+          const v = variants[enc];
+          if (v === undefined) continue;
+          this.totals.variants++;
+          this.variantPaths.add(e.path + VARIANT_SUFFIX[enc]);
+          this.expect(e.path + VARIANT_SUFFIX[enc], v.size, v.sha256, theirs[enc]?.sha256);
+        }
+      }
+      if (Date.now() - last > 50) {
+        // Let timers (progress) and signals run during a long verification.
+        await new Promise((resolve) => setImmediate(resolve));
+        last = Date.now();
+      }
+    }
+    const rest = this.child.rest();
+    const m = { ...rest, files: [] } as Partial<Manifest>;
+    try {
+      checkRest(m, this.paths, fail);
+    } catch (e) {
+      if (e instanceof ManifestError) return [`manifest: ${e.message}`];
+      throw e;
+    }
+    const recomputed = idHash.finish(rest.redirects, rest.routes, rest.alternates);
+    if (recomputed !== id) this.head.push(`id: the manifest's files, headers and redirects give ${recomputed}, manifest says ${id}`);
+    const skew = rest.skew?.files ?? [];
+    if (skew.length > 0) this.expectCarried(skew);
+    this.walk();
+    this.found.sort(byPathThenProblem);
+    const problems = [...this.head, ...this.found.map(([, problem]) => problem)];
+    if (problems.length === 0 && this.options.summary !== undefined) Object.assign(this.options.summary, { id, ...this.totals });
+    return problems;
+  }
+
+  private nextParent(): EntryLine | undefined {
+    const json = this.parent.next();
+    return json === undefined ? undefined : this.parentReader.entry(json);
+  }
+
+  /** Carried assets (skew protection): shared when the parent has the same bytes at the path, as a file or carried itself. */
+  private expectCarried(files: readonly ManifestFile[]): void {
+    const wanted = new Set<string>();
+    for (const f of files) {
+      wanted.add(f.path);
+      for (const enc of ENCODINGS) if (f.variants[enc] !== undefined) wanted.add(f.path + VARIANT_SUFFIX[enc]);
+    }
+    // The parent's hashes at those paths: what is left of its files, then its own carried ones.
+    const theirs = new Map<string, string>();
+    const note = (path: string, sha256: string): void => void (wanted.has(path) && theirs.set(path, sha256));
+    const noteFile = (f: Pick<ManifestFile, 'path' | 'sha256' | 'variants'>): void => {
+      note(f.path, f.sha256);
+      for (const enc of ENCODINGS) {
+        const v = f.variants[enc];
+        if (v !== undefined) note(f.path + VARIANT_SUFFIX[enc], v.sha256);
+      }
+    };
+    const reread = ManifestLines.open(this.parent.file);
+    if (reread !== undefined) {
+      try {
+        reread.head();
+        for (let json = reread.next(); json !== undefined; json = reread.next()) {
+          const e = this.parentReader.entry(json);
+          noteFile({ path: e.path, sha256: e.sha256, variants: hasNoVariants(e) ? {} : this.parentReader.variants(e) });
+        }
+        for (const f of reread.rest().skew?.files ?? []) noteFile(f);
+      } finally {
+        reread.close();
+      }
+    }
+    for (const f of files) {
+      this.expect(f.path, f.size, f.sha256, theirs.get(f.path));
+      for (const enc of ENCODINGS) {
+        const v = f.variants[enc];
+        if (v === undefined) continue;
+        const path = f.path + VARIANT_SUFFIX[enc];
+        if (this.variantPaths.has(path) || this.paths.has(path)) this.head.push(`manifest: ${path} is listed twice (as a file and as a variant, or as the manifest)`);
+        this.variantPaths.add(path);
+        this.expect(path, v.size, v.sha256, theirs.get(path));
+      }
+    }
+  }
+
+  /** Checks one file the manifest names: present, regular, of its size, and its bytes (shared with the parent, or hashed). */
+  private expect(path: string, size: number, sha256: string, parentSha256: string | undefined): void {
+    const dir = this.dirOf(path);
+    dir.expected++;
+    let st: Stats;
+    try {
+      st = lstatSync(this.root + path);
+    } catch (e) {
+      dir.absent++;
+      const code = (e as NodeJS.ErrnoException).code;
+      this.found.push([path, code === 'ENOENT' || code === 'ENOTDIR' ? `missing: ${path}` : `unreadable: ${path} (${errnoText(e)})`]);
+      return;
+    }
+    if (!st.isFile()) {
+      dir.absent++;
+      // A symlink is reported once, as a symlink, by the walk; a directory there is an extra directory and a missing file.
+      if (!st.isSymbolicLink()) this.found.push([path, `missing: ${path}`]);
+      return;
+    }
+    if (st.size !== size) return void this.found.push([path, `size: ${path} is ${st.size} bytes, manifest says ${size}`]);
+    if (!this.hash) return;
+    if (parentSha256 === sha256 && this.sameInode(path, st)) {
+      if (this.options.tally !== undefined) this.options.tally.shared++;
+      return;
+    }
+    if (this.options.tally !== undefined) this.options.tally.hashed++;
+    const problem = hashProblem(this.root + path, path, size, sha256, st);
+    if (problem !== undefined) this.found.push([path, problem]);
+  }
+
+  private sameInode(path: string, st: Stats): boolean {
+    try {
+      const p = lstatSync(this.parentRoot + path);
+      return p.isFile() && p.ino === st.ino && p.dev === st.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The directory of `path`, registered (with its ancestors) as an entry of its own parent. */
+  private dirOf(path: string): Dir {
+    const name = path.slice(0, path.lastIndexOf('/'));
+    let dir = this.dirs.get(name);
+    if (dir === undefined) {
+      dir = { expected: 0, absent: 0 };
+      this.dirs.set(name, dir);
+      this.dirOf(name).expected++;
+    }
+    return dir;
+  }
+
+  /**
+   * Lists each directory the manifest names: symlinks, directories it does not name and
+   * anything else than a regular file are reported; more regular files than the manifest puts
+   * there means extras, named by one more read of the manifest.
+   */
+  private walk(): void {
+    // A directory the manifest names that is missing (or not a directory) leaves its place in its parent empty.
+    for (const name of this.dirs.keys()) {
+      if (name === '') continue;
+      let isDir = false;
+      try {
+        isDir = lstatSync(this.root + name).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir) (this.dirs.get(name.slice(0, name.lastIndexOf('/'))) as Dir).absent++;
+    }
+    const crowded: string[] = [];
+    for (const [name, dir] of this.dirs) {
+      const abs = this.root + name;
+      let entries: Dirent[];
+      try {
+        if (name !== '' && !lstatSync(abs).isDirectory()) continue;
+        entries = readdirSync(abs, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.found.push([name + '/', `unreadable: ${name}/ (${errnoText(e)})`]);
+        continue;
+      }
+      let present = 0;
+      for (const e of entries) {
+        const path = `${name}/${e.name}`;
+        if (name === '' && e.name === MANIFEST_NAME && e.isFile()) continue;
+        if (e.isSymbolicLink()) this.found.push([path, `symlink: ${path}`]);
+        else if (e.isDirectory()) {
+          if (this.dirs.has(path)) present++;
+          else this.found.push([path, `extra: ${path}/`]);
+        } else if (e.isFile()) present++;
+        else this.found.push([path, `extra: ${path} (not a regular file)`]);
+      }
+      if (present > dir.expected - dir.absent) crowded.push(name);
+    }
+    if (crowded.length > 0) this.nameExtras(new Set(crowded));
+  }
+
+  /** The regular files of `crowded` directories that the manifest does not name. */
+  private nameExtras(crowded: ReadonlySet<string>): void {
+    const named = new Set<string>();
+    for (const path of this.paths) if (crowded.has(path.slice(0, path.lastIndexOf('/')))) named.add(path);
+    for (const path of this.variantPaths) if (crowded.has(path.slice(0, path.lastIndexOf('/')))) named.add(path);
+    for (const name of crowded) {
+      for (const e of readdirSync(this.root + name, { withFileTypes: true })) {
+        const path = `${name}/${e.name}`;
+        if (e.isFile() && !named.has(path) && !(name === '' && e.name === MANIFEST_NAME)) this.found.push([path, `extra: ${path}`]);
+      }
+    }
+  }
+}
+
+/** Reads and hashes one file (never through a symlink, and the inode `lstat` saw): a problem line, or undefined. */
+function hashProblem(abs: string, path: string, size: number, sha256: string, st: Stats): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    return `unreadable: ${path} (${errnoText(e)})`;
+  }
+  try {
+    const now = fstatSync(fd);
+    if (now.ino !== st.ino || now.dev !== st.dev) return `unreadable: ${path} (replaced while it was verified)`;
+    return bytesProblem(fd, path, { size, sha256 });
+  } catch (e) {
+    return `unreadable: ${path} (${errnoText(e)})`;
+  } finally {
+    closeSync(fd);
+  }
+}
