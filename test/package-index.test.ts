@@ -4,12 +4,12 @@
  * and refuses a broken wheel or a path it would overwrite with an error naming the file. The
  * serving and pip side is test/pip.test.ts.
  */
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildDemoWheels, PACKAGES_DIR, writeDemoWheels } from '../demo/packages.js';
 import { zip, type ZipEntry } from '../demo/zip.js';
-import { buildRelease, verifyRelease } from '../release/release.js';
+import { buildIncremental, buildRelease, parseChanges, verifyRelease } from '../release/release.js';
 import { manifestJson } from '../release/manifest-text.js';
 import type { Manifest } from '../release/manifest.js';
 import { runCli } from './helpers/cli.js';
@@ -105,4 +105,20 @@ t.test('the CLI: a broken wheel is one error line, a bad --package-index a usage
   ]);
   t.same(broken, { code: 1, signal: null, stdout: '', stderr: 'pi-origin: error: /packages/demo-1.0-py3-none-any.whl is not a usable wheel: not a zip archive (too short)\n' }, 'no stack trace');
   t.same({ code: outside.code, stderr: outside.stderr }, { code: 2, stderr: 'pi-origin release build: --package-index must be a directory relative to the site, inside it (got "/srv/wheels") (see pi-origin release build --help)\n' });
+});
+
+t.test('an incremental build of a package index is refused, naming what to do', async (t) => {
+  const root = t.testdir({ site: {}, releases: {} });
+  writeDemoWheels(join(root, 'site'));
+  const parent = await buildRelease(join(root, 'site'), join(root, 'releases'), { packageIndex: PACKAGES_DIR, now: NOW });
+  const changes = parseChanges(`A\t${PACKAGES_DIR}/extra.txt\n`, 'changes');
+  writeFileSync(join(root, 'site', PACKAGES_DIR, 'extra.txt'), 'x\n');
+  const message = `release ${parent.id} has a package index: its pages and metadata are generated from every wheel, so build it in full (without --parent)`;
+  await t.rejects(buildIncremental(join(root, 'site'), join(root, 'releases'), { parent: parent.id, changes }), { code: 'PI_ORIGIN_RELEASE_USAGE', message });
+  await t.rejects(buildIncremental(join(root, 'site'), join(root, 'releases'), { parent: parent.id, changes, packageIndex: PACKAGES_DIR }), { code: 'PI_ORIGIN_RELEASE_USAGE', message });
+  t.same(readdirSync(join(root, 'releases')).filter((n) => !n.startsWith('.') || n.startsWith('.tmp')), [parent.id], 'nothing written');
+  writeFileSync(join(root, 'changes.txt'), `A\t${PACKAGES_DIR}/extra.txt\n`);
+  const cli = await runCli(['release', 'build', join(root, 'site'), '--out', join(root, 'releases'), '--parent', parent.id, '--changes', join(root, 'changes.txt'), '--package-index', PACKAGES_DIR]);
+  t.equal(cli.code, 2, 'a usage error on the command line');
+  t.match(cli.stderr, /--package-index cannot be combined with --parent/);
 });
