@@ -16,7 +16,7 @@ export interface IndexCostRun {
   readonly table: { readonly bytes: number; readonly bytesPerFile: number; readonly loadMs: number };
   readonly lookup: { readonly tableNs: number; readonly statNs: number };
   readonly serve: readonly { readonly workers: number; readonly readyMs: number; readonly rssMiB: number; readonly peakRssMiB: number }[];
-  readonly publish: { readonly files: number; readonly ms: number; readonly peakRssMiB: number; readonly incremental: boolean };
+  readonly publish: { readonly files: number; readonly ms: number; readonly peakRssMiB: number; readonly incremental: boolean; readonly verifyMs?: number; readonly verifyPeakRssMiB?: number };
   readonly command: string;
 }
 
@@ -56,6 +56,7 @@ export function indexCostSection(runs = indexCostRuns()): string {
       [`serve RSS after 2,000 requests, ${w} workers`, (r) => (serveOf(r, w) === undefined ? 'n/a' : `${fmtInt(serveOf(r, w)?.rssMiB ?? NaN)} MiB`)],
     ]),
     ['publish: build with new files', (r) => `${fmtInt(r.publish.files)} files: ${sec(r.publish.ms)}, ${fmtInt(r.publish.peakRssMiB)} MiB${r.publish.incremental ? ' (incremental)' : ' (full build)'}`],
+    ['publish: `verify --parent` of the new release', (r) => (r.publish.verifyMs === undefined ? 'n/a' : `${sec(r.publish.verifyMs)}, ${fmtInt(r.publish.verifyPeakRssMiB ?? NaN)} MiB`)],
     ['one lookup: table / stat(2) of the path', (r) => `${fmtInt(r.lookup.tableNs)} ns / ${fmtInt(r.lookup.statNs)} ns`],
   ];
   const first = runs[runs.length - 1] as IndexCostRun;

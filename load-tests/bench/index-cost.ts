@@ -5,7 +5,8 @@
  * - `release build` (first): wall time and peak RSS of the CLI process;
  * - manifest.json bytes, and the file table a node builds from it (bytes, load time in-process);
  * - `serve` with 2 and 4 workers: time from spawn to the listening line, RSS after a warm-up;
- * - publishing `--publish` new files into the site: the next `release build`'s time and RSS;
+ * - publishing `--publish` new files: `release build --parent --changes` (time, RSS), then
+ *   `release verify --parent` of the new release against the first;
  * - the cost per lookup of the table against a filesystem stat (the other candidate index).
  *
  * Run: `npm run bench:index -- --files 1000000` (default 100,000). The tree and releases go
@@ -62,11 +63,17 @@ const site = join(base, 'site');
 const releases = join(base, 'releases');
 const say = (line: string): void => void process.stderr.write(`index-cost: ${line}\n`);
 
-/** One wheel-sized-ish small file: names and bodies as a package index has them. */
-function writeProject(d: number, count: number, version = 1): void {
+/** Small wheel-like files, as a package index names them; returns their paths relative to the site. */
+function writeProject(d: number, count: number, version = 1): string[] {
   const dir = join(site, 'simple', `project-${d}`);
   mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < count; i++) writeFileSync(join(dir, `project_${d}-${version}.0.${i}-py3-none-any.whl`), `wheel ${d} ${version} ${i} `.repeat(20));
+  const written: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `project_${d}-${version}.0.${i}-py3-none-any.whl`;
+    writeFileSync(join(dir, name), `wheel ${d} ${version} ${i} `.repeat(20));
+    written.push(`simple/project-${d}/${name}`);
+  }
+  return written;
 }
 
 interface ProcessRun {
@@ -170,7 +177,7 @@ const sample = (count: number): string[] => {
 try {
   say(`writing ${FILES} files, ${PER_DIR} per directory, under ${site}`);
   let t0 = performance.now();
-  for (let d = 0; d * PER_DIR < FILES; d++) writeProject(d, Math.min(PER_DIR, FILES - d * PER_DIR));
+  for (let d = 0; d * PER_DIR < FILES; d++) void writeProject(d, Math.min(PER_DIR, FILES - d * PER_DIR));
   say(`tree written in ${Math.round(performance.now() - t0)} ms; release build (first)`);
   const first = await runCli(['release', 'build', site, '--out', releases, '--json']);
   const firstId = (JSON.parse(first.stdout) as { id: string }).id;
@@ -188,10 +195,15 @@ try {
     say(`serve with ${w} workers`);
     serve.push(await measureServe(releaseDir, w, sample(2000)));
   }
-  say(`publishing ${PUBLISH} new files`);
+  say(`publishing ${PUBLISH} new files: an incremental build from ${firstId}, then verify against it`);
   const newDir = Math.ceil(FILES / PER_DIR) + 1;
-  for (let written = 0, d = newDir; written < PUBLISH; d++, written += PER_DIR) writeProject(d, Math.min(PER_DIR, PUBLISH - written), 2);
-  const publish = await runCli(['release', 'build', site, '--out', releases, '--json']);
+  const added: string[] = [];
+  for (let written = 0, d = newDir; written < PUBLISH; d++, written += PER_DIR) added.push(...writeProject(d, Math.min(PER_DIR, PUBLISH - written), 2));
+  const changes = join(base, 'changes.txt');
+  writeFileSync(changes, added.map((rel) => `A\t${rel}\n`).join(''));
+  const publish = await runCli(['release', 'build', site, '--out', releases, '--parent', firstId, '--changes', changes, '--json']);
+  const childId = (JSON.parse(publish.stdout) as { id: string }).id;
+  const verify = await runCli(['release', 'verify', join(releases, childId), '--parent', releaseDir, '--json']);
   const result: IndexCostRun = {
     date: new Date().toISOString(),
     node: process.version,
@@ -204,7 +216,7 @@ try {
     table: { bytes: tableBytes, bytesPerFile: Math.round(tableBytes / FILES), loadMs: Math.round(tableMs) },
     lookup: lookups,
     serve,
-    publish: { files: PUBLISH, ms: Math.round(publish.ms), peakRssMiB: Math.round(publish.peakRssMiB), incremental: false },
+    publish: { files: PUBLISH, ms: Math.round(publish.ms), peakRssMiB: Math.round(publish.peakRssMiB), incremental: true, verifyMs: Math.round(verify.ms), verifyPeakRssMiB: Math.round(verify.peakRssMiB) },
     command: `npm run bench:index -- --files ${FILES}`,
   };
   mkdirSync(join(parsed.out, '..'), { recursive: true });
@@ -214,7 +226,7 @@ try {
     `index-cost: ${FILES} files: build ${result.build.ms} ms (peak ${result.build.peakRssMiB} MiB), manifest ${(manifestBytes / MiB).toFixed(1)} MiB, ` +
       `table ${(tableBytes / MiB).toFixed(1)} MiB (${result.table.bytesPerFile} B/file, ${result.table.loadMs} ms); ` +
       serve.map((s) => `serve ${s.workers}w ready ${s.readyMs} ms, RSS ${s.rssMiB} MiB (peak ${s.peakRssMiB})`).join('; ') +
-      `; publish ${PUBLISH} files ${result.publish.ms} ms (peak ${result.publish.peakRssMiB} MiB); lookup ${lookups.tableNs} ns vs stat ${lookups.statNs} ns -> ${parsed.out}\n`,
+      `; publish ${PUBLISH} files ${result.publish.ms} ms (peak ${result.publish.peakRssMiB} MiB), verify --parent ${verify.ms.toFixed(0)} ms; lookup ${lookups.tableNs} ns vs stat ${lookups.statNs} ns -> ${parsed.out}\n`,
   );
 } finally {
   if (!parsed.keep) rmSync(base, { recursive: true, force: true });
