@@ -45,30 +45,49 @@ const serveOf = (r: IndexCostRun, workers: number): IndexCostRun['serve'][number
  */
 export function indexCostSection(runs = indexCostRuns()): string {
   if (runs.length === 0) return '';
-  const rows: [string, (r: IndexCostRun) => string][] = [
-    ['`release build` (first)', (r) => sec(r.build.ms)],
-    ['build peak RSS', (r) => `${fmtInt(r.build.peakRssMiB)} MiB`],
-    ['manifest.json', (r) => `${(r.manifestBytes / MiB).toFixed(1)} MiB`],
-    ['file table (shared by the workers)', (r) => `${(r.table.bytes / MiB).toFixed(1)} MiB (${r.table.bytesPerFile} B/file)`],
-    ['table built from the manifest (in-process)', (r) => sec(r.table.loadMs)],
-    ...[2, 4].flatMap((w): [string, (r: IndexCostRun) => string][] => [
-      [`\`serve\` ready, ${w} workers`, (r) => (serveOf(r, w) === undefined ? 'n/a' : sec(serveOf(r, w)?.readyMs ?? NaN))],
-      [`serve RSS after 2,000 requests, ${w} workers`, (r) => (serveOf(r, w) === undefined ? 'n/a' : `${fmtInt(serveOf(r, w)?.rssMiB ?? NaN)} MiB`)],
+  const mib = (n: number): string => `${fmtInt(n)} MiB`;
+  const serve = (w: number, pick: (s: IndexCostRun['serve'][number]) => number) => (r: IndexCostRun): number => {
+    const s = serveOf(r, w);
+    return s === undefined ? NaN : pick(s);
+  };
+  // Each row: its name, the figure of a run, and how to print it (so a scaled run prints alike).
+  const rows: [string, (r: IndexCostRun) => number, (n: number) => string][] = [
+    ['`release build` (first)', (r) => r.build.ms, sec],
+    ['build peak RSS', (r) => r.build.peakRssMiB, mib],
+    ['manifest.json', (r) => r.manifestBytes / MiB, (n) => `${n.toFixed(1)} MiB`],
+    ['file table (shared by the workers)', (r) => r.table.bytes / MiB, (n) => `${n.toFixed(1)} MiB`],
+    ['table built from the manifest (in-process)', (r) => r.table.loadMs, sec],
+    ...[2, 4].flatMap((w): [string, (r: IndexCostRun) => number, (n: number) => string][] => [
+      [`\`serve\` ready, ${w} workers`, serve(w, (x) => x.readyMs), sec],
+      [`serve RSS after 2,000 requests, ${w} workers`, serve(w, (x) => x.rssMiB), mib],
     ]),
-    ['publish: build with new files', (r) => `${fmtInt(r.publish.files)} files: ${sec(r.publish.ms)}, ${fmtInt(r.publish.peakRssMiB)} MiB${r.publish.incremental ? ' (incremental)' : ' (full build)'}`],
-    ['publish: `verify --parent` of the new release', (r) => (r.publish.verifyMs === undefined ? 'n/a' : `${sec(r.publish.verifyMs)}, ${fmtInt(r.publish.verifyPeakRssMiB ?? NaN)} MiB`)],
-    ['one lookup: table / stat(2) of the path', (r) => `${fmtInt(r.lookup.tableNs)} ns / ${fmtInt(r.lookup.statNs)} ns`],
+    ['publish 1,000 files: incremental build', (r) => (r.publish.incremental ? r.publish.ms : NaN), sec],
+    ['publish: its peak RSS', (r) => (r.publish.incremental ? r.publish.peakRssMiB : NaN), mib],
+    ['publish: `verify --parent` of the new release', (r) => r.publish.verifyMs ?? NaN, sec],
+    ['one lookup: the table (a stat(2) of the path costs ~4x)', (r) => r.lookup.tableNs, (n) => `${fmtInt(n)} ns`],
   ];
-  const first = runs[runs.length - 1] as IndexCostRun;
+  const cell = (f: (n: number) => string, n: number): string => (Number.isFinite(n) ? f(n) : 'n/a');
+  // Two sizes measured: 10,000,000 files on paper, each figure a + b x files through the two largest.
+  const [small, large] = runs.slice(-2);
+  const scaled = runs.length >= 2 && small !== undefined && large !== undefined && large.files < PAPER_FILES;
+  const onPaper = (get: (r: IndexCostRun) => number): number => {
+    const [a, b] = [get(small as IndexCostRun), get(large as IndexCostRun)];
+    return a + ((b - a) * (PAPER_FILES - (small as IndexCostRun).files)) / ((large as IndexCostRun).files - (small as IndexCostRun).files);
+  };
+  const last = runs[runs.length - 1] as IndexCostRun;
   return [
     '',
     '## Index cost',
     '',
-    `From \`npm run bench:index -- --files N\` (${first.cpu}, ${first.cores} cores, Node ${first.node}; latest ${first.date}): a piwheels-shaped tree, ${fmtInt(first.perDirectory)} small files per project directory, built into a release and served. RSS is the process's (all workers are threads of it).`,
+    `From \`npm run bench:index -- --files N\` (${last.cpu}, ${last.cores} cores, Node ${last.node}; latest ${last.date}): a piwheels-shaped tree, ${fmtInt(last.perDirectory)} small files per project directory, built into a release and served. RSS is the process's (all workers are threads of it).` +
+      (scaled ? ` The last column is not measured: each figure is scaled linearly from the ${fmtInt(small.files)}- and ${fmtInt(large.files)}-file runs.` : ''),
     '',
-    `| measure | ${runs.map((r) => `${fmtInt(r.files)} files`).join(' | ')} |`,
-    `| --- | ${runs.map(() => '---:').join(' | ')} |`,
-    ...rows.map(([name, cell]) => `| ${name} | ${runs.map(cell).join(' | ')} |`),
+    `| measure | ${runs.map((r) => `${fmtInt(r.files)} files`).join(' | ')}${scaled ? ` | ${fmtInt(PAPER_FILES)} (scaled) |` : ' |'}`,
+    `| --- | ${runs.map(() => '---:').join(' | ')}${scaled ? ' | ---: |' : ' |'}`,
+    ...rows.map(([name, get, f]) => `| ${name} | ${runs.map((r) => cell(f, get(r))).join(' | ')}${scaled ? ` | ${cell(f, onPaper(get))} |` : ' |'}`),
     '',
   ].join('\n');
 }
+
+/** The file count RESULTS.md plans for on paper. */
+export const PAPER_FILES = 10_000_000;
