@@ -11,7 +11,7 @@
  * About 80 bytes per file plus its path, against ~2 KB per file as objects in every worker.
  */
 import { ManifestError, type ManifestFile } from '../release/manifest.js';
-import { streamManifest, type ManifestHead, type ManifestSink } from '../release/manifest-stream.js';
+import { OTHER_LAYOUT, streamManifest, wholeManifest, type ManifestHead, type ManifestSink } from '../release/manifest-stream.js';
 import { ENCODINGS, VARIANT_SUFFIX, type IndexedFile, type IndexedVariant } from '../content/site-index.js';
 
 /** Bytes per file record. */
@@ -55,8 +55,12 @@ export interface SiteTable {
 
 /** A release's manifest streamed into the file table; undefined when it has none. Throws ManifestError. */
 export function loadTable(dir: string): SiteTable | undefined {
-  const builder = new TableBuilder();
-  const head = streamManifest(dir, builder);
+  let builder = new TableBuilder();
+  let head = streamManifest(dir, builder);
+  if (head === OTHER_LAYOUT) {
+    builder = new TableBuilder();
+    head = wholeManifest(dir, builder);
+  }
   return head === undefined ? undefined : builder.finish(dir, head);
 }
 

@@ -9,8 +9,8 @@
  * A manifest in another layout (written by hand, pretty-printed) is read whole by
  * `readManifest` instead and fed to the same sink, so both layouts give the same result.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { ManifestLines } from './manifest-text.js';
 import { checkHead, checkRest, headersProblem, ManifestError, manifestFieldsProblem, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
 
 /** Receives every file of a manifest (then every carried skew file) and answers for their paths. */
@@ -25,95 +25,44 @@ export interface ManifestSink extends PathSet {
 /** A manifest without its `files` (they went to the sink); `skew.files` empty too. */
 export type ManifestHead = Omit<Manifest, 'files'>;
 
-const CHUNK = 4 * 1024 * 1024;
-const FILES_OPEN = '  "files": [';
-const FILES_EMPTY = '  "files": [],';
-const FILES_CLOSE = '  ],';
-const ENTRY = '    {';
+/** What `streamManifest` returns for a manifest not in the builder's layout: read it with `wholeManifest` into a fresh sink. */
+export const OTHER_LAYOUT = Symbol('another layout');
 
 /**
- * Streams `dir/manifest.json` into `sink`; undefined when there is none. Throws ManifestError
- * naming the file, the entry and the field for anything `readManifest` would refuse.
+ * Streams `dir/manifest.json` into `sink`; undefined when there is none, OTHER_LAYOUT when it is
+ * not one entry per line (the sink may then hold some entries: start again with a fresh one).
+ * Throws ManifestError naming the file, the entry and the field for anything `readManifest`
+ * would refuse.
  */
-export function streamManifest(dir: string, sink: ManifestSink): ManifestHead | undefined {
+export function streamManifest(dir: string, sink: ManifestSink): ManifestHead | undefined | typeof OTHER_LAYOUT {
   const where = join(dir, MANIFEST_NAME);
   const fail = (what: string): ManifestError => new ManifestError(`${where}: ${what}`);
-  let fd: number;
+  const lines = ManifestLines.open(where);
+  if (lines === undefined) return undefined;
+  let data: Omit<Manifest, 'files'>;
   try {
-    fd = openSync(where, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ManifestError(`cannot read ${where}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  let outside: string[] | undefined;
-  const entries = new EntryReader(sink, fail);
-  try {
-    outside = readLines(fd, where, (line) => entries.add(line));
+    const entries = new EntryReader(sink, fail);
+    for (;;) {
+      let json: string | undefined;
+      try {
+        json = lines.next();
+      } catch (e) {
+        if (e instanceof ManifestError) return OTHER_LAYOUT;
+        throw e;
+      }
+      if (json === undefined) break;
+      entries.add(json);
+    }
+    data = lines.rest();
   } finally {
-    closeSync(fd);
+    lines.close();
   }
-  if (outside === undefined) return wholeManifest(dir, sink);
-  let data: unknown;
-  try {
-    data = JSON.parse(outside.join('\n'));
-  } catch (e) {
-    throw fail(`is not valid JSON: ${(e as Error).message}`);
-  }
-  const head = checkHead(data, fail);
+  const head = checkHead({ ...data, files: [] }, fail);
   // Checks skew files and adds their paths through `sink.add`; the entries follow.
   checkRest(head, sink, fail);
   for (const f of head.skew?.files ?? []) sink.file(f, f.release);
   const { files: _files, ...rest } = head as Manifest;
   return rest;
-}
-
-/**
- * Calls `entry` for each line of the top-level files list and returns the other lines with that
- * list emptied; undefined when the layout is not one entry per line (nothing was passed on then).
- */
-function readLines(fd: number, where: string, entry: (line: string) => void): string[] | undefined {
-  const outside: string[] = [];
-  let state = 'before' as 'before' | 'files' | 'after';
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  const line = (text: string): boolean => {
-    if (state === 'files') {
-      if (text === FILES_CLOSE) {
-        state = 'after';
-        outside.push(FILES_EMPTY);
-        return true;
-      }
-      if (!text.startsWith(ENTRY)) return false;
-      entry(text);
-      return true;
-    }
-    if (state === 'before' && text === FILES_OPEN) state = 'files';
-    else {
-      if (state === 'before' && text === FILES_EMPTY) state = 'after';
-      outside.push(text);
-    }
-    return true;
-  };
-  let carry = Buffer.alloc(0);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buffer, 0, CHUNK, null);
-    } catch (e) {
-      throw new ManifestError(`cannot read ${where}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    if (n === 0) break;
-    // Split on bytes: a character cut by the chunk's end is completed by the next chunk.
-    const cut = buffer.lastIndexOf(10, n - 1) + 1;
-    if (cut === 0) {
-      carry = Buffer.concat([carry, buffer.subarray(0, n)]);
-      continue;
-    }
-    const lines = Buffer.concat([carry, buffer.subarray(0, cut - 1)]).toString('utf8').split('\n');
-    carry = Buffer.from(buffer.subarray(cut, n));
-    for (const l of lines) if (!line(l)) return undefined;
-  }
-  if (carry.length > 0 && !line(carry.toString('utf8'))) return undefined;
-  return state === 'after' ? outside : undefined;
 }
 
 const HEADERS_KEY = ',"headers":';
@@ -133,9 +82,8 @@ class EntryReader {
     private readonly fail: (what: string) => ManifestError,
   ) {}
 
-  add(line: string): void {
-    // The entry without its indent and comma (readLines passes only lines that start with ENTRY).
-    const json = line.slice(ENTRY.length - 1, line.endsWith(',') ? -1 : line.length);
+  /** One entry's JSON, as ManifestLines gives it (no indent, no comma). */
+  add(json: string): void {
     // The builder writes path, size, sha256, type, mtime, headers, variants in that order; the
     // two keys cannot occur inside a string value (its quotes would be escaped).
     const h = json.indexOf(HEADERS_KEY);
@@ -146,7 +94,7 @@ class EntryReader {
     try {
       file = JSON.parse(known === undefined ? json : json.slice(0, h) + json.slice(v)) as Partial<ManifestFile> | null;
     } catch (e) {
-      throw this.fail(`is not valid JSON: ${(e as Error).message} in ${JSON.stringify(line.slice(0, 120))}`);
+      throw this.fail(`is not valid JSON: ${(e as Error).message} in ${JSON.stringify(json.slice(0, 120))}`);
     }
     const at = `files[${JSON.stringify(file?.path)}]`;
     let problem = manifestFieldsProblem(file, this.types);
@@ -162,7 +110,7 @@ class EntryReader {
 }
 
 /** The fallback for another layout: the whole manifest, fed to the sink. */
-function wholeManifest(dir: string, sink: ManifestSink): ManifestHead | undefined {
+export function wholeManifest(dir: string, sink: ManifestSink): ManifestHead | undefined {
   const m = readManifest(dir);
   if (m === undefined) return undefined;
   for (const f of m.files) sink.file(f);
