@@ -18,7 +18,7 @@ import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaders, type ReleaseRules } from '../content/header-file.js';
 import { readRedirectsFile, readSiteRedirects, type SiteRoutes, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type ManifestVariant } from './manifest.js';
-import { manifestJson } from './manifest-text.js';
+import { ManifestWriter } from './manifest-text.js';
 import { releasesLiveFirst, removeStaleTemporaries, type ReleaseEntry } from './dir.js';
 import { carryAssets, releasesInWindow, resolveSkew, type SkewOptions } from './skew.js';
 import { preloadLinks } from './preload.js';
@@ -109,7 +109,7 @@ export async function buildRelease(siteDir: string, releasesDir: string, options
       ...(plan.routes === undefined ? {} : { routes: plan.routes }),
       ...(plan.packageIndex === undefined ? {} : { alternates: plan.packageIndex.alternates }),
     };
-    writeFileSync(join(tmp, MANIFEST_NAME), manifestJson(manifest), { flag: 'wx', mode: 0o644 });
+    writeManifest(join(tmp, MANIFEST_NAME), manifest);
     if (!moveIntoPlace(tmp, dir)) return reuse(dir, plan.id, packageIndex);
     return { id: plan.id, dir, manifest, copied: placed.copied, linked: placed.linked, carried: carried.files.length, reused: false, packageIndex };
   } catch (e) {
@@ -443,4 +443,20 @@ async function writeVariants(body: Buffer, target: string, mtime: Date): Promise
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Writes the manifest a chunk at a time (the same bytes as `manifestJson`): as one string, a
+ * manifest of more than ~1.5 million files would pass V8's limit on a string's length.
+ */
+function writeManifest(file: string, m: Manifest): void {
+  const { files, ...rest } = m;
+  const writer = new ManifestWriter(file, rest);
+  try {
+    for (const f of files) writer.entry(JSON.stringify(f));
+    writer.finish(rest);
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
 }

@@ -9,6 +9,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { CACHE_DEFAULT, CACHE_HTML, CACHE_IMMUTABLE } from '../content/header-rules.js';
 import type { Manifest, ManifestFile } from '../release/manifest.js';
+import { manifestJson } from '../release/manifest-text.js';
 import { activateRelease, buildRelease, releaseIdFor, verifyRelease } from '../release/release.js';
 import { precompress, pseudoRandom } from './helpers/site.js';
 import { sha256 } from './helpers/hash.js';
@@ -225,4 +226,12 @@ t.test('temporaries of dead processes are removed, live ones kept', async (t) =>
   const site = join(root, 'site');
   const r = await buildRelease(site, releases);
   t.same(readdirSync(releases).sort(), [`.tmp-bbbbbbbbbbbb-${process.ppid}`, r.id, 'other-dir'].sort());
+});
+
+t.test('the manifest written a chunk at a time is the bytes of manifestJson', async (t) => {
+  const dir = t.testdir({
+    site: { 'index.html': '<!doctype html><link rel=stylesheet href=/a.css><title>x</title>\n', 'a.css': 'body{margin:0}\n'.repeat(50), _redirects: '/old / 301\n', 'ü.txt': 'unicode\n' },
+  });
+  const built = await buildRelease(join(dir, 'site'), join(dir, 'releases'), { preload: true, trailingSlash: 'always' });
+  t.equal(readFileSync(join(built.dir, 'manifest.json'), 'utf8'), manifestJson(built.manifest));
 });
