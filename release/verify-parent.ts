@@ -5,8 +5,9 @@
  *
  * - every entry of the release is checked as `validateManifest` checks it, and its id recomputed;
  * - a file (or variant) whose path and SHA-256 are the same in both manifests is checked by two
- *   `lstat` calls, the release's and the parent's: the same inode, of the manifest's size, shares
- *   the bytes the parent's verification read, and is not read again;
+ *   `lstat` calls, the release's and the parent's, on worker threads while the manifests are
+ *   read: the same inode, of the manifest's size, shares the bytes the parent's verification
+ *   read, and is not read again;
  * - every other file is read and hashed;
  * - each directory is listed once, to find symlinks and entries the manifest does not name.
  *
@@ -25,6 +26,7 @@ import { checkHead, checkRest, ManifestError, MANIFEST_NAME, type Manifest, type
 import { EntryReader, hasNoVariants, ManifestLines, TagSwap, type EntryLine } from './manifest-text.js';
 import type { VerifyOptions } from './verify.js';
 import { byPathThenProblem, bytesProblem } from './verify-file.js';
+import { BatchThreads } from './threads.js';
 
 interface Dir {
   /** Entries the manifest puts here: files, variants and subdirectories. */
@@ -47,7 +49,12 @@ export async function verifyWithParent(root: string, parentRoot: string, options
     child = ManifestLines.open(childFile);
     parent = ManifestLines.open(parentFile);
     if (child === undefined || parent === undefined) return undefined;
-    return await new ParentCheck(root, parentRoot, child, parent, options).run();
+    const check = new ParentCheck(root, parentRoot, child, parent, options);
+    try {
+      return await check.run();
+    } finally {
+      await check.close();
+    }
   } catch (e) {
     // Another layout, or a manifest the generic reader will name the problem of.
     if (e instanceof ManifestError || e instanceof NotInOrder) return undefined;
@@ -84,6 +91,47 @@ class PathTypes implements PathSet {
   }
 }
 
+/** What a stat thread reports of a file that is not simply the parent's (or what `expect` finds itself). */
+interface StatResult {
+  readonly path: string;
+  /** missing (or unreadable: `code`), a symlink, not a regular file, another size, or not the parent's inode (to hash). */
+  readonly what: 'missing' | 'symlink' | 'other' | 'size' | 'hash';
+  readonly code?: string;
+  /** `size`: the file's size and the manifest's. */
+  readonly size?: number;
+  readonly expected?: number;
+  /** `hash`: the manifest's hash. */
+  readonly sha256?: string;
+}
+
+/**
+ * The stat thread (threads.ts): for each `path\tsize\tsha256` of a batch, the release's file must
+ * be a regular file of that size and the parent's inode: two lstat calls. Answers how many were,
+ * and what the others are.
+ */
+const STAT_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { lstatSync } = require('node:fs');
+const { root, parent } = workerData;
+parentPort.on('message', (batch) => {
+  let shared = 0;
+  const other = [];
+  for (const line of batch.split('\\n')) {
+    const [path, sizeText, sha256] = line.split('\\t');
+    const expected = Number(sizeText);
+    let st;
+    try { st = lstatSync(root + path); } catch (e) { other.push({ path, what: 'missing', code: e.code || e.message }); continue; }
+    if (!st.isFile()) { other.push({ path, what: st.isSymbolicLink() ? 'symlink' : 'other' }); continue; }
+    if (st.size !== expected) { other.push({ path, what: 'size', size: st.size, expected }); continue; }
+    let p;
+    try { p = lstatSync(parent + path); } catch { p = undefined; }
+    if (p !== undefined && p.isFile() && p.ino === st.ino && p.dev === st.dev) shared++;
+    else other.push({ path, what: 'hash', sha256 });
+  }
+  parentPort.postMessage({ shared, other });
+});
+`;
+
 class ParentCheck {
   private readonly childReader: EntryReader;
   private readonly parentReader: EntryReader;
@@ -95,6 +143,8 @@ class ParentCheck {
   private readonly variantPaths = new Set<string>();
   private readonly head: string[] = [];
   private readonly totals = { files: 0, bytes: 0, variants: 0 };
+  /** Files the parent has with the same hash: their inodes compared on the stat threads. */
+  private readonly stats: BatchThreads<{ shared: number; other: StatResult[] }>;
 
   constructor(
     private readonly root: string,
@@ -106,6 +156,11 @@ class ParentCheck {
     this.childReader = new EntryReader(child.file);
     this.parentReader = new EntryReader(parent.file);
     this.hash = options.hash ?? true;
+    this.stats = new BatchThreads(STAT_WORKER, { root, parent: parentRoot });
+  }
+
+  close(): Promise<void> {
+    return this.stats.stop();
   }
 
   async run(): Promise<string[]> {
@@ -158,6 +213,10 @@ class ParentCheck {
     if (recomputed !== id) this.head.push(`id: the manifest's files, headers and redirects give ${recomputed}, manifest says ${id}`);
     const skew = rest.skew?.files ?? [];
     if (skew.length > 0) this.expectCarried(skew);
+    for (const r of await this.stats.results()) {
+      if (this.options.tally !== undefined) this.options.tally.shared += r.shared;
+      for (const o of r.other) this.settle(o);
+    }
     this.walk();
     this.found.sort(byPathThenProblem);
     const problems = [...this.head, ...this.found.map(([, problem]) => problem)];
@@ -213,43 +272,52 @@ class ParentCheck {
     }
   }
 
-  /** Checks one file the manifest names: present, regular, of its size, and its bytes (shared with the parent, or hashed). */
+  /**
+   * Checks one file the manifest names: present, regular, of its size, and its bytes. One the
+   * parent has with the same hash goes to the stat threads (its inode is compared there); the
+   * others are read and hashed here.
+   */
   private expect(path: string, size: number, sha256: string, parentSha256: string | undefined): void {
-    const dir = this.dirOf(path);
-    dir.expected++;
+    this.dirOf(path).expected++;
+    if (this.hash && parentSha256 === sha256) {
+      this.stats.add(`${path}\t${size}\t${sha256}`);
+      return;
+    }
     let st: Stats;
     try {
       st = lstatSync(this.root + path);
     } catch (e) {
-      dir.absent++;
-      const code = (e as NodeJS.ErrnoException).code;
-      this.found.push([path, code === 'ENOENT' || code === 'ENOTDIR' ? `missing: ${path}` : `unreadable: ${path} (${errnoText(e)})`]);
-      return;
+      return this.settle({ path, what: 'missing', code: (e as NodeJS.ErrnoException).code ?? errnoText(e) });
     }
-    if (!st.isFile()) {
-      dir.absent++;
-      // A symlink is reported once, as a symlink, by the walk; a directory there is an extra directory and a missing file.
-      if (!st.isSymbolicLink()) this.found.push([path, `missing: ${path}`]);
-      return;
+    if (!st.isFile()) return this.settle({ path, what: st.isSymbolicLink() ? 'symlink' : 'other' });
+    if (st.size !== size) return this.settle({ path, what: 'size', size: st.size, expected: size });
+    if (this.hash) this.hashFile(path, size, sha256, st);
+  }
+
+  /** What the stat threads (or `expect`) found wrong with a file, as a problem and a place left empty in its directory. */
+  private settle(r: StatResult): void {
+    if (r.what === 'hash') {
+      let st: Stats | undefined;
+      try {
+        st = lstatSync(this.root + r.path);
+      } catch {
+        st = undefined;
+      }
+      if (st?.isFile() === true) return this.hashFile(r.path, st.size, r.sha256 as string, st);
+      return this.settle(st === undefined ? { path: r.path, what: 'missing', code: 'ENOENT' } : { path: r.path, what: st.isSymbolicLink() ? 'symlink' : 'other' });
     }
-    if (st.size !== size) return void this.found.push([path, `size: ${path} is ${st.size} bytes, manifest says ${size}`]);
-    if (!this.hash) return;
-    if (parentSha256 === sha256 && this.sameInode(path, st)) {
-      if (this.options.tally !== undefined) this.options.tally.shared++;
-      return;
-    }
+    if (r.what === 'size') return void this.found.push([r.path, `size: ${r.path} is ${r.size as number} bytes, manifest says ${r.expected as number}`]);
+    this.dirOf(r.path).absent++;
+    // A symlink is reported once, as a symlink, by the walk; a directory there is an extra directory and a missing file.
+    if (r.what === 'symlink') return;
+    const unreadable = r.what === 'missing' && r.code !== 'ENOENT' && r.code !== 'ENOTDIR';
+    this.found.push([r.path, unreadable ? `unreadable: ${r.path} (${r.code as string})` : `missing: ${r.path}`]);
+  }
+
+  private hashFile(path: string, size: number, sha256: string, st: Stats): void {
     if (this.options.tally !== undefined) this.options.tally.hashed++;
     const problem = hashProblem(this.root + path, path, size, sha256, st);
     if (problem !== undefined) this.found.push([path, problem]);
-  }
-
-  private sameInode(path: string, st: Stats): boolean {
-    try {
-      const p = lstatSync(this.parentRoot + path);
-      return p.isFile() && p.ino === st.ino && p.dev === st.dev;
-    } catch {
-      return false;
-    }
   }
 
   /** The directory of `path`, registered (with its ancestors) as an entry of its own parent. */

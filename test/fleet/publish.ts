@@ -84,6 +84,8 @@ function counters(fleet: Fleet): { intoNodes: number; fromController: number } {
 
 interface Rollout {
   readonly release: string;
+  /** What `pi-origin cluster rollout` printed: its tasks, stamped (written beside the report). */
+  readonly output: string;
   readonly push: 'what changed' | 'whole release';
   readonly seconds: number;
   readonly phases: PhaseSeconds;
@@ -98,7 +100,7 @@ async function rollout(fleet: Fleet, dir: string, id: string, extra: readonly st
   const r = await fleet.cluster(['rollout', dir, '--batch', '100%', '-e', `@${gate}`, ...extra]);
   if (r.code !== 0) throw new Error(`rollout of ${id} failed:\n${r.stdout.slice(-4000)}`);
   const after = counters(fleet);
-  const result = { release: id, push, seconds: seconds(r.ms), phases: phaseSeconds(r.stdout), bytesIntoNodes: after.intoNodes - before.intoNodes, bytesFromController: after.fromController - before.fromController };
+  const result = { release: id, output: r.stdout, push, seconds: seconds(r.ms), phases: phaseSeconds(r.stdout), bytesIntoNodes: after.intoNodes - before.intoNodes, bytesFromController: after.fromController - before.fromController };
   log(`rollout of ${id} (${push}): ${result.seconds} s, ${(result.bytesIntoNodes / 1e6).toFixed(2)} MB into the nodes, ${(result.bytesFromController / 1e6).toFixed(2)} MB from the controller`);
   return result;
 }
@@ -154,7 +156,10 @@ async function main(): Promise<number> {
     };
     const out = resolve(REPO, o.out);
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, `publish-${o.files}.data.json`), JSON.stringify(result, null, 2) + '\n');
+    const { first: f, whatChanged: d, wholeRelease: w } = result.rollouts;
+    for (const [name, r] of Object.entries({ first: f, 'what-changed': d, 'whole-release': w })) writeFileSync(join(out, `publish-${o.files}.${name}.log`), r.output);
+    const withoutOutput = (r: Rollout): Omit<Rollout, 'output'> => ({ ...r, output: undefined }) as Omit<Rollout, 'output'>;
+    writeFileSync(join(out, `publish-${o.files}.data.json`), JSON.stringify({ ...result, rollouts: { first: withoutOutput(f), whatChanged: withoutOutput(d), wholeRelease: withoutOutput(w) } }, null, 2) + '\n');
     process.stdout.write(result.summary.join('\n') + '\n');
     return 0;
   } finally {
