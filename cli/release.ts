@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
-  activateRelease, buildIncremental, buildRelease, diffReleases, stageRelease, isReleaseId, listReleases, parseChanges, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type BuildOptions, type Change, type ReleaseSummary, type VerifySummary, type VerifyTally,
+  activateRelease, buildIncremental, buildRelease, diffReleases, filesFromText, stageRelease, isReleaseId, listReleases, parseChanges, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type BuildOptions, type Change, type ReleaseSummary, type VerifySummary, type VerifyTally,
 } from '../release/release.js';
 import type { Manifest } from '../release/manifest.js';
 import { resolveSkew, type SkewOptions } from '../release/skew.js';
@@ -372,7 +372,7 @@ async function stage([releases]: readonly string[], flags: ReadonlyMap<string, s
   const r = await stageRelease(releases as string, patch);
   if (typeof list === 'string') {
     try {
-      writeFileSync(list, r.receive.map((rel) => rel + '\n').join(''), { mode: 0o644 });
+      writeFileSync(list, filesFromText(r.receive), { mode: 0o644 });
     } catch (e) {
       throw new ReleaseError(`cannot write --list ${list}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'PI_ORIGIN_RELEASE_IO');
     }

@@ -227,7 +227,7 @@ function writeDiffDir(outDir: string, patch: string, send: readonly string[], su
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true, mode: 0o755 });
     writeFileSync(join(tmp, 'patch'), patch, { mode: 0o644 });
-    writeFileSync(join(tmp, 'files'), send.map((rel) => rel + '\n').join(''), { mode: 0o644 });
+    writeFileSync(join(tmp, 'files'), filesFromText(send), { mode: 0o644 });
     writeFileSync(join(tmp, 'summary.json'), JSON.stringify(summary) + '\n', { mode: 0o644 });
     try {
       renameSync(tmp, outDir);
@@ -249,6 +249,14 @@ function readDiffSummary(outDir: string): Omit<DiffResult, 'reused'> {
   } catch (e) {
     throw new ReleaseError(`${outDir} holds a patch but no readable summary.json (${errnoText(e)}): remove the directory and diff again`, 'PI_ORIGIN_RELEASE_IO');
   }
+}
+
+/**
+ * A list for `rsync --files-from`: one relative path per line. rsync skips an entry that starts
+ * with `#` or `;` as a comment; `./` in front keeps such a name a file (a top-level `#notes.txt`).
+ */
+export function filesFromText(rels: readonly string[]): string {
+  return rels.map((rel) => (rel.startsWith('#') || rel.startsWith(';') ? './' : '') + rel + '\n').join('');
 }
 
 export interface StageResult {

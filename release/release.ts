@@ -4,7 +4,7 @@
  * release`; see docs/releases.md.
  */
 export { activateRelease, rollbackRelease, type Pointers } from './activate.js';
-export { diffReleases, stageRelease, stagingDir, type DiffResult, type StageResult } from './delta.js';
+export { diffReleases, filesFromText, stageRelease, stagingDir, type DiffResult, type StageResult } from './delta.js';
 export { buildIncremental, type IncrementalOptions, type IncrementalResult } from './incremental.js';
 export { CHANGE_OPS, parseChanges, type Change, type ChangeOp } from './changes.js';
 export { buildRelease, MAX_PRECOMPRESS_BYTES, MIN_SAVING_BYTES, MIN_SAVING_RATIO, type BuildOptions, type BuildResult } from './build.js';

@@ -104,3 +104,21 @@ t.test('refused: a patch that does not rebuild B, an A that lacks a shared file;
   rmSync(join(node, a), { recursive: true });
   await t.rejects(stageRelease(node, join(out, 'patch')), { code: 'PI_ORIGIN_RELEASE_NOT_FOUND', message: `release ${join(node, a)} does not exist` });
 });
+
+t.test('names rsync would take for comments reach the node too', async (t) => {
+  const root = t.testdir({ site: { 'a.txt': 'a\n' } });
+  const site = join(root, 'site');
+  const controller = join(root, 'controller');
+  const a = await buildRelease(site, controller, { now: T1 });
+  writeFileSync(join(site, '#notes.txt'), 'n\n');
+  writeFileSync(join(site, ';semi.txt'), 's\n');
+  const b = await buildRelease(site, controller, { now: T2 });
+  const node = join(root, 'node');
+  cpSync(a.dir, join(node, a.id), { recursive: true });
+  const out = join(root, 'delta');
+  await diffReleases(a.dir, b.dir, out);
+  t.equal(readFileSync(join(out, 'files'), 'utf8'), './#notes.txt\n./;semi.txt\n', 'written so that rsync does not skip them');
+  const staged = await stageRelease(node, join(out, 'patch'));
+  rsync(t, join(out, 'files'), b.dir, staged.dir);
+  t.same(await verifyRelease(staged.dir, { parent: join(node, a.id) }), [], 'both arrived');
+});

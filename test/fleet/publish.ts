@@ -7,7 +7,8 @@
  * many more) is rolled out with `origin_release_push_delta=false`, the whole-release push as it
  * was. For each: build seconds and peak memory, rollout seconds by phase, bytes into the nodes
  * (every node's link: from the controller and from peers) and bytes the controller sent. The
- * gate is `true` (it is not what is measured; the content check fetches every file).
+ * gate is `true` (it is not what is measured; the content check fetches every file), and a
+ * node may take ten minutes to confirm (a server indexing a million files).
  * Writes load-tests/out/publish-<files>.data.json and prints one line per rollout. Run as root;
  * holds /tmp/pi-origin-rig.lock for its duration (its own prefix and subnet).
  */
@@ -94,8 +95,10 @@ interface Rollout {
 }
 
 async function rollout(fleet: Fleet, dir: string, id: string, extra: readonly string[], push: Rollout['push']): Promise<Rollout> {
+  // A node's server indexes a million files before it answers health (about 25 s here): the
+  // rig's 5 s confirmation is for small releases.
   const gate = join(fleet.work, 'gate-true.json');
-  writeFileSync(gate, JSON.stringify({ origin_release_gate_command: ['true'] }));
+  writeFileSync(gate, JSON.stringify({ origin_release_gate_command: ['true'], origin_release_confirm_timeout: 600 }));
   const before = counters(fleet);
   const r = await fleet.cluster(['rollout', dir, '--batch', '100%', '-e', `@${gate}`, ...extra]);
   if (r.code !== 0) throw new Error(`rollout of ${id} failed:\n${r.stdout.slice(-4000)}`);
