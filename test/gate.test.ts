@@ -121,6 +121,20 @@ t.test('a quick gate against the built server passes', async (t) => {
   t.same(JSON.parse(readFileSync(join(dir, 'gate-latest.json'), 'utf8')), report, 'gate-latest.json is the report');
 });
 
+/**
+ * Runs `then` at least `ms` after now by the real clock. A timer alone can fire early in real
+ * time: it counts from the event loop's cached clock, which lags while the loop is busy.
+ */
+function lateBy(ms: number, then: () => void): void {
+  const due = performance.now() + ms;
+  const check = (): void => {
+    const left = due - performance.now();
+    if (left > 0) setTimeout(check, Math.ceil(left));
+    else then();
+  };
+  setTimeout(check, ms);
+}
+
 /** The demo release over node:http, every response 50 ms late: a node with a slow hot path. */
 async function slowNode(t: Test): Promise<number> {
   const site = readSite(DEMO);
@@ -128,13 +142,13 @@ async function slowNode(t: Test): Promise<number> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').replace(/\/$/, '/index.html');
     const f = files.get(path);
-    setTimeout(() => {
+    lateBy(50, () => {
       if (f === undefined) return void res.writeHead(404).end();
       const etag = identityEtag(f.sha256);
       const head = { ETag: etag, 'X-Origin-Release': site.id, 'Content-Type': f.type };
       if (req.headers['if-none-match'] === etag) return void res.writeHead(304, head).end();
       res.writeHead(200, head).end(readFileSync(join(DEMO, f.path.slice(1))));
-    }, 50);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -157,7 +171,8 @@ t.test('a node that answers 50 ms late fails the gate on p99', async (t) => {
   for (const run of report.runs) {
     t.ok(run.verdicts?.find((v) => v.check === 'probe')?.ok, `${run.name}: the slow node serves the release`);
     t.ok(run.verdicts?.find((v) => v.check === 'errors')?.ok, `${run.name}: and answers everything`);
-    // Node's timers count from the loop's cached clock, so a 50 ms delay can show as a little less.
-    t.ok(run.latency.p50 >= 40, `${run.name}: p50 ${run.latency.p50} ms includes the delay`);
+    // Coordinated-omission correction adds samples below the delay (the requests a stalled
+    // connection held back), so p50 can be under 50 ms; the measured responses are not.
+    t.ok(run.latency.max >= 50, `${run.name}: max ${run.latency.max} ms includes the delay`);
   }
 });
