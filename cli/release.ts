@@ -7,9 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import {
   activateRelease, buildIncremental, buildRelease, diffReleases, filesFromText, stageRelease, isReleaseId, listReleases, parseChanges, pruneReleases, ReleaseError, rollbackRelease, verifyRelease, type BuildOptions, type Change, type ReleaseSummary, type VerifySummary, type VerifyTally,
 } from '../release/release.js';
-import type { Manifest } from '../release/manifest.js';
 import { resolveSkew, type SkewOptions } from '../release/skew.js';
-import { ENCODINGS } from '../content/site-index.js';
 import { trailingSlashProblem, type TrailingSlashPolicy } from '../content/redirects-file.js';
 import { packageIndexDirProblem } from '../release/package-index.js';
 import { fail, UsageError, type Group, type Subcommand } from './subcommands.js';
@@ -273,7 +271,7 @@ async function build([site, second]: readonly string[], flags: ReadonlyMap<strin
   } finally {
     p.end();
   }
-  const t = totals(result.manifest);
+  const t = result.totals;
   if (flags.has('json')) {
     const { id, dir, copied, linked, carried, reused } = result;
     process.stdout.write(JSON.stringify({ id, dir, files: t.files, bytes: t.bytes, variants: t.variants, copied, linked, carried, reused, ...(result.packageIndex === undefined ? {} : { packageIndex: result.packageIndex }) }) + '\n');
@@ -423,16 +421,6 @@ export function table(releases: readonly ReleaseSummary[]): string {
   const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => (row[c] as string).length)));
   const right = new Set([2, 3]);
   return rows.map((row) => row.map((cell, c) => (c === 4 ? cell : right.has(c) ? cell.padStart(widths[c] as number) : cell.padEnd(widths[c] as number))).join('  ').trimEnd()).join('\n') + '\n';
-}
-
-function totals(m: Manifest): { files: number; bytes: number; variants: number } {
-  let bytes = 0;
-  let variants = 0;
-  for (const f of m.files) {
-    bytes += f.size;
-    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
-  }
-  return { files: m.files.length, bytes, variants };
 }
 
 /** 1000-based, one decimal: `512 B`, `1.5 kB`, `12.3 MB`. */

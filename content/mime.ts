@@ -7,5 +7,14 @@ import mime from 'mime-types';
  */
 export function contentTypeFor(path: string): string {
   const ext = extname(path);
-  return (ext !== '' && mime.contentType(ext)) || 'application/octet-stream';
+  let type = byExtension.get(ext);
+  if (type === undefined) {
+    type = (ext !== '' && mime.contentType(ext)) || 'application/octet-stream';
+    // One string per extension, not one per file (a million files share a few dozen).
+    if (byExtension.size < MAX_EXTENSIONS) byExtension.set(ext, type);
+  }
+  return type;
 }
+
+const byExtension = new Map<string, string>();
+const MAX_EXTENSIONS = 4096;

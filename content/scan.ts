@@ -15,9 +15,9 @@ import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readdirSyn
 import { sep } from 'node:path';
 import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { contentTypeFor } from './mime.js';
-import { ENCODINGS, VARIANT_SUFFIX, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
+import { ENCODINGS, VARIANT_SUFFIX, variantBase, type Encoding, type IndexedFile, type IndexedVariant, type SiteIndex } from './site-index.js';
 import { realDirectory } from './real-dir.js';
-import { releaseIdFor, type IdInput } from './release-id.js';
+import { ReleaseIdHash } from './release-id.js';
 import { SITE_CONTROL_FILES } from './header-file.js';
 import { isHiddenSegment, pathProblem } from './servable.js';
 
@@ -27,6 +27,11 @@ export type ScanCache = Map<string, { readonly sig: string; readonly sha256: str
 export interface ScanOptions {
   /** Hashes from the previous scan of the same tree: unchanged files are not read again. */
   readonly cache?: ScanCache;
+  /**
+   * A one-off scan (a release build): no hashes kept for a next scan (at a million files the
+   * cache alone is ~150 MB) and no change times (only a server that scans again compares them).
+   */
+  readonly oneOff?: boolean;
   /** Called every few hundred files with the count so far. */
   readonly onProgress?: (files: number) => void;
 }
@@ -43,11 +48,13 @@ interface FileStat {
   readonly ctimeMs: number;
 }
 
-interface Found<S = FileStat> {
+/** A regular file the walk found. */
+interface Found {
   readonly file: string;
-  readonly abs: string;
-  readonly stats: S;
+  /** Where to read it when not at root + file (under a symlinked directory, or a symlink itself). */
+  readonly abs: string | undefined;
 }
+
 
 /** One read buffer for all hashing: the scan is synchronous, so it is never shared. */
 const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
@@ -70,36 +77,46 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
   const skipped: string[] = [];
   const previous: ScanCache = options.cache ?? (new Map() as ScanCache);
   const cache: ScanCache = new Map();
-  const found: Found[] = [];
-  const hashes = new Map<string, string>();
+  const keep = options.oneOff !== true;
+  const files: IndexedFile[] = [];
+  /** Files read through a symlinked directory: where they are (the rest are at root + path). */
+  const elsewhere = new Map<string, string>();
+  const absOf = (file: string): string => elsewhere.get(file) ?? realRoot + sep + (sep === '/' ? file : file.split('/').join(sep));
+  let siblings = false;
   for (const f of walk(realRoot, skipped)) {
-    const hashed = hashIfChanged(f, previous.get(f.file));
+    if (f.abs !== undefined) elsewhere.set(f.file, f.abs);
+    const hashed = hashIfChanged({ abs: absOf(f.file) }, previous.get(f.file));
     if (hashed === undefined) {
       skipped.push(f.file);
       continue;
     }
-    found.push({ file: f.file, abs: f.abs, stats: hashed.stats });
-    hashes.set(f.file, hashed.sha256);
-    cache.set(f.file, hashed.entry);
-    if (options.onProgress !== undefined && found.length % 1000 === 0) options.onProgress(found.length);
-  }
-  const byFile = new Map(found.map((f) => [f.file, f]));
-  const files: IndexedFile[] = [];
-  for (const f of found) {
-    const sha256 = hashes.get(f.file) as string;
+    const path = '/' + f.file;
     files.push({
-      path: '/' + f.file,
-      file: f.file,
-      size: f.stats.size,
-      sha256,
-      mtimeMs: Math.floor(f.stats.mtimeMs),
-      ctimeMs: f.stats.ctimeMs,
+      path,
+      // A slice of the path shares its characters: one string per file, not two.
+      file: path.slice(1),
+      size: hashed.stats.size,
+      sha256: hashed.sha256,
+      mtimeMs: Math.floor(hashed.stats.mtimeMs),
+      ...(keep ? { ctimeMs: hashed.stats.ctimeMs } : {}),
       type: contentTypeFor(f.file),
-      variants: hasSibling(f.file, byFile) ? await findVariants(f, sha256, byFile, hashes, cache) : NO_VARIANTS,
+      variants: NO_VARIANTS,
     });
+    if (keep) cache.set(f.file, hashed.entry);
+    siblings ||= variantBase(f.file) !== undefined;
+    if (options.onProgress !== undefined && files.length % 1000 === 0) options.onProgress(files.length);
   }
+  // Only a tree with a `.br` or `.gz` file needs the lookup by name that finds variants.
+  if (siblings) await addVariants(files, cache, absOf);
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { index: { root: realRoot, releaseId: releaseIdFor(files.map(withoutHeaders), []), files, skipped }, cache };
+  return { index: { root: realRoot, releaseId: plainTreeId(files), files, skipped }, cache };
+}
+
+/** A plain tree's files carry no headers (a `_headers` file is applied later, by load-site.ts): `releaseIdFor` with `{}` for each, over files already in path order. */
+function plainTreeId(sorted: readonly IndexedFile[]): string {
+  const h = new ReleaseIdHash();
+  for (const f of sorted) h.file(f.path, f.sha256, '{}');
+  return h.finish([]);
 }
 
 type CacheEntry = ScanCache extends Map<string, infer V> ? V : never;
@@ -113,7 +130,7 @@ const HASH_ATTEMPTS = 3;
  * hashed again: an index must never pair one version's size with another version's hash. One
  * still changing after HASH_ATTEMPTS is skipped; the write's own watch event brings it back.
  */
-function hashIfChanged(f: Found<unknown>, old: CacheEntry | undefined): { stats: FileStat; sha256: string; entry: CacheEntry } | undefined {
+function hashIfChanged(f: { readonly abs: string }, old: CacheEntry | undefined): { stats: FileStat; sha256: string; entry: CacheEntry } | undefined {
   let fd: number;
   try {
     fd = openSync(f.abs, 'r');
@@ -127,7 +144,8 @@ function hashIfChanged(f: Found<unknown>, old: CacheEntry | undefined): { stats:
       const sig = signature(st);
       const h = createHash('sha256');
       let pos = 0;
-      for (let n = 0; (n = readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, pos)) > 0; pos += n) h.update(READ_BUFFER.subarray(0, n));
+      // Up to the size fstat gave, not to end of file: a file that grew meanwhile shows in `after`.
+      for (let n = 0; pos < st.size && (n = readSync(fd, READ_BUFFER, 0, Math.min(READ_BUFFER.length, st.size - pos), pos)) > 0; pos += n) h.update(READ_BUFFER.subarray(0, n));
       const after = fstatSync(fd);
       if (pos === st.size && signature(after) === sig) {
         const sha256 = h.digest('hex');
@@ -147,11 +165,6 @@ function statsOf(st: Stats): FileStat {
   return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
-/** A plain tree's files carry no headers (a `_headers` file is applied later, by load-site.ts). */
-function withoutHeaders(f: IndexedFile): IdInput {
-  return { path: f.path, sha256: f.sha256, headers: {} };
-}
-
 function resolveRoot(root: string): string {
   const d = realDirectory(root);
   if ('problem' in d) throw new ScanError(`content root ${root} ${d.problem}`, d.problem === 'does not exist' ? 'ENOENT' : 'ENOTDIR');
@@ -161,6 +174,8 @@ function resolveRoot(root: string): string {
 interface PendingDir {
   readonly rel: string;
   readonly real: string;
+  /** `real` is the root plus `rel`: no symlink on the way, so a file's path tells where it is. */
+  readonly plain: boolean;
   /** Real paths of this directory and its ancestors: a symlink back into them is a cycle. */
   readonly chain: readonly string[];
 }
@@ -173,8 +188,8 @@ const MAX_DEPTH = 64;
  * directory inside the root is entered too unless it points at itself or an ancestor (a cycle),
  * so a link never hides the directory it points to, nor the other way round.
  */
-function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>> {
-  const pending: PendingDir[] = [{ rel: '', real: realRoot, chain: [realRoot] }];
+function* walk(realRoot: string, skipped: string[]): Generator<Found> {
+  const pending: PendingDir[] = [{ rel: '', real: realRoot, plain: true, chain: [realRoot] }];
   while (pending.length > 0) {
     const dir = pending.pop() as PendingDir;
     let entries: Dirent[];
@@ -193,7 +208,7 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
       }
       const abs = dir.real + sep + e.name;
       if (e.isFile()) {
-        yield { file, abs, stats: undefined };
+        yield { file, abs: dir.plain ? undefined : abs };
         continue;
       }
       const target = e.isSymbolicLink() ? followInside(abs, realRoot) : e.isDirectory() ? abs : undefined;
@@ -212,9 +227,9 @@ function* walk(realRoot: string, skipped: string[]): Generator<Found<undefined>>
       }
       if (s.isDirectory()) {
         if (dir.chain.length > MAX_DEPTH) skipped.push(file);
-        else if (!dir.chain.includes(target)) pending.push({ rel: file, real: target, chain: [...dir.chain, target] });
+        else if (!dir.chain.includes(target)) pending.push({ rel: file, real: target, plain: dir.plain && target === abs, chain: [...dir.chain, target] });
       } else if (s.isFile()) {
-        yield { file, abs: target, stats: undefined };
+        yield { file, abs: target };
       }
     }
   }
@@ -277,7 +292,7 @@ function isLink(abs: string): boolean {
  * SHA-256, or undefined when it cannot be read or keeps changing.
  */
 export function hashSiteFile(abs: string): { readonly size: number; readonly mtimeMs: number; readonly sha256: string } | undefined {
-  const hashed = hashIfChanged({ file: '', abs, stats: undefined }, undefined);
+  const hashed = hashIfChanged({ abs }, undefined);
   return hashed === undefined ? undefined : { size: hashed.stats.size, mtimeMs: Math.floor(hashed.stats.mtimeMs), sha256: hashed.sha256 };
 }
 
@@ -299,45 +314,45 @@ function followInside(abs: string, realRoot: string): string | undefined {
 
 const NO_VARIANTS: readonly IndexedVariant[] = Object.freeze([]);
 
-function hasSibling(file: string, byFile: ReadonlyMap<string, Found>): boolean {
+function hasSibling(file: string, byFile: ReadonlyMap<string, IndexedFile>): boolean {
   for (const encoding of ENCODINGS) if (byFile.has(file + VARIANT_SUFFIX[encoding])) return true;
   return false;
 }
 
-async function findVariants(
-  f: Found,
-  sha256: string,
-  byFile: ReadonlyMap<string, Found>,
-  hashes: ReadonlyMap<string, string>,
-  cache: ScanCache,
-): Promise<readonly IndexedVariant[]> {
+/** Gives each file with a `.br`/`.gz` sibling the variants that hold its exact bytes. */
+async function addVariants(files: IndexedFile[], cache: ScanCache, absOf: (file: string) => string): Promise<void> {
+  const byFile = new Map(files.map((f) => [f.file, f]));
+  for (const [i, f] of files.entries()) if (hasSibling(f.file, byFile)) files[i] = { ...f, variants: await findVariants(f, byFile, cache, absOf) };
+}
+
+async function findVariants(f: IndexedFile, byFile: ReadonlyMap<string, IndexedFile>, cache: ScanCache, absOf: (file: string) => string): Promise<readonly IndexedVariant[]> {
   const variants: IndexedVariant[] = [];
   for (const encoding of ENCODINGS) {
     const v = byFile.get(f.file + VARIANT_SUFFIX[encoding]);
-    if (v === undefined || v.stats.mtimeMs < f.stats.mtimeMs) continue;
-    if (!(await isVariantOf(v, encoding, sha256, f.file, cache))) continue;
-    variants.push({ encoding, file: v.file, size: v.stats.size, sha256: hashes.get(v.file) as string });
+    if (v === undefined || v.mtimeMs < f.mtimeMs) continue;
+    if (!(await isVariantOf(v.file, absOf(v.file), encoding, f.sha256, f.file, cache))) continue;
+    variants.push({ encoding, file: v.file, size: v.size, sha256: v.sha256 });
   }
   return variants;
 }
 
 /** True when the variant decompresses to the source's exact bytes; remembered per variant signature. */
-async function isVariantOf(v: Found, encoding: Encoding, sourceSha: string, source: string, cache: ScanCache): Promise<boolean> {
-  const entry = cache.get(v.file);
+async function isVariantOf(file: string, abs: string, encoding: Encoding, sourceSha: string, source: string, cache: ScanCache): Promise<boolean> {
+  const entry = cache.get(file);
   const key = source + '\0' + sourceSha;
   const known = entry?.variantOf?.get(key);
   if (known !== undefined) return known;
   const decompress = encoding === 'br' ? createBrotliDecompress() : createGunzip();
   let ok: boolean;
   try {
-    ok = (await hashStream(createReadStream(v.abs).pipe(decompress))) === sourceSha;
+    ok = (await hashStream(createReadStream(abs).pipe(decompress))) === sourceSha;
   } catch {
     ok = false;
   }
   if (entry !== undefined) {
     const variantOf = entry.variantOf ?? new Map<string, boolean>();
     variantOf.set(key, ok);
-    cache.set(v.file, { ...entry, variantOf });
+    cache.set(file, { ...entry, variantOf });
   }
   return ok;
 }

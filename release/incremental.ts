@@ -45,8 +45,6 @@ export interface IncrementalOptions extends BuildOptions {
 }
 
 export interface IncrementalResult extends Omit<BuildResult, 'manifest'> {
-  /** Files, their bytes and their variants, as `release verify` counts them. */
-  readonly totals: { readonly files: number; readonly bytes: number; readonly variants: number };
   /** The parent's id. */
   readonly parent: string;
   /** Paths published now that the parent did not have. */

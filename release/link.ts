@@ -13,7 +13,7 @@ import type { ManifestFile, ManifestVariant } from './manifest.js';
  * Undefined when the file cannot be linked (missing there, another size, another filesystem).
  * The linked inode is left as it is: a release never changes another's files.
  */
-export function linkFrom(fromDir: string, file: ManifestFile, target: string): Partial<Record<Encoding, ManifestVariant>> | undefined {
+export function linkFrom(fromDir: string, file: Pick<ManifestFile, 'path' | 'size' | 'variants'>, target: string): Partial<Record<Encoding, ManifestVariant>> | undefined {
   const from = join(fromDir, file.path.slice(1));
   if (!tryLink(from, target, file.size)) return undefined;
   const variants: Partial<Record<Encoding, ManifestVariant>> = {};

@@ -122,14 +122,15 @@ export interface Carried {
  * release's files). A file that cannot be linked (another filesystem, gone) is not carried: skew
  * protection never copies bytes.
  */
-export function carryAssets(window: readonly ReleaseEntry[], taken: ReadonlySet<string>, tmp: string, assets: SkewAssets, mkdirFor: (target: string) => void): Carried {
-  const paths = new Set(taken);
+export function carryAssets(window: readonly ReleaseEntry[], taken: { has(path: string): boolean }, tmp: string, assets: SkewAssets, mkdirFor: (target: string) => void): Carried {
+  // What this adds, beside `taken` (a million paths are not copied).
+  const paths = new Set<string>();
   const files: SkewFile[] = [];
   const releases: string[] = [];
   for (const r of window) {
     let any = false;
     for (const f of r.manifest.files) {
-      if (paths.has(f.path) || !isSkewAsset(f, assets)) continue;
+      if (taken.has(f.path) || paths.has(f.path) || !isSkewAsset(f, assets)) continue;
       const target = join(tmp, f.path.slice(1));
       mkdirFor(target);
       const variants = linkFrom(r.dir, f, target);

@@ -9,7 +9,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { CACHE_DEFAULT, CACHE_HTML, CACHE_IMMUTABLE } from '../content/header-rules.js';
 import type { Manifest, ManifestFile } from '../release/manifest.js';
-import { manifestJson } from '../release/manifest-text.js';
+import { manifestJson, ManifestWriter } from '../release/manifest-text.js';
 import { activateRelease, buildRelease, releaseIdFor, verifyRelease } from '../release/release.js';
 import { precompress, pseudoRandom } from './helpers/site.js';
 import { sha256 } from './helpers/hash.js';
@@ -234,4 +234,31 @@ t.test('the manifest written a chunk at a time is the bytes of manifestJson', as
   });
   const built = await buildRelease(join(dir, 'site'), join(dir, 'releases'), { preload: true, trailingSlash: 'always' });
   t.equal(readFileSync(join(built.dir, 'manifest.json'), 'utf8'), manifestJson(built.manifest));
+});
+
+t.test('a previous release whose manifest breaks part-way: files before the break are linked, the rest copied', async (t) => {
+  const site = makeSite(join(t.testdir(), 'site'));
+  const releases = join(t.testdirName, 'releases');
+  const a = await buildRelease(site, releases, { now: new Date('2026-01-01T00:00:00Z') });
+  const file = join(a.dir, 'manifest.json');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {4}\{"path":"\/noise\.txt".*$/m, '    {"path":"/noise.txt", not json},'));
+  writeFileSync(join(site, 'index.html'), HTML + '<p>changed</p>\n');
+  const b = await buildRelease(site, releases, { now: new Date('2026-01-02T00:00:00Z'), skew: { releases: 0 } });
+  t.same({ copied: b.copied, linked: b.linked }, { copied: 5, linked: 2 }, '.well-known and assets linked; index.html changed; noise, photo, small, style copied');
+  t.same(await verifyRelease(b.dir), []);
+  writeFileSync(join(site, 'small.txt'), 'changed again\n');
+  await t.rejects(buildRelease(site, releases, { now: new Date('2026-01-03T00:00:00Z'), skew: { releases: 2 } }), { code: 'PI_ORIGIN_RELEASE_INVALID', message: new RegExp(`release ${a.id}, in the skew window, does not read`) }, 'the skew window names a release it cannot read');
+});
+
+t.test('ManifestWriter: entries and a tail larger than its buffer give the bytes of manifestJson', async (t) => {
+  const dir = t.testdir({});
+  const entry = (i: number, header: string): ManifestFile => ({ path: `/f${i}.txt`, size: i, sha256: sha256(String(i)), type: 'text/plain; charset=utf-8', mtime: 1_700_000_000_000 + i, headers: { 'X-Big': header }, variants: {} });
+  const files = [entry(1, 'é'.repeat(600_000)), ...Array.from({ length: 5000 }, (_, i) => entry(i + 2, 'x'.repeat(i % 300))), entry(9999, '€'.repeat(400_000))];
+  const m: Manifest = { format: 1, id: 'abcdefabcdef', created: NOW.toISOString(), files, redirects: Array.from({ length: 20_000 }, (_, i) => ({ from: `/old/${i}`, to: `/new/${i}`, status: 301 as const })) };
+  const w = new ManifestWriter(join(dir, 'manifest.json'), { format: m.format, id: m.id, created: m.created });
+  for (const f of files) w.entry(JSON.stringify(f));
+  const { sha256: digest, bytes } = w.finish({ redirects: m.redirects });
+  const expected = Buffer.from(manifestJson(m), 'utf8');
+  t.ok(readFileSync(join(dir, 'manifest.json')).equals(expected), 'same bytes');
+  t.same({ digest, bytes }, { digest: sha256(expected), bytes: expected.length }, 'and their hash and length');
 });

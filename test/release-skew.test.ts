@@ -92,8 +92,9 @@ t.test('--skew-releases 0 turns it off; assets chooses by Cache-Control, by name
   write(2);
   const built = async (skew: Parameters<typeof buildRelease>[2]): Promise<string[]> => {
     const r = await buildRelease(site, releases, { now: at(3600), ...skew });
+    const carried = (r.manifest.skew?.files ?? []).map((f) => f.path);
     rmSync(r.dir, { recursive: true });
-    return (r.manifest.skew?.files ?? []).map((f) => f.path);
+    return carried;
   };
   t.same(await built({ skew: { releases: 0 } }), []);
   t.same(await built({}), ['/assets/app.10a0b0c0.js', '/assets/font1.woff2', '/assets/site.10d0e0f0.css'], 'immutable (default)');
