@@ -250,7 +250,7 @@ t.test('a previous release whose manifest breaks part-way: files before the brea
   await t.rejects(buildRelease(site, releases, { now: new Date('2026-01-03T00:00:00Z'), skew: { releases: 2 } }), { code: 'PI_ORIGIN_RELEASE_INVALID', message: new RegExp(`release ${a.id}, in the skew window, does not read`) }, 'the skew window names a release it cannot read');
 });
 
-t.test('ManifestWriter: entries and a tail larger than its buffer give the bytes of manifestJson', async (t) => {
+t.test('ManifestWriter: entries and a tail larger than its buffer give the bytes of manifestJson', (t) => {
   const dir = t.testdir({});
   const entry = (i: number, header: string): ManifestFile => ({ path: `/f${i}.txt`, size: i, sha256: sha256(String(i)), type: 'text/plain; charset=utf-8', mtime: 1_700_000_000_000 + i, headers: { 'X-Big': header }, variants: {} });
   const files = [entry(1, 'é'.repeat(600_000)), ...Array.from({ length: 5000 }, (_, i) => entry(i + 2, 'x'.repeat(i % 300))), entry(9999, '€'.repeat(400_000))];
@@ -261,4 +261,5 @@ t.test('ManifestWriter: entries and a tail larger than its buffer give the bytes
   const expected = Buffer.from(manifestJson(m), 'utf8');
   t.ok(readFileSync(join(dir, 'manifest.json')).equals(expected), 'same bytes');
   t.same({ digest, bytes }, { digest: sha256(expected), bytes: expected.length }, 'and their hash and length');
+  t.end();
 });
