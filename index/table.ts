@@ -76,7 +76,8 @@ export function pathHash(path: string): number {
 
 /** Grows a byte array by doubling: the count of files is unknown until the manifest ends. */
 class Bytes {
-  buffer = new Uint8Array(1 << 16);
+  // A Buffer, to encode hex and UTF-8 in place (a Buffer per field per file costs ~10% of a load).
+  buffer = Buffer.alloc(1 << 16);
   view = new DataView(this.buffer.buffer);
   length = 0;
 
@@ -85,7 +86,7 @@ class Bytes {
     if (at + n > this.buffer.length) {
       let size = this.buffer.length * 2;
       while (size < at + n) size *= 2;
-      const next = new Uint8Array(size);
+      const next = Buffer.alloc(size);
       next.set(this.buffer.subarray(0, at));
       this.buffer = next;
       this.view = new DataView(next.buffer);
@@ -128,12 +129,12 @@ export class TableBuilder implements ManifestSink {
     const bytes = this.records.buffer;
     view.setFloat64(at + SIZE, f.size, true);
     view.setFloat64(at + MTIME, f.mtime, true);
-    bytes.set(Buffer.from(f.sha256, 'hex'), at + SHA);
-    const path = Buffer.from(f.path, 'utf8');
-    const off = this.pool.reserve(path.length);
-    this.pool.buffer.set(path, off);
+    bytes.write(f.sha256, at + SHA, 32, 'hex');
+    const length = Buffer.byteLength(f.path, 'utf8');
+    const off = this.pool.reserve(length);
+    this.pool.buffer.write(f.path, off, length, 'utf8');
     view.setUint32(at + PATH_OFF, off, true);
-    view.setUint32(at + PATH_LEN, path.length, true);
+    view.setUint32(at + PATH_LEN, length, true);
     const type = this.intern(this.types, f.type);
     if (type > 0xffff) throw new ManifestError(`files[${JSON.stringify(f.path)}]: more than 65,536 distinct types in one release`);
     view.setUint16(at + TYPE, type, true);

@@ -10,6 +10,7 @@
  * `readManifest` instead and fed to the same sink, so both layouts give the same result.
  */
 import { join } from 'node:path';
+import { filePathProblem } from '../content/servable.js';
 import { ManifestLines } from './manifest-text.js';
 import { checkHead, checkRest, headersProblem, ManifestError, manifestFieldsProblem, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
 
@@ -66,6 +67,12 @@ export function streamManifest(dir: string, sink: ManifestSink): ManifestHead | 
 }
 
 const HEADERS_KEY = ',"headers":';
+/** The builder's entry up to its headers, with a path and a type without escapes (manifest-text.ts ENTRY without the alternations). */
+const PLAIN_ENTRY = /^\{"path":"([^"\\]*)","size":(\d{1,16}),"sha256":"([0-9a-f]{64})","type":"([^"\\]*)","mtime":(-?\d{1,16}),"headers":(?=\{)/;
+/** What follows the headers of an entry without variants. */
+const PLAIN_END = ',"variants":{}}';
+/** As `readManifest` (manifest.ts): times within ±100,000,000 days of 1970, as `Date` allows. */
+const MAX_TIME = 8.64e15;
 const VARIANTS_KEY = ',"variants":';
 
 /**
@@ -76,14 +83,54 @@ const VARIANTS_KEY = ',"variants":';
 class EntryReader {
   private readonly headerSets = new Map<string, Readonly<Record<string, string>>>();
   private readonly types = new Set<string>();
+  /** The header set of the previous plain entry: most entries share their neighbour's. */
+  private last: { readonly text: string; readonly headers: Readonly<Record<string, string>> } | undefined;
 
   constructor(
     private readonly sink: ManifestSink,
     private readonly fail: (what: string) => ManifestError,
   ) {}
 
+  /**
+   * The common entry without JSON.parse (half the cost of a million-file start): the builder's
+   * field order, a path and type without escapes, a type and a header set already checked, no
+   * variants. Every check `add` makes is made; false for anything else, which `add` parses.
+   */
+  private addPlain(json: string): boolean {
+    const m = PLAIN_ENTRY.exec(json);
+    if (m === null || !json.endsWith(PLAIN_END)) return false;
+    // Indexed, not destructured: destructuring walks the match with an iterator, per entry.
+    const head = m[0];
+    const path = m[1] as string;
+    const size = m[2] as string;
+    const sha256 = m[3] as string;
+    const type = m[4] as string;
+    const mtime = m[5] as string;
+    const headers = this.plainHeaders(json, head.length, json.length - PLAIN_END.length);
+    if (headers === undefined || !this.types.has(type) || !jsonInteger(size) || !jsonInteger(mtime)) return false;
+    const file = { path, size: Number(size), sha256, type, mtime: Number(mtime), headers, variants: {} };
+    const problem = filePathProblem(path);
+    const fail = (what: string): ManifestError => this.fail(`files[${JSON.stringify(path)}]: ${what}`);
+    if (problem !== undefined) throw fail(`path ${problem}`);
+    if (!Number.isSafeInteger(file.size)) throw fail('size must be a non-negative integer');
+    if (!Number.isSafeInteger(file.mtime) || Math.abs(file.mtime) > MAX_TIME) throw fail('mtime must be an integer time in ms');
+    if (!this.sink.file(file)) throw fail('duplicate path');
+    return true;
+  }
+
+  /** The checked header set whose text is `json` from `start` to `end`: the previous entry's, or a lookup. */
+  private plainHeaders(json: string, start: number, end: number): Readonly<Record<string, string>> | undefined {
+    const text = json.slice(start, end);
+    // A comparison (startsWith at an offset measured 10x slower than slice and ===).
+    if (this.last?.text === text) return this.last.headers;
+    const headers = this.headerSets.get(text);
+    if (headers !== undefined) this.last = { text, headers };
+    return headers;
+  }
+
   /** One entry's JSON, as ManifestLines gives it (no indent, no comma). */
   add(json: string): void {
+    if (this.addPlain(json)) return;
     // The builder writes path, size, sha256, type, mtime, headers, variants in that order; the
     // two keys cannot occur inside a string value (its quotes would be escaped).
     const h = json.indexOf(HEADERS_KEY);
@@ -107,6 +154,12 @@ class EntryReader {
     if (known !== undefined) entry.headers = known;
     if (!this.sink.file(entry)) throw this.fail(`${at}: duplicate path`);
   }
+}
+
+/** Numbers as JSON writes them: no leading zero (which JSON.parse refuses). */
+function jsonInteger(digits: string): boolean {
+  const d = digits.startsWith('-') ? digits.slice(1) : digits;
+  return d.length === 1 || !d.startsWith('0');
 }
 
 /** The fallback for another layout: the whole manifest, fed to the sink. */

@@ -172,6 +172,10 @@ t.test('a streamed manifest is refused for what readManifest refuses', async (t)
     ['a bad hash', (ls) => (ls[at] = (ls[at] as string).replace(/"sha256":"[0-9a-f]{64}"/, '"sha256":"xyz"')), /files\["\/page\.html"\]: sha256 must be 64 hex digits/],
     ['a header that could split a response', (ls) => (ls[at] = (ls[at] as string).replace('"headers":{', '"headers":{"X-Evil":"a\\r\\nSet-Cookie: x",')), /files\["\/page\.html"\]: headers:/],
     ['an entry that is not JSON', (ls) => (ls[at] = (ls[at] as string).slice(0, 40)), /is not valid JSON/],
+    // The entries read without JSON.parse (manifest-stream.ts addPlain) are checked alike.
+    ['a size with a leading zero', (ls) => (ls[at] = (ls[at] as string).replace(/"size":(\d+)/, '"size":0$1')), /is not valid JSON/],
+    ['a time beyond any date', (ls) => (ls[at] = (ls[at] as string).replace(/"mtime":\d+/, '"mtime":9999999999999999')), /files\["\/page\.html"\]: mtime must be an integer time in ms/],
+    ['a path out of the root', (ls) => (ls[at] = (ls[at] as string).replace('"/page.html"', '"/a/../page.html"')), /files\["\/a\/\.\.\/page\.html"\]: path /],
     ['a rule whose page is no file', (ls) => {
       const i = ls.findIndex((l) => l.includes('"path":"/404.html"'));
       ls[i] = (ls[i] as string).replace('"/404.html"', '"/405.html"');
