@@ -18,7 +18,7 @@ import { ENCODINGS, type Alternates, type Encoding } from '../content/site-index
 import { withCacheTags, withoutCacheTags } from '../content/release-id.js';
 import { filePathProblem, mediaTypeProblem } from '../content/servable.js';
 import { headerProblem } from '../content/header-rules.js';
-import { ManifestError, manifestFileProblem, type Manifest, type ManifestVariant } from './manifest.js';
+import { checkHead, ManifestError, manifestFileProblem, type Manifest, type ManifestVariant } from './manifest.js';
 
 /** What precedes the files: format, id, created, and the parent of an incremental build. */
 export type ManifestHead = Pick<Manifest, 'format' | 'id' | 'created' | 'parent'>;
@@ -522,4 +522,20 @@ export class TagSwap {
 /** The entry as a release `to` writes it for the same file: the same line with the cache tags swapped. */
 export function retagged(e: EntryLine, swap: TagSwap, to: string): string {
   return e.json.slice(0, e.json.length - e.rest.length - e.headersJson.length) + swap.to(e.headersJson, to) + e.rest;
+}
+
+/** The head of a manifest, checked; undefined when it does not read as one. */
+export function readManifestHead(file: string): ManifestHead | undefined {
+  let lines: ManifestLines | undefined;
+  try {
+    lines = ManifestLines.open(file);
+    if (lines === undefined) return undefined;
+    const head = checkHead({ ...lines.head(), files: [] }, (what) => new ManifestError(what));
+    return { format: head.format as ManifestHead['format'], id: head.id as string, created: head.created as string };
+  } catch (e) {
+    if (e instanceof ManifestError) return undefined;
+    throw e;
+  } finally {
+    lines?.close();
+  }
 }

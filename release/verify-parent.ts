@@ -37,19 +37,20 @@ interface Dir {
 
 /**
  * Every problem with the release at `root` (real path), checked against the verified release at
- * `parentRoot`; undefined when either manifest is not in the builder's layout (the caller then
- * verifies the other way).
+ * `parentRoot` (without one, every file is read, or with `hash: false` only its size checked: a
+ * full verification as a stream); undefined when either manifest is not in the builder's layout
+ * (the caller then verifies the other way).
  */
-export async function verifyWithParent(root: string, parentRoot: string, options: VerifyOptions): Promise<string[] | undefined> {
+export async function verifyWithParent(root: string, parentRoot: string | undefined, options: VerifyOptions): Promise<string[] | undefined> {
   const childFile = join(root, MANIFEST_NAME);
-  const parentFile = join(parentRoot, MANIFEST_NAME);
   let child: ManifestLines | undefined;
   let parent: ManifestLines | undefined;
   try {
     child = ManifestLines.open(childFile);
-    parent = ManifestLines.open(parentFile);
-    if (child === undefined || parent === undefined) return undefined;
-    const check = new ParentCheck(root, parentRoot, child, parent, options);
+    parent = parentRoot === undefined ? undefined : ManifestLines.open(join(parentRoot, MANIFEST_NAME));
+    if (child === undefined || (parentRoot !== undefined && parent === undefined)) return undefined;
+    const total = options.onProgress === undefined ? 0 : countExpected(childFile);
+    const check = new ParentCheck(root, parentRoot, child, parent, options, total);
     try {
       return await check.run();
     } finally {
@@ -66,6 +67,32 @@ export async function verifyWithParent(root: string, parentRoot: string, options
 }
 
 class NotInOrder extends Error {}
+
+/**
+ * Files and variants (own and carried) a manifest names, by a read ahead of the verification
+ * (for progress: the stream does not know its end). A manifest that does not read counts 0; the
+ * verification then reports why.
+ */
+function countExpected(file: string): number {
+  const lines = ManifestLines.open(file);
+  if (lines === undefined) return 0;
+  const reader = new EntryReader(file);
+  let n = 0;
+  try {
+    lines.head();
+    for (let json = lines.next(); json !== undefined; json = lines.next()) {
+      const e = reader.entry(json);
+      n += 1 + (hasNoVariants(e) ? 0 : Object.keys(reader.variants(e)).length);
+    }
+    for (const f of lines.rest().skew?.files ?? []) n += 1 + Object.keys(f.variants).length;
+  } catch (e) {
+    if (e instanceof ManifestError) return 0;
+    throw e;
+  } finally {
+    lines.close();
+  }
+  return n;
+}
 
 /** The child's paths with their types (for `alternates`), and the carried paths `checkRest` adds. */
 class PathTypes implements PathSet {
@@ -143,24 +170,27 @@ class ParentCheck {
   private readonly variantPaths = new Set<string>();
   private readonly head: string[] = [];
   private readonly totals = { files: 0, bytes: 0, variants: 0 };
-  /** Files the parent has with the same hash: their inodes compared on the stat threads. */
-  private readonly stats: BatchThreads<{ shared: number; other: StatResult[] }>;
+  private checked = 0;
+  /** Files the parent has with the same hash: their inodes compared on the stat threads (none without a parent). */
+  private readonly stats: BatchThreads<{ shared: number; other: StatResult[] }> | undefined;
 
   constructor(
     private readonly root: string,
-    private readonly parentRoot: string,
+    parentRoot: string | undefined,
     private readonly child: ManifestLines,
-    private readonly parent: ManifestLines,
+    private readonly parent: ManifestLines | undefined,
     private readonly options: VerifyOptions,
+    /** Files and variants the manifest names, for progress. */
+    private readonly total: number,
   ) {
     this.childReader = new EntryReader(child.file);
-    this.parentReader = new EntryReader(parent.file);
+    this.parentReader = new EntryReader(parent?.file ?? child.file);
     this.hash = options.hash ?? true;
-    this.stats = new BatchThreads(STAT_WORKER, { root, parent: parentRoot });
+    this.stats = parentRoot === undefined ? undefined : new BatchThreads(STAT_WORKER, { root, parent: parentRoot });
   }
 
-  close(): Promise<void> {
-    return this.stats.stop();
+  async close(): Promise<void> {
+    await this.stats?.stop();
   }
 
   async run(): Promise<string[]> {
@@ -213,7 +243,7 @@ class ParentCheck {
     if (recomputed !== id) this.head.push(`id: the manifest's files, headers and redirects give ${recomputed}, manifest says ${id}`);
     const skew = rest.skew?.files ?? [];
     if (skew.length > 0) this.expectCarried(skew);
-    for (const r of await this.stats.results()) {
+    for (const r of (await this.stats?.results()) ?? []) {
       if (this.options.tally !== undefined) this.options.tally.shared += r.shared;
       for (const o of r.other) this.settle(o);
     }
@@ -225,7 +255,7 @@ class ParentCheck {
   }
 
   private nextParent(): EntryLine | undefined {
-    const json = this.parent.next();
+    const json = this.parent?.next();
     return json === undefined ? undefined : this.parentReader.entry(json);
   }
 
@@ -246,7 +276,7 @@ class ParentCheck {
         if (v !== undefined) note(f.path + VARIANT_SUFFIX[enc], v.sha256);
       }
     };
-    const reread = ManifestLines.open(this.parent.file);
+    const reread = this.parent === undefined ? undefined : ManifestLines.open(this.parent.file);
     if (reread !== undefined) {
       try {
         reread.head();
@@ -279,7 +309,8 @@ class ParentCheck {
    */
   private expect(path: string, size: number, sha256: string, parentSha256: string | undefined): void {
     this.dirOf(path).expected++;
-    if (this.hash && parentSha256 === sha256) {
+    this.options.onProgress?.(++this.checked, this.total);
+    if (this.hash && parentSha256 === sha256 && this.stats !== undefined) {
       this.stats.add(`${path}\t${size}\t${sha256}`);
       return;
     }

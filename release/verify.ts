@@ -60,9 +60,11 @@ interface Expected {
 export async function verifyRelease(releaseDir: string, options: VerifyOptions = {}): Promise<string[]> {
   const root = resolveReleaseDir(releaseDir);
   const parent = options.parent === undefined ? undefined : realDirectory(options.parent);
-  if (parent !== undefined && !('problem' in parent)) {
+  // A parent that is not a directory is reported below (sharedWith).
+  if (parent === undefined || !('problem' in parent)) {
     const before = options.tally === undefined ? undefined : { ...options.tally };
-    const problems = await verifyWithParent(root, parent.real, options);
+    // Both manifests read one line at a time: no object per file, and no limit on the count.
+    const problems = await verifyWithParent(root, parent?.real, options);
     if (problems !== undefined) return problems;
     // Another layout: verified below, from the start.
     if (before !== undefined && options.tally !== undefined) Object.assign(options.tally, before);

@@ -17,8 +17,8 @@ import { isFingerprinted } from '../content/header-rules.js';
 import { ReleaseError } from '../content/release-error.js';
 import { isReleaseId } from '../content/release-id.js';
 import { newestFirst, readPointer, type ReleaseEntry } from './dir.js';
-import { checkHead, ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.js';
-import { EntryReader, hasNoVariants, ManifestLines, type EntryLine, type ManifestHead } from './manifest-text.js';
+import { ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.js';
+import { EntryReader, hasNoVariants, ManifestLines, readManifestHead, type EntryLine, type ManifestHead } from './manifest-text.js';
 import { isSkewAsset, type SkewAssets } from './skew.js';
 
 /** A file a skew window may need: an HTML page (its cache lifetime) or an asset it could carry. */
@@ -98,7 +98,7 @@ export function windowCandidates(releasesDir: string, except: string, assets: Sk
   for (const e of readdirSync(releasesDir, { withFileTypes: true })) {
     if (e.name.startsWith('.') || !e.isDirectory() || !isReleaseId(e.name) || e.name === except) continue;
     const dir = join(releasesDir, e.name);
-    const head = readHead(join(dir, MANIFEST_NAME));
+    const head = readManifestHead(join(dir, MANIFEST_NAME));
     if (head?.id !== e.name) continue;
     all.push({ id: e.name, dir, manifest: new WindowManifest(head, join(dir, MANIFEST_NAME), assets, known?.id === e.name ? known.files : undefined) });
   }
@@ -111,20 +111,4 @@ export function windowCandidates(releasesDir: string, except: string, assets: Sk
   }
   const live = all.find((r) => r.id === current);
   return live === undefined ? all : [live, ...all.filter((r) => r !== live)];
-}
-
-/** The head of a manifest, checked; undefined when it does not read as one. */
-function readHead(file: string): ManifestHead | undefined {
-  let lines: ManifestLines | undefined;
-  try {
-    lines = ManifestLines.open(file);
-    if (lines === undefined) return undefined;
-    const head = checkHead({ ...lines.head(), files: [] }, (what) => new ManifestError(what));
-    return { format: head.format as ManifestHead['format'], id: head.id as string, created: head.created as string };
-  } catch (e) {
-    if (e instanceof ManifestError) return undefined;
-    throw e;
-  } finally {
-    lines?.close();
-  }
 }

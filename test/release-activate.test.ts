@@ -1,5 +1,5 @@
 /** `activateRelease` / `rollbackRelease`: symlink targets, previous, refusal, atomicity. */
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
@@ -124,4 +124,14 @@ t.test('current is never missing while activations happen', async (t) => {
   t.ok(reads > 0, `the reader ran (${reads} reads)`);
   t.equal(missing, 0, 'current was always there');
   t.same([link(releases, 'current'), link(releases, 'previous')], [a, b]);
+});
+
+t.test('a manifest in another layout (pretty-printed by hand) verifies the general way and activates', async (t) => {
+  const { releases, a } = await twoReleases(t);
+  const file = join(releases, a, 'manifest.json');
+  writeFileSync(file, JSON.stringify(JSON.parse(readFileSync(file, 'utf8')), null, 2) + '\n');
+  t.same(await activateRelease(releases, a, { hash: false }), { current: a, previous: undefined }, 'quick');
+  t.same(await activateRelease(releases, a), { current: a, previous: undefined }, 'hashed');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`"id": "${a}"`, '"id": "000000000000"'));
+  await t.rejects(activateRelease(releases, a), { code: 'PI_ORIGIN_RELEASE_INVALID' }, 'its id is still checked');
 });
