@@ -1,6 +1,11 @@
 /** `list` and `prune`: what releases exist, and removing old ones (never `current` or `previous`). */
-import { POINTERS, readPointer, releaseEntries, removeRelease, resolveReleasesDir, type Pointer } from './dir.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { POINTERS, readPointer, removeRelease, resolveReleasesDir, type Pointer } from './dir.js';
+import { checkHead, checkRest, ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
+import { EntryReader, hasNoVariants, ManifestLines, PathTypes } from './manifest-text.js';
 import { ReleaseError } from '../content/release-error.js';
+import { isReleaseId } from '../content/release-id.js';
 import { ENCODINGS } from '../content/site-index.js';
 
 export interface ReleaseSummary {
@@ -22,11 +27,18 @@ export function listReleases(releasesDir: string): Promise<ReleaseSummary[]> {
 function summaries(releases: string): ReleaseSummary[] {
   const current = pointerOrNone(releases, 'current');
   const previous = pointerOrNone(releases, 'previous');
-  return releaseEntries(releases).map(({ id, manifest }) => ({
+  const found: Totals[] = [];
+  for (const e of readdirSync(releases, { withFileTypes: true })) {
+    if (e.name.startsWith('.') || !e.isDirectory() || !isReleaseId(e.name)) continue;
+    const totals = totalsOf(join(releases, e.name));
+    if (totals?.id === e.name) found.push(totals);
+  }
+  found.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return found.map(({ id, created, bytes, files }) => ({
     id,
-    created: manifest.created,
-    bytes: manifest.files.reduce((sum, f) => sum + f.size + ENCODINGS.reduce((s, e) => s + (f.variants[e]?.size ?? 0), 0), 0),
-    files: manifest.files.length,
+    created,
+    bytes,
+    files,
     current: id === current,
     previous: id === previous,
   }));
@@ -52,6 +64,61 @@ function prune(releasesDir: string, keep: number, dryRun: boolean): string[] {
     .reverse();
   if (!dryRun) for (const id of doomed) removeRelease(releases, id);
   return doomed;
+}
+
+type Totals = Pick<ReleaseSummary, 'id' | 'created' | 'bytes' | 'files'>;
+
+/**
+ * A release's id, build time and totals, its manifest read one line at a time and checked as
+ * `readManifest` checks it (a million-file manifest is ~1 GB as objects, and past ~1.5 million
+ * files more than one string may hold); undefined when it is not a valid manifest. Another
+ * layout is read whole.
+ */
+function totalsOf(dir: string): Totals | undefined {
+  const file = join(dir, MANIFEST_NAME);
+  let lines: ManifestLines | undefined;
+  try {
+    lines = ManifestLines.open(file);
+    if (lines === undefined) return undefined;
+    const fail = (what: string): ManifestError => new ManifestError(`${file}: ${what}`);
+    const head = checkHead({ ...lines.head(), files: [] }, fail);
+    const reader = new EntryReader(file);
+    const paths = new PathTypes();
+    let files = 0;
+    let bytes = 0;
+    let previous: string | undefined;
+    for (let json = lines.next(); json !== undefined; json = lines.next()) {
+      const e = reader.entry(json);
+      // Out of path order (not as the builder writes): the whole read judges duplicates.
+      if (previous !== undefined && !(previous < e.path)) return wholeTotals(dir);
+      previous = e.path;
+      paths.file(e.path, e.typeJson);
+      files++;
+      bytes += e.size;
+      if (!hasNoVariants(e)) for (const v of Object.values(reader.variants(e))) bytes += v.size;
+    }
+    checkRest({ ...lines.rest(), files: [] }, paths, fail);
+    return { id: head.id as string, created: head.created as string, files, bytes };
+  } catch (e) {
+    // Another layout, or an invalid manifest: the whole read decides.
+    if (e instanceof ManifestError) return wholeTotals(dir);
+    throw e;
+  } finally {
+    lines?.close();
+  }
+}
+
+function wholeTotals(dir: string): Totals | undefined {
+  let m: Manifest | undefined;
+  try {
+    m = readManifest(dir);
+  } catch (e) {
+    if (e instanceof ManifestError) return undefined;
+    throw e;
+  }
+  if (m === undefined) return undefined;
+  const bytes = m.files.reduce((sum, f) => sum + f.size + ENCODINGS.reduce((s, e) => s + (f.variants[e]?.size ?? 0), 0), 0);
+  return { id: m.id, created: m.created, files: m.files.length, bytes };
 }
 
 /** A pointer that is not a symlink names no release (and protects none): list still works. */

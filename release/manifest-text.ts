@@ -18,7 +18,7 @@ import { ENCODINGS, type Alternates, type Encoding } from '../content/site-index
 import { withCacheTags, withoutCacheTags } from '../content/release-id.js';
 import { filePathProblem, mediaTypeProblem } from '../content/servable.js';
 import { headerProblem } from '../content/header-rules.js';
-import { checkHead, ManifestError, manifestFileProblem, type Manifest, type ManifestVariant } from './manifest.js';
+import { checkHead, ManifestError, manifestFileProblem, type Manifest, type ManifestVariant, type PathSet } from './manifest.js';
 
 /** What precedes the files: format, id, created, and the parent of an incremental build. */
 export type ManifestHead = Pick<Manifest, 'format' | 'id' | 'created' | 'parent'>;
@@ -537,5 +537,29 @@ export function readManifestHead(file: string): ManifestHead | undefined {
     throw e;
   } finally {
     lines?.close();
+  }
+}
+
+/** A streamed manifest's paths with their types (for `alternates`), and the carried paths `checkRest` adds. */
+export class PathTypes implements PathSet {
+  private readonly types = new Map<string, string>();
+  private readonly typeOfJson = new Map<string, string>();
+  private readonly carried = new Set<string>();
+  file(path: string, typeJson: string): void {
+    let type = this.typeOfJson.get(typeJson);
+    if (type === undefined) this.typeOfJson.set(typeJson, (type = JSON.parse(typeJson) as string));
+    this.types.set(path, type);
+  }
+  has(path: string): boolean {
+    return this.types.has(path) || this.carried.has(path);
+  }
+  add(path: string): void {
+    this.carried.add(path);
+  }
+  typeOf(path: string): string | undefined {
+    return this.types.get(path);
+  }
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.types.keys();
   }
 }

@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { errnoText } from '../content/release-error.js';
 import { ReleaseIdHash } from '../content/release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
-import { checkHead, checkRest, ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
-import { EntryReader, hasNoVariants, ManifestLines, TagSwap, type EntryLine } from './manifest-text.js';
+import { checkHead, checkRest, ManifestError, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.js';
+import { EntryReader, hasNoVariants, ManifestLines, PathTypes, TagSwap, type EntryLine } from './manifest-text.js';
 import type { VerifyOptions } from './verify.js';
 import { byPathThenProblem, bytesProblem } from './verify-file.js';
 import { BatchThreads } from './threads.js';
@@ -92,30 +92,6 @@ function countExpected(file: string): number {
     lines.close();
   }
   return n;
-}
-
-/** The child's paths with their types (for `alternates`), and the carried paths `checkRest` adds. */
-class PathTypes implements PathSet {
-  private readonly types = new Map<string, string>();
-  private readonly typeOfJson = new Map<string, string>();
-  private readonly carried = new Set<string>();
-  file(path: string, typeJson: string): void {
-    let type = this.typeOfJson.get(typeJson);
-    if (type === undefined) this.typeOfJson.set(typeJson, (type = JSON.parse(typeJson) as string));
-    this.types.set(path, type);
-  }
-  has(path: string): boolean {
-    return this.types.has(path) || this.carried.has(path);
-  }
-  add(path: string): void {
-    this.carried.add(path);
-  }
-  typeOf(path: string): string | undefined {
-    return this.types.get(path);
-  }
-  [Symbol.iterator](): IterableIterator<string> {
-    return this.types.keys();
-  }
 }
 
 /** What a stat thread reports of a file that is not simply the parent's (or what `expect` finds itself). */

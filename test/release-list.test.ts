@@ -1,5 +1,5 @@
 /** `listReleases` / `pruneReleases`: newest first, markers, keep N, never current or previous. */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { activateRelease, buildRelease, listReleases, pruneReleases, type BuildResult } from '../release/release.js';
@@ -56,4 +56,18 @@ t.test('prune removes the oldest first and refuses a current that is not a symli
   mkdirSync(join(releases, 'current'));
   await t.rejects(pruneReleases(releases, 0), { code: 'PI_ORIGIN_RELEASE_POINTER' });
   t.equal((await listReleases(releases)).length, 2, 'list still works');
+});
+
+t.test('list reads a manifest line by line as readManifest judges it: another layout is listed, an invalid one is not a release', async (t) => {
+  const { releases, r } = await fourReleases(t);
+  const before = await listReleases(releases);
+  const pretty = join(releases, r[2]!.id, 'manifest.json');
+  writeFileSync(pretty, JSON.stringify(JSON.parse(readFileSync(pretty, 'utf8')), null, 2) + '\n');
+  t.same(await listReleases(releases), before, 'a pretty-printed manifest gives the same summary');
+  const broken = join(releases, r[1]!.id, 'manifest.json');
+  writeFileSync(broken, readFileSync(broken, 'utf8').replace('"redirects": [', '"redirects": [{"from":"/a","to":"/b","status":999}'));
+  t.same((await listReleases(releases)).map((s) => s.id), [3, 2, 0].map((i) => r[i]!.id), 'an invalid rest: not a release');
+  const entry = join(releases, r[0]!.id, 'manifest.json');
+  writeFileSync(entry, readFileSync(entry, 'utf8').replace(/"sha256":"[0-9a-f]{64}"/, '"sha256":"nothex"'));
+  t.same((await listReleases(releases)).map((s) => s.id), [3, 2].map((i) => r[i]!.id), 'an invalid entry: not a release');
 });
