@@ -1,12 +1,11 @@
 /** `pi-origin cluster rollout`: ansible/rollout.yml with a checked release directory. */
 import { realpathSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { readInventory, type InventoryHost } from '../cluster/inventory.js';
 import { probeNode } from '../cluster/node-probe.js';
 import { purgeRelease, purgeTargets, PurgeConfigError, type PurgeTarget } from '../cluster/purge.js';
 import { PlaybookError } from '../cluster/playbook.js';
-import { MANIFEST_NAME, readManifest } from '../release/manifest.js';
-import { readManifestHead } from '../release/manifest-text.js';
+import { readManifestId } from '../release/manifest-text.js';
 import { EXTRA_VARS_OPTION, INVENTORY_OPTION, LIMIT_OPTION, limitOf, parseExtraVars, PLAYBOOK_HELP, playbook, requireInventory } from './cluster-playbooks.js';
 import { UsageError, type Subcommand } from './subcommands.js';
 
@@ -67,11 +66,10 @@ export function releaseDir(arg: string): { dir: string; id: string } {
   } catch (e) {
     throw new PlaybookError(`release directory ${arg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'PI_ORIGIN_PLAYBOOK_INPUT');
   }
-  // The head only (a million-file manifest is ~1 GB as objects); whole for another layout.
-  const manifest = readManifestHead(join(dir, MANIFEST_NAME)) ?? readManifest(dir);
-  if (manifest === undefined) throw new PlaybookError(`${dir} has no manifest.json: not a release directory (pi-origin release build makes them)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
-  if (manifest.id !== basename(dir)) throw new PlaybookError(`${dir}: the manifest's id ${manifest.id} is not the directory's name (a release directory is named after its id)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
-  return { dir, id: manifest.id };
+  const id = readManifestId(dir);
+  if (id === undefined) throw new PlaybookError(`${dir} has no manifest.json: not a release directory (pi-origin release build makes them)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  if (id !== basename(dir)) throw new PlaybookError(`${dir}: the manifest's id ${id} is not the directory's name (a release directory is named after its id)`, 'PI_ORIGIN_PLAYBOOK_INPUT');
+  return { dir, id };
 }
 
 async function rollout(positional: readonly string[], flags: ReadonlyMap<string, string | true>, lists: ReadonlyMap<string, readonly string[]>): Promise<number> {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { previousRelease } from '../release/dir.js';
+import { windowCandidates } from '../release/window.js';
 
 const DEMO_RELEASES = fileURLToPath(new URL('../demo-releases', import.meta.url));
 
@@ -14,7 +14,8 @@ const DEMO_RELEASES = fileURLToPath(new URL('../demo-releases', import.meta.url)
 function demoRoot(): string {
   const current = join(DEMO_RELEASES, 'current');
   if (existsSync(current) || !existsSync(DEMO_RELEASES)) return current;
-  return previousRelease(DEMO_RELEASES)?.dir ?? current;
+  // Newest first, by the manifests' heads (window.ts); no release is excluded.
+  return windowCandidates(DEMO_RELEASES, '', 'immutable')[0]?.dir ?? current;
 }
 
 export const DEMO_ROOT = demoRoot();

@@ -55,7 +55,6 @@ interface Found {
   readonly abs: string | undefined;
 }
 
-
 /** One read buffer for all hashing: the scan is synchronous, so it is never shared. */
 const READ_BUFFER = Buffer.allocUnsafe(1 << 20);
 

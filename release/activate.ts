@@ -3,8 +3,7 @@
  * renames, after verifying the release that is about to go live.
  */
 import { join } from 'node:path';
-import { MANIFEST_NAME, readManifest } from './manifest.js';
-import { readManifestHead } from './manifest-text.js';
+import { readManifestId } from './manifest-text.js';
 import { readPointer, resolveReleasesDir, writePointer } from './dir.js';
 import { ReleaseError } from '../content/release-error.js';
 import { isReleaseId } from '../content/release-id.js';
@@ -62,8 +61,7 @@ async function assertSound(releases: string, id: string, options: SwitchOptions)
     throw e;
   }
   if (problems.length === 0) {
-    // The head only (a million-file manifest is ~1 GB as objects); whole for another layout.
-    const manifestId = readManifestHead(join(dir, MANIFEST_NAME))?.id ?? readManifest(dir)?.id;
+    const manifestId = readManifestId(dir);
     if (manifestId !== id) problems = [`id: directory is ${id}, manifest says ${String(manifestId)}`];
   }
   if (problems.length > 0)

@@ -17,7 +17,7 @@ import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { isCompressible } from '../common/compressible.js';
 import { readRulesFile, readSiteRules, ruleHeaderSets, type HeaderSet, type ReleaseRules } from '../content/header-file.js';
 import { readRedirectsFile, readSiteRedirects, type SiteRoutes, type TrailingSlashPolicy } from '../content/redirects-file.js';
-import { MANIFEST_FORMAT, MANIFEST_NAME, readManifest, type Manifest, type ManifestVariant } from './manifest.js';
+import { MANIFEST_FORMAT, MANIFEST_NAME, manifestTotals, readManifest, type Manifest, type ManifestVariant } from './manifest.js';
 import { ManifestWriter } from './manifest-text.js';
 import { removeStaleTemporaries } from './dir.js';
 import { PreviousFiles } from './previous-files.js';
@@ -282,18 +282,7 @@ export async function reuse(dir: string, id: string, packageIndex: BuildResult['
   const problems = await verifyRelease(dir, parent === undefined ? {} : { parent });
   if (problems.length > 0) throw new ReleaseError(`release ${id} already exists at ${dir} but does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}); remove it and build again`, 'PI_ORIGIN_RELEASE_INVALID', problems);
   const manifest = readReleaseManifest(dir);
-  return { id, dir, manifest, totals: totalsOf(manifest), copied: 0, linked: 0, carried: 0, reused: true, packageIndex };
-}
-
-/** Files, bytes and variants of a release's own files. */
-export function totalsOf(m: Manifest): BuildResult['totals'] {
-  let bytes = 0;
-  let variants = 0;
-  for (const f of m.files) {
-    bytes += f.size;
-    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
-  }
-  return { files: m.files.length, bytes, variants };
+  return { id, dir, manifest, totals: manifestTotals(manifest), copied: 0, linked: 0, carried: 0, reused: true, packageIndex };
 }
 
 function readReleaseManifest(dir: string): Manifest {
@@ -376,9 +365,10 @@ async function placeAll(
       const set = plan.headers[i] as HeaderSet;
       checkInterrupted();
       const target = join(tmp, source.file);
-      if (dirname(target) !== parent) {
+      const dir = dirname(target);
+      if (dir !== parent) {
         makeParent(target);
-        parent = dirname(target);
+        parent = dir;
       }
       const old = before?.find(source.path);
       const variants = previous !== undefined && old?.sha256 === source.sha256 && old.size === source.size ? linkFrom(previous, old, target) : undefined;

@@ -5,9 +5,8 @@
  */
 import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ManifestError, readManifest, type Manifest } from './manifest.js';
+import type { Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
-import { isReleaseId } from '../content/release-id.js';
 import { realDirectory } from '../content/real-dir.js';
 
 export const POINTERS = ['current', 'previous'] as const;
@@ -57,50 +56,14 @@ export interface ReleaseEntry {
   readonly manifest: Manifest;
 }
 
-/**
- * Every release directory: a non-dot directory (not a symlink) whose valid manifest carries its
- * own name as id. Anything else is not a release and is left alone by list and prune.
- */
-export function releaseEntries(releasesDir: string): ReleaseEntry[] {
-  const out: ReleaseEntry[] = [];
-  for (const e of readdirSync(releasesDir, { withFileTypes: true })) {
-    if (e.name.startsWith('.') || !e.isDirectory() || !isReleaseId(e.name)) continue;
-    const dir = join(releasesDir, e.name);
-    let manifest: Manifest | undefined;
-    try {
-      manifest = readManifest(dir);
-    } catch (err) {
-      if (err instanceof ManifestError) continue;
-      throw err;
-    }
-    if (manifest?.id === e.name) out.push({ id: e.name, dir, manifest });
-  }
-  return out.sort(newestFirst);
-}
-
+/** Newest first by `created`, then by id: the order of `release list` and of the skew window. */
 export function newestFirst(a: ReleaseEntry, b: ReleaseEntry): number {
-  return a.manifest.created < b.manifest.created ? 1 : a.manifest.created > b.manifest.created ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+  return newerFirst(a.id, a.manifest.created, b.id, b.manifest.created);
 }
 
-/** Where unchanged files are linked from: the release `current` names, else the newest by created. */
-export function previousRelease(releasesDir: string): ReleaseEntry | undefined {
-  return releasesLiveFirst(releasesDir)[0];
-}
-
-/**
- * Every release, the one `current` names first (the one a new build replaces), then the others
- * newest first by `created`.
- */
-export function releasesLiveFirst(releasesDir: string): ReleaseEntry[] {
-  let current: string | undefined;
-  try {
-    current = readPointer(releasesDir, 'current');
-  } catch {
-    current = undefined;
-  }
-  const all = releaseEntries(releasesDir);
-  const live = all.find((r) => r.id === current);
-  return live === undefined ? all : [live, ...all.filter((r) => r !== live)];
+/** {@link newestFirst} of two releases by their ids and build times. */
+export function newerFirst(aId: string, aCreated: string, bId: string, bCreated: string): number {
+  return aCreated < bCreated ? 1 : aCreated > bCreated ? -1 : aId < bId ? 1 : aId > bId ? -1 : 0;
 }
 
 /** Temporaries end in the pid of the process that made them: `.tmp-<id>-<pid>`, `.current.tmp-<pid>`. */

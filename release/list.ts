@@ -1,7 +1,7 @@
 /** `list` and `prune`: what releases exist, and removing old ones (never `current` or `previous`). */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { POINTERS, readPointer, removeRelease, resolveReleasesDir, type Pointer } from './dir.js';
+import { newerFirst, POINTERS, readPointer, removeRelease, resolveReleasesDir, type Pointer } from './dir.js';
 import { checkHead, checkRest, ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
 import { EntryReader, hasNoVariants, ManifestLines, PathTypes } from './manifest-text.js';
 import { ReleaseError } from '../content/release-error.js';
@@ -30,10 +30,10 @@ function summaries(releases: string): ReleaseSummary[] {
   const found: Totals[] = [];
   for (const e of readdirSync(releases, { withFileTypes: true })) {
     if (e.name.startsWith('.') || !e.isDirectory() || !isReleaseId(e.name)) continue;
-    const totals = totalsOf(join(releases, e.name));
-    if (totals?.id === e.name) found.push(totals);
+    const summary = summaryOf(join(releases, e.name));
+    if (summary?.id === e.name) found.push(summary);
   }
-  found.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  found.sort((a, b) => newerFirst(a.id, a.created, b.id, b.created));
   return found.map(({ id, created, bytes, files }) => ({
     id,
     created,
@@ -74,7 +74,7 @@ type Totals = Pick<ReleaseSummary, 'id' | 'created' | 'bytes' | 'files'>;
  * files more than one string may hold); undefined when it is not a valid manifest. Another
  * layout is read whole.
  */
-function totalsOf(dir: string): Totals | undefined {
+function summaryOf(dir: string): Totals | undefined {
   const file = join(dir, MANIFEST_NAME);
   let lines: ManifestLines | undefined;
   try {

@@ -11,8 +11,8 @@
  */
 import { join } from 'node:path';
 import { filePathProblem } from '../content/servable.js';
-import { ManifestLines } from './manifest-text.js';
-import { checkHead, checkRest, headersProblem, ManifestError, manifestFieldsProblem, MANIFEST_NAME, readManifest, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
+import { ManifestLines, NO_VARIANTS } from './manifest-text.js';
+import { checkHead, checkRest, headersProblem, ManifestError, manifestFieldsProblem, MANIFEST_NAME, MAX_TIME, readManifest, type Manifest, type ManifestFile, type PathSet } from './manifest.js';
 
 /** Receives every file of a manifest (then every carried skew file) and answers for their paths. */
 export interface ManifestSink extends PathSet {
@@ -69,10 +69,6 @@ export function streamManifest(dir: string, sink: ManifestSink): ManifestHead | 
 const HEADERS_KEY = ',"headers":';
 /** The builder's entry up to its headers, with a path and a type without escapes (manifest-text.ts ENTRY without the alternations). */
 const PLAIN_ENTRY = /^\{"path":"([^"\\]*)","size":(\d{1,16}),"sha256":"([0-9a-f]{64})","type":"([^"\\]*)","mtime":(-?\d{1,16}),"headers":(?=\{)/;
-/** What follows the headers of an entry without variants. */
-const PLAIN_END = ',"variants":{}}';
-/** As `readManifest` (manifest.ts): times within ±100,000,000 days of 1970, as `Date` allows. */
-const MAX_TIME = 8.64e15;
 const VARIANTS_KEY = ',"variants":';
 
 /**
@@ -98,7 +94,7 @@ class EntryReader {
    */
   private addPlain(json: string): boolean {
     const m = PLAIN_ENTRY.exec(json);
-    if (m === null || !json.endsWith(PLAIN_END)) return false;
+    if (m === null || !json.endsWith(NO_VARIANTS)) return false;
     // Indexed, not destructured: destructuring walks the match with an iterator, per entry.
     const head = m[0];
     const path = m[1] as string;
@@ -106,7 +102,7 @@ class EntryReader {
     const sha256 = m[3] as string;
     const type = m[4] as string;
     const mtime = m[5] as string;
-    const headers = this.plainHeaders(json, head.length, json.length - PLAIN_END.length);
+    const headers = this.plainHeaders(json, head.length, json.length - NO_VARIANTS.length);
     if (headers === undefined || !this.types.has(type) || !jsonInteger(size) || !jsonInteger(mtime)) return false;
     const file = { path, size: Number(size), sha256, type, mtime: Number(mtime), headers, variants: {} };
     const problem = filePathProblem(path);

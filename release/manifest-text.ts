@@ -12,13 +12,14 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { alternatesData, routesData } from '../content/release-id.js';
 import type { SiteRoutes } from '../content/redirects-file.js';
 import { ENCODINGS, type Alternates, type Encoding } from '../content/site-index.js';
 import { withCacheTags, withoutCacheTags } from '../content/release-id.js';
 import { filePathProblem, mediaTypeProblem } from '../content/servable.js';
 import { headerProblem } from '../content/header-rules.js';
-import { checkHead, ManifestError, manifestFileProblem, type Manifest, type ManifestVariant, type PathSet } from './manifest.js';
+import { checkHead, ManifestError, manifestFileProblem, MANIFEST_NAME, MAX_TIME, readManifest, type Manifest, type ManifestVariant, type PathSet } from './manifest.js';
 
 /** What precedes the files: format, id, created, and the parent of an incremental build. */
 export type ManifestHead = Pick<Manifest, 'format' | 'id' | 'created' | 'parent'>;
@@ -338,9 +339,8 @@ export interface EntryLine {
  */
 const ENTRY = /^\{"path":("(?:[^"\\]|\\.)*"),"size":(\d{1,16}),"sha256":"([0-9a-f]{64})","type":("(?:[^"\\]|\\.)*"),"mtime":(-?\d{1,16}),"headers":(?=\{)/;
 const VARIANTS_KEY = ',"variants":{';
-const NO_VARIANTS = ',"variants":{}}';
-/** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
-const MAX_TIME = 8.64e15;
+/** How an entry without variants ends. */
+export const NO_VARIANTS = ',"variants":{}}';
 
 /**
  * Reads entry lines of one manifest, checking each with the rules `validateManifest` applies:
@@ -538,6 +538,15 @@ export function readManifestHead(file: string): ManifestHead | undefined {
   } finally {
     lines?.close();
   }
+}
+
+/**
+ * The id a release directory's manifest gives: from its head (a million-file manifest is ~1 GB as
+ * objects), or from a whole read for another layout (which throws ManifestError for an invalid
+ * one); undefined without a manifest.
+ */
+export function readManifestId(dir: string): string | undefined {
+  return readManifestHead(join(dir, MANIFEST_NAME))?.id ?? readManifest(dir)?.id;
 }
 
 /** A streamed manifest's paths with their types (for `alternates`), and the carried paths `checkRest` adds. */

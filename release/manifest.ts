@@ -276,8 +276,19 @@ function routesProblem(routes: unknown, paths: PathSet): string | undefined {
   return undefined;
 }
 
+/** Files, their bytes and their variants: what `build` and `verify` print of a release. */
+export function manifestTotals(m: Manifest): { files: number; bytes: number; variants: number } {
+  let bytes = 0;
+  let variants = 0;
+  for (const f of m.files) {
+    bytes += f.size;
+    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
+  }
+  return { files: m.files.length, bytes, variants };
+}
+
 /** Latest time a Date can hold (ms): Last-Modified is formatted from `mtime`. */
-const MAX_TIME = 8.64e15;
+export const MAX_TIME = 8.64e15;
 
 /** What is wrong with one `files[]` entry, naming the field, or undefined. */
 export function manifestFileProblem(file: Partial<ManifestFile> | null): string | undefined {

@@ -4,7 +4,7 @@
  */
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestError, MANIFEST_NAME, readManifest, type Manifest } from './manifest.js';
+import { ManifestError, MANIFEST_NAME, manifestTotals, readManifest, type Manifest } from './manifest.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
 import { releaseIdFor, withoutCacheTags } from '../content/release-id.js';
 import { ENCODINGS, VARIANT_SUFFIX } from '../content/site-index.js';
@@ -133,18 +133,8 @@ export async function verifyRelease(releaseDir: string, options: VerifyOptions =
   for (const path of expected.keys()) if (!seen.has(path)) found.push([path, `missing: ${path}`]);
   found.sort(byPathThenProblem);
   const problems = [...head, ...found.map(([, problem]) => problem)];
-  if (problems.length === 0 && options.summary !== undefined) Object.assign(options.summary, releaseTotals(manifest));
+  if (problems.length === 0 && options.summary !== undefined) Object.assign(options.summary, { id: manifest.id, ...manifestTotals(manifest) });
   return problems;
-}
-
-function releaseTotals(m: Manifest): VerifySummary {
-  let bytes = 0;
-  let variants = 0;
-  for (const f of m.files) {
-    bytes += f.size;
-    for (const e of ENCODINGS) if (f.variants[e] !== undefined) variants++;
-  }
-  return { id: m.id, files: m.files.length, bytes, variants };
 }
 
 function resolveReleaseDir(releaseDir: string): string {

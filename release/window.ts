@@ -1,15 +1,14 @@
 /**
- * The releases of a releases directory as the skew window of an incremental build needs them
- * (release/skew.ts), without reading every manifest whole: a release directory of a million-file
- * site holds several 350 MB manifests, and the window needs of each only its head (`created`,
- * to order them) and, of the few releases the window considers, the HTML pages (how long their
- * HTML may be cached) and the assets it could carry. Those are read one line at a time, the
- * others never leave the file.
+ * The releases of a releases directory as a build's skew window needs them (release/skew.ts),
+ * without reading every manifest whole: a release directory of a million-file site holds several
+ * 350 MB manifests, and the window needs of each only its head (`created`, to order them) and, of
+ * the few releases the window considers, the HTML pages (how long their HTML may be cached) and
+ * the assets it could carry. Those are read one line at a time, the others never leave the file.
  *
- * The same releases in the same order as `releasesLiveFirst` (dir.ts) gives a full build: the
- * one `current` names first, then the others newest first. A release whose manifest turns out
- * not to read when the window needs it is refused by name rather than skipped (a full build
- * would skip it): the release would otherwise differ from a full build's.
+ * The releases in the order a build takes them: the one `current` names first, then the others
+ * newest first. A release whose manifest turns out not to read when the window needs it is
+ * refused by name rather than skipped, by full and incremental builds alike: skipping it would
+ * make the release depend on which releases happen to read.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
