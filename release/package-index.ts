@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { escapeHtml } from '../common/html.js';
 import { contentTypeFor } from '../content/mime.js';
 import { byPath } from '../content/release-id.js';
 import { errnoText, ReleaseError } from '../content/release-error.js';
@@ -163,11 +164,6 @@ function refuseTaken(generatedFiles: readonly GeneratedFile[], files: readonly I
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 function htmlPage(title: string, links: readonly string[]): string {

@@ -8,6 +8,7 @@
  * run names, commands and notes come from the command line and may hold `<`, `&` or quotes.
  */
 import type { LatencySummary, RatioBar, Report, ResourceSample, RunReport, TimelinePoint, Verdict } from './model.js';
+import { escapeHtml as esc } from '../../common/html.js';
 
 /** The `data-chart` value of each chart; stable, tests and readers select on it. */
 export const CHART_IDS = ['latency-percentiles', 'latency-over-time', 'rate-over-time', 'ratios'] as const;
@@ -20,11 +21,6 @@ export type ChartId = (typeof CHART_IDS)[number] | (typeof RESOURCE_CHART_IDS)[n
 
 const NA = 'n/a';
 
-/** HTML-escape for text and (double- or single-quoted) attribute values. */
-export function esc(s: string): string {
-  return String(s).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Grouped integer: 12,345. Non-finite (NaN, or null from JSON) is `n/a` everywhere below. */
 export function formatCount(n: number): string {
